@@ -1,0 +1,3 @@
+from labtool.cli import main
+
+raise SystemExit(main())

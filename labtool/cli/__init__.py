@@ -1,0 +1,50 @@
+"""The command line: the only place that prints or exits.
+
+Each verb lives in its own module with `register(subparsers)`; errors of the
+LabtoolError hierarchy are rendered here once, as `error: ...` and `hint: ...`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Sequence
+
+from labtool import __version__
+from labtool.cli import daemons, doctor, images
+from labtool.errors import LabtoolError
+
+VERBS = (daemons, doctor, images)
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="labtool",
+        description="Provision lab rooms of paired Vagrant VMs and Docker containers, and prove they match.",
+    )
+    top.add_argument("--version", action="version", version=f"labtool {__version__}")
+    top.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    subparsers = top.add_subparsers(dest="verb", metavar="VERB", required=True)
+    for verb in VERBS:
+        verb.register(subparsers)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except LabtoolError as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

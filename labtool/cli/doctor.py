@@ -1,0 +1,26 @@
+"""`labtool doctor`: is this host ready for a lab room, and if not, what to do."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from labtool.cli.output import print_json, say, table
+from labtool.host.doctor import SystemProbe, failed_required, run_checks
+from labtool.settings import Settings
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("doctor", help="check the host's prerequisites, with a fix for each problem")
+    parser.add_argument("--json", action="store_true", help="print the checks as JSON")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    checks = run_checks(SystemProbe(settings), settings)
+    if args.json:
+        print_json([c.to_json() for c in checks])
+    else:
+        say(table(("CHECK", "STATUS", "DETAIL", "FIX"), [(c.name, c.status, c.detail, c.hint) for c in checks]))
+    return 1 if failed_required(checks) else 0

@@ -1,0 +1,36 @@
+"""The one error hierarchy. The CLI renders every LabtoolError as `error: ... / hint: ...`."""
+
+from __future__ import annotations
+
+
+class LabtoolError(Exception):
+    """A failure the user can act on: a message saying what went wrong and a hint saying how to fix it."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class CommandError(LabtoolError):
+    """An external command failed or timed out."""
+
+    def __init__(self, message: str, hint: str = "", *, output: str = "") -> None:
+        super().__init__(message, hint)
+        self.output = output
+
+
+class SettingsError(LabtoolError):
+    """A setting (environment variable) has a value labtool cannot use."""
+
+
+class DaemonError(LabtoolError):
+    """A daemon labtool needs did not start or does not answer."""
+
+
+class ImageBuildError(LabtoolError):
+    """Building the base rootfs, the Docker image or the Vagrant box failed."""
+
+
+class MirrorUnreachable(ImageBuildError):
+    """The Debian mirror used for the rootfs cannot be reached."""

@@ -1,0 +1,200 @@
+"""`labtool doctor`: one row per prerequisite, each with a status and a concrete fix.
+
+Checks read the host through a `HostProbe`, so tests can run every check against
+a fake host. Every real probe has a timeout: doctor never hangs.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Protocol
+
+from labtool import proc
+from labtool.host import accel, daemons
+from labtool.settings import Settings
+
+GIB = 1024**3
+# What the default room (one seat) needs on top of the host's own use: the base images,
+# one VM disk and its 1 GiB of RAM, one container; plus the VM image build's scratch space.
+MIN_FREE_DISK = 12 * GIB
+MIN_FREE_MEMORY = 2 * GIB
+
+OK, WARN, FAIL = "ok", "warn", "fail"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str
+    detail: str
+    hint: str = ""
+    required: bool = True
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+class HostProbe(Protocol):
+    def docker_answers(self) -> bool: ...
+    def libvirt_answers(self) -> bool: ...
+    def program(self, name: str) -> str | None: ...
+    def vagrant_plugins(self) -> str | None: ...
+    def cpuinfo(self) -> str: ...
+    def kvm_device_exists(self) -> bool: ...
+    def free_loop_device(self) -> str | None: ...
+    def free_disk(self, path: Path) -> int: ...
+    def available_memory(self) -> int: ...
+    def images_ready(self) -> bool: ...
+
+
+class SystemProbe:
+    """The real host."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def docker_answers(self) -> bool:
+        return daemons.docker_answers()
+
+    def libvirt_answers(self) -> bool:
+        return daemons.libvirt_answers()
+
+    def program(self, name: str) -> str | None:
+        return proc.which(name)
+
+    def vagrant_plugins(self) -> str | None:
+        try:
+            result = proc.run(["vagrant", "plugin", "list"], timeout=60, check=False)
+        except proc.CommandError:
+            return None
+        return result.stdout if result.ok else None
+
+    def cpuinfo(self) -> str:
+        return accel.CPUINFO.read_text() if accel.CPUINFO.exists() else ""
+
+    def kvm_device_exists(self) -> bool:
+        return accel.KVM_DEVICE.exists()
+
+    def free_loop_device(self) -> str | None:
+        try:
+            result = proc.run(["losetup", "--find"], timeout=10, check=False)
+        except proc.CommandError:
+            return None
+        return result.stdout.strip() or None if result.ok else None
+
+    def free_disk(self, path: Path) -> int:
+        while not path.exists():
+            path = path.parent
+        return shutil.disk_usage(path).free
+
+    def available_memory(self) -> int:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+        return 0
+
+    def images_ready(self) -> bool:
+        from labtool.images.build import images_ready
+
+        try:
+            return images_ready(self.settings)
+        except Exception:  # no engine, no vagrant: reported by their own rows
+            return False
+
+
+def run_checks(probe: HostProbe, settings: Settings) -> list[Check]:
+    checks: list[Callable[[HostProbe, Settings], Check]] = [
+        check_docker, check_libvirt, check_vagrant, check_qemu, check_acceleration,
+        check_loop_devices, check_image_tools, check_disk, check_memory, check_images,
+    ]
+    return [check(probe, settings) for check in checks]
+
+
+def failed_required(checks: list[Check]) -> list[Check]:
+    return [c for c in checks if c.status == FAIL and c.required]
+
+
+def check_docker(probe: HostProbe, _: Settings) -> Check:
+    if probe.docker_answers():
+        return Check("docker engine", OK, "answers on /var/run/docker.sock")
+    if not probe.program("dockerd"):
+        return Check("docker engine", FAIL, "dockerd is not installed", "run `make up` (installs docker.io)")
+    return Check("docker engine", FAIL, "installed but not answering", "run `labtool daemons` to start it")
+
+
+def check_libvirt(probe: HostProbe, _: Settings) -> Check:
+    if probe.libvirt_answers():
+        return Check("libvirt", OK, f"answers on {daemons.LIBVIRT_URI}")
+    if not probe.program("libvirtd"):
+        return Check("libvirt", FAIL, "libvirtd is not installed", "run `make up` (installs libvirt-daemon-system)")
+    return Check("libvirt", FAIL, "installed but not answering", "run `labtool daemons` to start virtlogd and libvirtd")
+
+
+def check_vagrant(probe: HostProbe, _: Settings) -> Check:
+    if not probe.program("vagrant"):
+        return Check("vagrant + vagrant-libvirt", FAIL, "vagrant is not installed", "run `make up`")
+    plugins = probe.vagrant_plugins()
+    if plugins is None or "vagrant-libvirt" not in plugins:
+        return Check("vagrant + vagrant-libvirt", FAIL, "the vagrant-libvirt plugin is missing",
+                     "run `make up` (installs Debian's vagrant-libvirt)")
+    return Check("vagrant + vagrant-libvirt", OK, plugins.strip().splitlines()[0])
+
+
+def check_qemu(probe: HostProbe, _: Settings) -> Check:
+    missing = [p for p in ("qemu-system-x86_64", "qemu-img") if not probe.program(p)]
+    if missing:
+        return Check("qemu", FAIL, f"missing: {', '.join(missing)}", "run `make up` (installs qemu-system-x86, qemu-utils)")
+    return Check("qemu", OK, "qemu-system-x86_64 and qemu-img found")
+
+
+def check_acceleration(probe: HostProbe, settings: Settings) -> Check:
+    decision = accel.decide(settings.vm_accel, probe.cpuinfo(), probe.kvm_device_exists())
+    if decision.is_kvm:
+        return Check("vm acceleration", OK, f"KVM: {decision.reason}")
+    return Check(
+        "vm acceleration", WARN, f"TCG, cpu model {decision.cpu_model}: {decision.reason}",
+        "VMs work but boot slower; set LABTOOL_VM_ACCEL=kvm only if KVM really runs guests here",
+        required=False,
+    )
+
+
+def check_loop_devices(probe: HostProbe, _: Settings) -> Check:
+    device = probe.free_loop_device()
+    if device is None:
+        return Check("loop devices", FAIL, "no free loop device (needed to build the VM disk)",
+                     "load the loop module (`modprobe loop`) or free one with `losetup -D`")
+    return Check("loop devices", OK, f"{device} is free")
+
+
+def check_image_tools(probe: HostProbe, _: Settings) -> Check:
+    tools = ("debootstrap", "extlinux", "sfdisk", "mkfs.ext4", "unshare")
+    missing = [t for t in tools if not probe.program(t)]
+    if missing:
+        return Check("image build tools", FAIL, f"missing: {', '.join(missing)}", "run `make up`")
+    return Check("image build tools", OK, ", ".join(tools))
+
+
+def check_disk(probe: HostProbe, settings: Settings) -> Check:
+    free = probe.free_disk(settings.home)
+    detail = f"{free / GIB:.1f} GiB free for {settings.home} (the default room needs {MIN_FREE_DISK // GIB} GiB)"
+    if free < MIN_FREE_DISK:
+        return Check("free disk", FAIL, detail, "free space there, or set LABTOOL_HOME to a bigger filesystem")
+    return Check("free disk", OK, detail)
+
+
+def check_memory(probe: HostProbe, _: Settings) -> Check:
+    free = probe.available_memory()
+    detail = f"{free / GIB:.1f} GiB available (the default room needs {MIN_FREE_MEMORY // GIB} GiB)"
+    if free < MIN_FREE_MEMORY:
+        return Check("free memory", FAIL, detail, "stop other VMs or rooms (`labtool down`) first")
+    return Check("free memory", OK, detail)
+
+
+def check_images(probe: HostProbe, _: Settings) -> Check:
+    if probe.images_ready():
+        return Check("base images", OK, "Docker image and Vagrant box of the current recipe are registered")
+    return Check("base images", FAIL, "not built for the current recipe", "run `labtool images build`")
+

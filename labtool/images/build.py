@@ -1,0 +1,153 @@
+"""Build both base images from one rootfs, cached by content key and atomic.
+
+A build runs in LABTOOL_HOME/images/build, which is wiped at the start of every
+build (so an interrupted one leaves nothing the next build could trip on), and
+records what it made in state.json only once the Docker image and the box are
+both registered.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from labtool.errors import ImageBuildError
+from labtool.images import docker_image, mirror, recipe, rootfs, vagrant_box
+from labtool.settings import Settings
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class BuildReport:
+    key: str
+    cached: bool
+    docker_image: str
+    box: str
+    seconds: dict[str, float] = field(default_factory=dict)
+    manifest_differences: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def images_ready(settings: Settings, key: str | None = None) -> bool:
+    """True when the Docker image and the box of the current recipe are both registered."""
+    key = key or recipe.cache_key()
+    state = read_state(settings)
+    return state.get("key") == key and docker_image.present(key) and vagrant_box.registered_key() == key
+
+
+def read_state(settings: Settings) -> dict[str, object]:
+    try:
+        state = json.loads((settings.images_dir / "state.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
+def build(settings: Settings, *, force: bool = False, progress: Progress = lambda _: None) -> BuildReport:
+    key = recipe.cache_key()
+    settings.images_dir.mkdir(parents=True, exist_ok=True)
+    with _lock(settings.images_dir / ".lock"):
+        if not force and images_ready(settings, key):
+            return BuildReport(key, True, docker_image.ref(key), recipe.BOX_NAME)
+        return _build(settings, key, progress)
+
+
+def _build(settings: Settings, key: str, progress: Progress) -> BuildReport:
+    workdir = settings.images_dir / "build"
+    log = settings.log_dir / "images-build.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text(f"labtool images build, key {key}\n")
+    shutil.rmtree(workdir, ignore_errors=True)  # leftovers of an interrupted build
+    docker_image.remove_leftovers()
+    workdir.mkdir(parents=True)
+    report = BuildReport(key, False, docker_image.ref(key), recipe.BOX_NAME)
+    source = settings.debian_mirror or mirror.host_mirror(recipe.SUITE)
+    try:
+        with _step(report, "debootstrap", progress, f"debootstrapping Debian {recipe.SUITE} (log: {log})"):
+            if source:
+                mirror.check_reachable(source, recipe.SUITE)
+            root = workdir / "rootfs"
+            rootfs.debootstrap(root, source, log)
+            rootfs.configure(root, log)
+            container_packages = rootfs.manifest(root)
+        with _step(report, "docker_image", progress, "importing the Docker image"):
+            docker_image.import_rootfs(root, key, workdir, log)
+        with _step(report, "vm_disk", progress, "making the VM disk (kernel, extlinux)"):
+            raw, vm_manifest = vagrant_box.make_disk(root, workdir, log)
+            vm_packages = rootfs.parse_manifest(vm_manifest.read_text())
+            shutil.rmtree(root)
+        report.manifest_differences = unexpected_differences(container_packages, vm_packages)
+        if report.manifest_differences:
+            raise ImageBuildError(
+                "the VM and the container would differ in more than boot packages: "
+                + ", ".join(report.manifest_differences),
+                "add the package to COMMON_PACKAGES in labtool/images/recipe.py",
+            )
+        with _step(report, "vagrant_box", progress, "packaging and registering the Vagrant box"):
+            box = vagrant_box.package_box(raw, workdir, key, log)
+            vagrant_box.register(box, log)
+        _write_manifests(settings, container_packages, vm_packages)
+        _write_state(settings, report)
+        docker_image.remove_leftovers(keep_key=key)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return report
+
+
+def unexpected_differences(container: dict[str, str], vm: dict[str, str]) -> list[str]:
+    """Packages whose presence or version differs between the two, other than the VM's boot packages."""
+    problems = []
+    for name in sorted(container.keys() | vm.keys()):
+        in_container, in_vm = container.get(name), vm.get(name)
+        if in_container == in_vm or (in_container is None and recipe.is_boot_package(name)):
+            continue
+        problems.append(f"{name} (container {in_container or 'absent'}, VM {in_vm or 'absent'})")
+    return problems
+
+
+@contextmanager
+def _step(report: BuildReport, name: str, progress: Progress, message: str) -> Iterator[None]:
+    progress(message)
+    started = time.monotonic()
+    yield
+    report.seconds[name] = round(time.monotonic() - started, 1)
+
+
+@contextmanager
+def _lock(path: Path) -> Iterator[None]:
+    with path.open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise ImageBuildError(
+                "another `labtool images build` is running", "wait for it to finish, then run this again"
+            ) from exc
+        yield
+
+
+def _write_manifests(settings: Settings, container: dict[str, str], vm: dict[str, str]) -> None:
+    for name, packages in (("container", container), ("vm", vm)):
+        _atomic_write(settings.images_dir / f"manifest-{name}.txt", rootfs.format_manifest(packages))
+
+
+def _write_state(settings: Settings, report: BuildReport) -> None:
+    state = {**report.to_json(), "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    _atomic_write(settings.images_dir / "state.json", json.dumps(state, indent=2) + "\n")
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.replace(tmp, path)

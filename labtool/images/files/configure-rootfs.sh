@@ -1,0 +1,23 @@
+#!/bin/bash
+# Configure the shared rootfs (both the container and the VM get exactly this).
+# Usage: configure-rootfs.sh ROOTFS VAGRANT_USER
+set -euo pipefail
+rootfs=$1 user=$2
+here=$(dirname "$(readlink -f "$0")")
+
+# Machine identity is made on first boot, never baked into the image.
+: > "$rootfs/etc/machine-id"
+rm -f "$rootfs/var/lib/dbus/machine-id" "$rootfs"/etc/ssh/ssh_host_*
+install -m 0644 "$here/labtool-ssh-host-keys.service" "$rootfs/etc/systemd/system/"
+chroot "$rootfs" systemctl enable labtool-ssh-host-keys.service >/dev/null 2>&1
+echo labtool > "$rootfs/etc/hostname"
+
+# The Vagrant user exists on both kinds so their users and groups match;
+# only the VM gets Vagrant's key (see make-vm-disk.sh).
+chroot "$rootfs" useradd --create-home --shell /bin/bash --uid 1000 --user-group "$user"
+printf '%s ALL=(ALL) NOPASSWD: ALL\n' "$user" > "$rootfs/etc/sudoers.d/$user"
+chmod 0440 "$rootfs/etc/sudoers.d/$user"
+
+# Lists are refreshed by the roles; shipping them only makes the images bigger and stale.
+chroot "$rootfs" apt-get clean
+rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/log/*.log "$rootfs"/var/cache/debconf/*-old

@@ -1,0 +1,53 @@
+#!/bin/bash
+# Make the VM's bootable raw disk from the shared rootfs: one ext4 partition,
+# the kernel installed inside, extlinux as the bootloader.
+# Run it inside a private mount namespace (unshare -m) so that every mount,
+# and the loop device behind it, goes away when it exits, however it exits.
+# Usage: make-vm-disk.sh ROOTFS RAW_DISK MANIFEST_OUT SIZE_GIB AUTHORIZED_KEY USER BOOT_PACKAGE...
+set -euo pipefail
+rootfs=$1 raw=$2 manifest=$3 size_gib=$4 pubkey=$5 user=$6
+shift 6
+boot_packages=("$@")
+offset=$((1024 * 1024))
+mnt=$(mktemp -d "$(dirname "$raw")/mnt.XXXXXX")
+
+truncate -s "${size_gib}G" "$raw"
+echo 'start=2048, type=83, bootable' | sfdisk --quiet --label dos "$raw"
+# extlinux cannot read ext4 with 64-bit block numbers.
+mkfs.ext4 -q -F -O ^64bit -L labtool-root -E offset=$offset "$raw" $((size_gib * 1024 * 1024 - 1024))k
+mount -o loop,offset=$offset "$raw" "$mnt"
+cp -a "$rootfs/." "$mnt/"
+
+mount -t proc proc "$mnt/proc"
+mount -t sysfs sysfs "$mnt/sys"
+mount --bind /dev "$mnt/dev"
+cp /etc/resolv.conf "$mnt/etc/resolv.conf"
+chroot "$mnt" apt-get update -q
+DEBIAN_FRONTEND=noninteractive chroot "$mnt" apt-get install -y -q --no-install-recommends "${boot_packages[@]}"
+chroot "$mnt" apt-get clean
+rm -rf "$mnt"/var/lib/apt/lists/*
+chroot "$mnt" dpkg-query -W -f '${db:Status-Abbrev} ${Package} ${Version}\n' > "$manifest"
+cp -a "$rootfs/etc/resolv.conf" "$mnt/etc/resolv.conf"
+umount "$mnt/dev" "$mnt/sys" "$mnt/proc"
+
+# VM-only configuration: what a machine with its own kernel and disk needs and a container must not have.
+echo 'LABEL=labtool-root / ext4 errors=remount-ro 0 1' > "$mnt/etc/fstab"
+printf 'auto eth0\nallow-hotplug eth0\niface eth0 inet dhcp\n' > "$mnt/etc/network/interfaces.d/eth0"
+install -d -m 0700 -o 1000 -g 1000 "$mnt/home/$user/.ssh"
+install -m 0600 -o 1000 -g 1000 "$pubkey" "$mnt/home/$user/.ssh/authorized_keys"
+
+kernel=$(cd "$mnt/boot" && ls vmlinuz-* | sort -V | tail -n 1)
+mkdir -p "$mnt/boot/extlinux"
+cat > "$mnt/boot/extlinux/extlinux.conf" <<CONF
+DEFAULT labtool
+PROMPT 0
+TIMEOUT 0
+LABEL labtool
+  LINUX /boot/$kernel
+  INITRD /boot/initrd.img-${kernel#vmlinuz-}
+  APPEND root=LABEL=labtool-root ro console=tty0 console=ttyS0,115200 net.ifnames=0 biosdevname=0
+CONF
+extlinux --install "$mnt/boot/extlinux" 2>&1
+umount "$mnt"
+rmdir "$mnt"
+dd if=/usr/lib/syslinux/mbr/mbr.bin of="$raw" bs=440 count=1 conv=notrunc status=none

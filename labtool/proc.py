@@ -1,0 +1,131 @@
+"""The one subprocess wrapper: every external command labtool runs goes through `run`.
+
+It never hangs (every call has a timeout), never raises a bare OSError or
+CalledProcessError, and keeps the tail of the output in the error so the user
+sees why a command failed without re-running it.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from labtool.errors import CommandError
+
+DEFAULT_TIMEOUT = 60.0
+TAIL_LINES = 15
+
+
+@dataclass(frozen=True)
+class Result:
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+def command_line(argv: Sequence[str]) -> str:
+    return shlex.join(argv)
+
+
+def tail(text: str, lines: int = TAIL_LINES) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    check: bool = True,
+    input: str | bytes | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    log: Path | None = None,
+    hint: str = "",
+) -> Result:
+    """Run argv; capture its output, or append it to `log` for long, chatty commands.
+
+    With check=True a non-zero exit raises CommandError carrying the output's tail.
+    """
+    argv = tuple(str(a) for a in argv)
+    full_env = {**os.environ, **env} if env else None
+    started = time.monotonic()
+    try:
+        if log is not None:
+            log.parent.mkdir(parents=True, exist_ok=True)
+            with log.open("ab") as sink:
+                sink.write(f"$ {command_line(argv)}\n".encode())
+                sink.flush()
+                proc = subprocess.run(
+                    argv, input=_as_bytes(input), stdout=sink, stderr=subprocess.STDOUT,
+                    env=full_env, cwd=cwd, timeout=timeout, check=False,
+                )
+            stdout, stderr = "", ""
+        else:
+            proc = subprocess.run(
+                argv, input=_as_bytes(input), capture_output=True,
+                env=full_env, cwd=cwd, timeout=timeout, check=False,
+            )
+            stdout = proc.stdout.decode(errors="replace")
+            stderr = proc.stderr.decode(errors="replace")
+    except FileNotFoundError as exc:
+        raise CommandError(
+            f"`{argv[0]}` is not installed (needed for `{command_line(argv)}`)",
+            hint or "run `make up` to install labtool's prerequisites",
+        ) from exc
+    except subprocess.TimeoutExpired as exc:
+        raise CommandError(
+            f"`{command_line(argv)}` did not finish within {timeout:.0f} s",
+            hint or (f"see {log}" if log else "check the daemon it talks to with `labtool doctor`"),
+        ) from exc
+    result = Result(argv, proc.returncode, stdout, stderr, time.monotonic() - started)
+    if check and not result.ok:
+        raise failure(result, hint=hint, log=log)
+    return result
+
+
+def failure(result: Result, *, hint: str = "", log: Path | None = None) -> CommandError:
+    """Build the error for a failed command, quoting the end of what it printed."""
+    output = result.stderr or result.stdout
+    if log is not None and log.exists():
+        output = log.read_text(errors="replace")
+    where = f" (full log: {log})" if log else ""
+    message = f"`{command_line(result.argv)}` exited with {result.returncode}{where}"
+    if output.strip():
+        message += "\n" + tail(output)
+    return CommandError(message, hint, output=output)
+
+
+def which(program: str) -> str | None:
+    """Find a program on PATH, also in the sbin directories a non-login root shell may lack."""
+    extra = os.pathsep.join(["/usr/sbin", "/sbin", "/usr/local/sbin"])
+    return shutil.which(program, path=os.environ.get("PATH", "") + os.pathsep + extra)
+
+
+def _as_bytes(data: str | bytes | None) -> bytes | None:
+    return data.encode() if isinstance(data, str) else data
+
+
+def spawn(argv: Sequence[str], *, log: Path, env: Mapping[str, str] | None = None) -> int:
+    """Start a long-running daemon detached from labtool (own session, output to `log`); return its pid."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with log.open("ab") as sink:
+            proc = subprocess.Popen(
+                [str(a) for a in argv], stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT,
+                env={**os.environ, **env} if env else None, start_new_session=True,
+            )
+    except FileNotFoundError as exc:
+        raise CommandError(f"`{argv[0]}` is not installed", "run `make up` to install labtool's prerequisites") from exc
+    return proc.pid

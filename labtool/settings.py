@@ -1,0 +1,57 @@
+"""Machine-wide settings, read from the environment once and validated.
+
+Every setting has a default that works on a fresh Debian 12 host; the
+environment variable overrides it (documented in README.md).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from labtool.errors import SettingsError
+
+ACCEL_CHOICES = ("auto", "kvm", "tcg")
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    """Where labtool keeps image builds, logs and room state (LABTOOL_HOME)."""
+    debian_mirror: str | None
+    """Debian mirror URL for debootstrap (LABTOOL_DEBIAN_MIRROR); None = the host's own or debootstrap's default."""
+    vm_accel: str
+    """auto | kvm | tcg (LABTOOL_VM_ACCEL): force KVM where the CPU check is wrong, or TCG."""
+
+    @property
+    def log_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def images_dir(self) -> Path:
+        return self.home / "images"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        home = Path(env.get("LABTOOL_HOME") or Path.home() / ".local/share/labtool")
+        mirror = env.get("LABTOOL_DEBIAN_MIRROR") or None
+        accel = (env.get("LABTOOL_VM_ACCEL") or "auto").lower()
+        problems = []
+        if not home.is_absolute():
+            problems.append(f"LABTOOL_HOME must be an absolute path, got {str(home)!r}")
+        if mirror is not None and not _is_http_url(mirror):
+            problems.append(f"LABTOOL_DEBIAN_MIRROR must be an http(s) or file URL, got {mirror!r}")
+        if accel not in ACCEL_CHOICES:
+            problems.append(f"LABTOOL_VM_ACCEL must be one of {', '.join(ACCEL_CHOICES)}, got {accel!r}")
+        if problems:
+            raise SettingsError("; ".join(problems), "fix or unset the environment variable(s) named above")
+        return cls(home=home, debian_mirror=mirror, vm_accel=accel)
+
+
+def _is_http_url(value: str) -> bool:
+    parsed = urlparse(value)
+    return parsed.scheme in ("http", "https", "file") and bool(parsed.netloc or parsed.path)
