@@ -82,7 +82,7 @@ def run(
     except FileNotFoundError as exc:
         raise CommandError(
             f"`{argv[0]}` is not installed (needed for `{command_line(argv)}`)",
-            hint or "run `make up` to install labtool's prerequisites",
+            hint or "run `scripts/up` to install labtool's prerequisites",
         ) from exc
     except subprocess.TimeoutExpired as exc:
         raise CommandError(
@@ -127,5 +127,5 @@ def spawn(argv: Sequence[str], *, log: Path, env: Mapping[str, str] | None = Non
                 env={**os.environ, **env} if env else None, start_new_session=True,
             )
     except FileNotFoundError as exc:
-        raise CommandError(f"`{argv[0]}` is not installed", "run `make up` to install labtool's prerequisites") from exc
+        raise CommandError(f"`{argv[0]}` is not installed", "run `scripts/up` to install labtool's prerequisites") from exc
     return proc.pid

@@ -121,7 +121,7 @@ def check_docker(probe: HostProbe, _: Settings) -> Check:
     if probe.docker_answers():
         return Check("docker engine", OK, "answers on /var/run/docker.sock")
     if not probe.program("dockerd"):
-        return Check("docker engine", FAIL, "dockerd is not installed", "run `make up` (installs docker.io)")
+        return Check("docker engine", FAIL, "dockerd is not installed", "run `scripts/up` (installs docker.io)")
     return Check("docker engine", FAIL, "installed but not answering", "run `labtool daemons` to start it")
 
 
@@ -129,24 +129,24 @@ def check_libvirt(probe: HostProbe, _: Settings) -> Check:
     if probe.libvirt_answers():
         return Check("libvirt", OK, f"answers on {daemons.LIBVIRT_URI}")
     if not probe.program("libvirtd"):
-        return Check("libvirt", FAIL, "libvirtd is not installed", "run `make up` (installs libvirt-daemon-system)")
+        return Check("libvirt", FAIL, "libvirtd is not installed", "run `scripts/up` (installs libvirt-daemon-system)")
     return Check("libvirt", FAIL, "installed but not answering", "run `labtool daemons` to start virtlogd and libvirtd")
 
 
 def check_vagrant(probe: HostProbe, _: Settings) -> Check:
     if not probe.program("vagrant"):
-        return Check("vagrant + vagrant-libvirt", FAIL, "vagrant is not installed", "run `make up`")
+        return Check("vagrant + vagrant-libvirt", FAIL, "vagrant is not installed", "run `scripts/up`")
     plugins = probe.vagrant_plugins()
     if plugins is None or "vagrant-libvirt" not in plugins:
         return Check("vagrant + vagrant-libvirt", FAIL, "the vagrant-libvirt plugin is missing",
-                     "run `make up` (installs Debian's vagrant-libvirt)")
+                     "run `scripts/up` (installs Debian's vagrant-libvirt)")
     return Check("vagrant + vagrant-libvirt", OK, plugins.strip().splitlines()[0])
 
 
 def check_qemu(probe: HostProbe, _: Settings) -> Check:
     missing = [p for p in ("qemu-system-x86_64", "qemu-img") if not probe.program(p)]
     if missing:
-        return Check("qemu", FAIL, f"missing: {', '.join(missing)}", "run `make up` (installs qemu-system-x86, qemu-utils)")
+        return Check("qemu", FAIL, f"missing: {', '.join(missing)}", "run `scripts/up` (installs qemu-system-x86, qemu-utils)")
     return Check("qemu", OK, "qemu-system-x86_64 and qemu-img found")
 
 
@@ -173,7 +173,7 @@ def check_image_tools(probe: HostProbe, _: Settings) -> Check:
     tools = ("debootstrap", "extlinux", "sfdisk", "mkfs.ext4", "unshare")
     missing = [t for t in tools if not probe.program(t)]
     if missing:
-        return Check("image build tools", FAIL, f"missing: {', '.join(missing)}", "run `make up`")
+        return Check("image build tools", FAIL, f"missing: {', '.join(missing)}", "run `scripts/up`")
     return Check("image build tools", OK, ", ".join(tools))
 
 

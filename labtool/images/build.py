@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from labtool import proc
 from labtool.errors import ImageBuildError
 from labtool.images import docker_image, mirror, recipe, rootfs, vagrant_box
 from labtool.settings import Settings
@@ -58,33 +59,37 @@ def build(settings: Settings, *, force: bool = False, progress: Progress = lambd
     key = recipe.cache_key()
     settings.images_dir.mkdir(parents=True, exist_ok=True)
     with _lock(settings.images_dir / ".lock"):
+        remove_workdir(workdir(settings))  # leftovers of an interrupted build, even when nothing is rebuilt
         if not force and images_ready(settings, key):
             return BuildReport(key, True, docker_image.ref(key), recipe.BOX_NAME)
         return _build(settings, key, progress)
 
 
+def workdir(settings: Settings) -> Path:
+    return settings.images_dir / "build"
+
+
 def _build(settings: Settings, key: str, progress: Progress) -> BuildReport:
-    workdir = settings.images_dir / "build"
+    scratch = workdir(settings)
     log = settings.log_dir / "images-build.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text(f"labtool images build, key {key}\n")
-    shutil.rmtree(workdir, ignore_errors=True)  # leftovers of an interrupted build
     docker_image.remove_leftovers()
-    workdir.mkdir(parents=True)
+    scratch.mkdir(parents=True)
     report = BuildReport(key, False, docker_image.ref(key), recipe.BOX_NAME)
     source = settings.debian_mirror or mirror.host_mirror(recipe.SUITE)
     try:
         with _step(report, "debootstrap", progress, f"debootstrapping Debian {recipe.SUITE} (log: {log})"):
             if source:
                 mirror.check_reachable(source, recipe.SUITE)
-            root = workdir / "rootfs"
+            root = scratch / "rootfs"
             rootfs.debootstrap(root, source, log)
             rootfs.configure(root, log)
             container_packages = rootfs.manifest(root)
         with _step(report, "docker_image", progress, "importing the Docker image"):
-            docker_image.import_rootfs(root, key, workdir, log)
+            docker_image.import_rootfs(root, key, scratch, log)
         with _step(report, "vm_disk", progress, "making the VM disk (kernel, extlinux)"):
-            raw, vm_manifest = vagrant_box.make_disk(root, workdir, log)
+            raw, vm_manifest = vagrant_box.make_disk(root, scratch, log)
             vm_packages = rootfs.parse_manifest(vm_manifest.read_text())
             shutil.rmtree(root)
         report.manifest_differences = unexpected_differences(container_packages, vm_packages)
@@ -95,14 +100,39 @@ def _build(settings: Settings, key: str, progress: Progress) -> BuildReport:
                 "add the package to COMMON_PACKAGES in labtool/images/recipe.py",
             )
         with _step(report, "vagrant_box", progress, "packaging and registering the Vagrant box"):
-            box = vagrant_box.package_box(raw, workdir, key, log)
+            box = vagrant_box.package_box(raw, scratch, key, log)
             vagrant_box.register(box, log)
         _write_manifests(settings, container_packages, vm_packages)
         _write_state(settings, report)
         docker_image.remove_leftovers(keep_key=key)
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        remove_workdir(scratch)
     return report
+
+
+def remove_workdir(directory: Path) -> None:
+    """Delete the scratch directory, first detaching anything still mounted inside it.
+
+    Build steps mount in private namespaces, so nothing should be; this is the guard
+    that keeps a delete from ever walking into a mounted /proc, /sys or /dev.
+    """
+    for mount_point in mounts_under(directory):
+        proc.run(["umount", "--lazy", str(mount_point)], timeout=30, check=False)
+    if mounts_under(directory):
+        raise ImageBuildError(f"cannot clean {directory}: something is still mounted inside it",
+                              f"unmount it by hand (see `findmnt -R {directory}`), then build again")
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def mounts_under(directory: Path, mountinfo: Path = Path("/proc/self/mountinfo")) -> list[Path]:
+    """Mount points at or below `directory`, deepest first (the order to unmount them in)."""
+    root = str(directory.resolve()) if directory.exists() else str(directory)
+    found = []
+    for line in mountinfo.read_text().splitlines():
+        mount_point = line.split()[4].encode().decode("unicode_escape")
+        if mount_point == root or mount_point.startswith(root + "/"):
+            found.append(Path(mount_point))
+    return sorted(found, key=lambda p: len(p.parts), reverse=True)
 
 
 def unexpected_differences(container: dict[str, str], vm: dict[str, str]) -> list[str]:

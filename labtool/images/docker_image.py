@@ -45,7 +45,13 @@ def present(key: str) -> bool:
 
 
 def remove_leftovers(keep_key: str | None = None) -> None:
-    """Drop tags of interrupted builds, and key tags other than `keep_key` (images in use stay; only tags go)."""
+    """Drop tags of interrupted builds, and key tags other than `keep_key`.
+
+    An old image that a container still runs keeps its tag (Docker refuses, rightly);
+    the next build tries again.
+    """
+    import docker
+
     docker_client = client()
     for image in docker_client.images.list(name=recipe.DOCKER_REPOSITORY):
         for tag in image.tags:
@@ -53,7 +59,11 @@ def remove_leftovers(keep_key: str | None = None) -> None:
             stale_build = version.startswith(BUILD_TAG_PREFIX)
             old_key = keep_key is not None and version not in (keep_key, "latest")
             if stale_build or old_key:
-                docker_client.images.remove(tag, noprune=False)
+                try:
+                    docker_client.images.remove(tag)
+                except docker.errors.APIError as exc:
+                    if exc.status_code != 409:  # 409: in use by a container
+                        raise
 
 
 def import_rootfs(rootfs: Path, key: str, workdir: Path, log: Path) -> str:

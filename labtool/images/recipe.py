@@ -51,7 +51,9 @@ VM_DISK_GIB = 8
 VAGRANT_USER = "vagrant"
 
 FILES_DIR = Path(__file__).with_name("files")
-RECIPE_SOURCES = (Path(__file__), *sorted(Path(__file__).parent.glob("*.py")))
+# The modules that shape the images' bits (orchestration and CLI code are left out on purpose).
+RECIPE_SOURCES = tuple(Path(__file__).with_name(name) for name in ("recipe.py", "rootfs.py", "docker_image.py",
+                                                                    "vagrant_box.py"))
 
 
 def is_boot_package(name: str) -> bool:

@@ -13,8 +13,10 @@ UNREACHABLE_MARKERS = ("Failed getting release file", "Temporary failure resolvi
 
 
 def debootstrap(target: Path, mirror: str | None, log: Path) -> None:
+    # In a private mount namespace: the /proc and /sys debootstrap mounts into the target vanish
+    # with it, even if labtool is killed, so removing a half-built rootfs never walks into them.
     argv = [
-        "debootstrap", "--variant=minbase", f"--arch={recipe.ARCH}",
+        "unshare", "--mount", "--propagation", "private", "debootstrap", "--variant=minbase", f"--arch={recipe.ARCH}",
         f"--include={','.join(recipe.COMMON_PACKAGES)}", recipe.SUITE, str(target),
     ]
     if mirror:

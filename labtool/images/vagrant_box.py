@@ -51,7 +51,7 @@ def insecure_public_key() -> Path:
             return Path(found[-1])
     raise ImageBuildError(
         "Vagrant's insecure public key was not found (it ships inside the vagrant package)",
-        "install Vagrant with `make up`",
+        "install Vagrant with `scripts/up`",
     )
 
 

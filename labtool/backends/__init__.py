@@ -1,0 +1,1 @@
+"""Backends create, start and destroy lab machines: one module per kind of machine."""

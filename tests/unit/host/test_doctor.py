@@ -1,0 +1,108 @@
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from labtool.host import doctor
+from labtool.settings import Settings
+
+GIB = 1024**3
+ALL_PROGRAMS = {
+    "dockerd", "libvirtd", "vagrant", "qemu-system-x86_64", "qemu-img",
+    "debootstrap", "extlinux", "sfdisk", "mkfs.ext4", "unshare",
+}
+
+
+@dataclass
+class FakeHost:
+    """A host where everything is in place, unless a test says otherwise."""
+
+    docker: bool = True
+    libvirt: bool = True
+    programs: set[str] = field(default_factory=lambda: set(ALL_PROGRAMS))
+    plugins: str | None = "vagrant-libvirt (0.11.2, system)\n"
+    cpu: str = "flags : fpu vmx\n"
+    kvm: bool = True
+    loop: str | None = "/dev/loop0"
+    disk: int = 100 * GIB
+    memory: int = 16 * GIB
+    images: bool = True
+
+    def docker_answers(self) -> bool:
+        return self.docker
+
+    def libvirt_answers(self) -> bool:
+        return self.libvirt
+
+    def program(self, name: str) -> str | None:
+        return f"/usr/bin/{name}" if name in self.programs else None
+
+    def vagrant_plugins(self) -> str | None:
+        return self.plugins
+
+    def cpuinfo(self) -> str:
+        return self.cpu
+
+    def kvm_device_exists(self) -> bool:
+        return self.kvm
+
+    def free_loop_device(self) -> str | None:
+        return self.loop
+
+    def free_disk(self, path: Path) -> int:
+        return self.disk
+
+    def available_memory(self) -> int:
+        return self.memory
+
+    def images_ready(self) -> bool:
+        return self.images
+
+
+SETTINGS = Settings.from_env({"LABTOOL_HOME": "/srv/labtool"})
+
+
+def statuses(host: FakeHost) -> dict[str, doctor.Check]:
+    return {c.name: c for c in doctor.run_checks(host, SETTINGS)}
+
+
+def test_a_ready_host_passes_every_check() -> None:
+    checks = doctor.run_checks(FakeHost(), SETTINGS)
+    assert len(checks) == 10
+    assert all(c.status == doctor.OK for c in checks), checks
+    assert doctor.failed_required(checks) == []
+
+
+@pytest.mark.parametrize(
+    ("host", "row", "hint"),
+    [
+        (FakeHost(docker=False), "docker engine", "labtool daemons"),
+        (FakeHost(docker=False, programs=ALL_PROGRAMS - {"dockerd"}), "docker engine", "scripts/up"),
+        (FakeHost(libvirt=False), "libvirt", "labtool daemons"),
+        (FakeHost(plugins="vagrant-share (2.0)\n"), "vagrant + vagrant-libvirt", "vagrant-libvirt"),
+        (FakeHost(programs=ALL_PROGRAMS - {"vagrant"}), "vagrant + vagrant-libvirt", "scripts/up"),
+        (FakeHost(programs=ALL_PROGRAMS - {"qemu-img"}), "qemu", "qemu-utils"),
+        (FakeHost(loop=None), "loop devices", "modprobe loop"),
+        (FakeHost(programs=ALL_PROGRAMS - {"extlinux"}), "image build tools", "scripts/up"),
+        (FakeHost(disk=3 * GIB), "free disk", "LABTOOL_HOME"),
+        (FakeHost(memory=1 * GIB), "free memory", "labtool down"),
+        (FakeHost(images=False), "base images", "labtool images build"),
+    ],
+)
+def test_each_missing_prerequisite_fails_its_row_with_a_fix(host: FakeHost, row: str, hint: str) -> None:
+    check = statuses(host)[row]
+    assert check.status == doctor.FAIL
+    assert hint in check.hint
+    assert doctor.failed_required(list(statuses(host).values())) == [check]
+
+
+def test_tcg_is_a_warning_not_a_failure() -> None:
+    check = statuses(FakeHost(cpu="flags : fpu sse2\n", kvm=True))["vm acceleration"]
+    assert check.status == doctor.WARN
+    assert "TCG" in check.detail
+    assert not check.required
+
+
+def test_checks_serialize_for_json() -> None:
+    row = doctor.run_checks(FakeHost(), SETTINGS)[0].to_json()
+    assert set(row) == {"name", "status", "detail", "hint", "required"}

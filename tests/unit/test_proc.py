@@ -1,0 +1,59 @@
+from pathlib import Path
+
+import pytest
+
+from labtool import proc
+from labtool.errors import CommandError
+
+
+def test_output_is_captured() -> None:
+    result = proc.run(["sh", "-c", "echo out; echo err >&2"])
+    assert (result.stdout, result.stderr, result.returncode, result.ok) == ("out\n", "err\n", 0, True)
+
+
+def test_failure_names_the_command_and_quotes_its_output() -> None:
+    with pytest.raises(CommandError) as caught:
+        proc.run(["sh", "-c", "echo first; echo 'the reason' >&2; exit 3"], hint="do this")
+    assert caught.value.message.startswith("`sh -c 'echo first; echo '")
+    assert "exited with 3" in caught.value.message
+    assert "the reason" in caught.value.message
+    assert caught.value.hint == "do this"
+
+
+def test_unchecked_failure_returns_the_result() -> None:
+    assert proc.run(["false"], check=False).returncode == 1
+
+
+def test_missing_program_is_a_readable_error() -> None:
+    with pytest.raises(CommandError, match="`no-such-program-x` is not installed"):
+        proc.run(["no-such-program-x"])
+
+
+def test_timeout_is_a_readable_error() -> None:
+    with pytest.raises(CommandError, match="did not finish within 1 s"):
+        proc.run(["sleep", "5"], timeout=1)
+
+
+def test_logged_output_goes_to_the_file_and_into_the_error(tmp_path: Path) -> None:
+    log = tmp_path / "logs" / "step.log"
+    proc.run(["echo", "hello"], log=log)
+    with pytest.raises(CommandError) as caught:
+        proc.run(["sh", "-c", "echo broken; exit 1"], log=log)
+    text = log.read_text()
+    assert "$ echo hello\nhello\n" in text
+    assert "broken" in caught.value.message
+    assert str(log) in caught.value.message
+
+
+def test_spawned_daemon_runs_detached(tmp_path: Path) -> None:
+    log = tmp_path / "daemon.log"
+    pid = proc.spawn(["sh", "-c", "echo started"], log=log)
+    assert pid > 0
+    import os
+    import time
+
+    deadline = time.monotonic() + 5
+    while "started" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.waitpid(pid, 0)
+    assert "started" in log.read_text()

@@ -1,0 +1,33 @@
+from pathlib import Path
+
+import pytest
+
+from labtool.errors import SettingsError
+from labtool.settings import Settings
+
+
+def test_defaults_work_on_a_fresh_host() -> None:
+    settings = Settings.from_env({})
+    assert settings.home == Path.home() / ".local/share/labtool"
+    assert settings.debian_mirror is None
+    assert settings.vm_accel == "auto"
+    assert settings.log_dir == settings.home / "logs"
+
+
+def test_environment_overrides_each_setting() -> None:
+    settings = Settings.from_env(
+        {"LABTOOL_HOME": "/srv/lab", "LABTOOL_DEBIAN_MIRROR": "http://mirror.example.org/debian", "LABTOOL_VM_ACCEL": "TCG"}
+    )
+    assert settings.home == Path("/srv/lab")
+    assert settings.debian_mirror == "http://mirror.example.org/debian"
+    assert settings.vm_accel == "tcg"
+
+
+def test_every_bad_setting_is_reported_at_once() -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"LABTOOL_HOME": "relative/dir", "LABTOOL_DEBIAN_MIRROR": "ftp:/x", "LABTOOL_VM_ACCEL": "xen"})
+    message = caught.value.message
+    assert "LABTOOL_HOME must be an absolute path" in message
+    assert "LABTOOL_DEBIAN_MIRROR must be an http(s) or file URL, got 'ftp:/x'" in message
+    assert "LABTOOL_VM_ACCEL must be one of auto, kvm, tcg, got 'xen'" in message
+    assert caught.value.hint
