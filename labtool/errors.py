@@ -32,5 +32,5 @@ class ImageBuildError(LabtoolError):
     """Building the base rootfs, the Docker image or the Vagrant box failed."""
 
 
-class MirrorUnreachable(ImageBuildError):
+class MirrorUnreachableError(ImageBuildError):
     """The Debian mirror used for the rootfs cannot be reached."""

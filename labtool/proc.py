@@ -68,14 +68,25 @@ def run(
                 sink.write(f"$ {command_line(argv)}\n".encode())
                 sink.flush()
                 proc = subprocess.run(
-                    argv, input=_as_bytes(input), stdout=sink, stderr=subprocess.STDOUT,
-                    env=full_env, cwd=cwd, timeout=timeout, check=False,
+                    argv,
+                    input=_as_bytes(input),
+                    stdout=sink,
+                    stderr=subprocess.STDOUT,
+                    env=full_env,
+                    cwd=cwd,
+                    timeout=timeout,
+                    check=False,
                 )
             stdout, stderr = "", ""
         else:
             proc = subprocess.run(
-                argv, input=_as_bytes(input), capture_output=True,
-                env=full_env, cwd=cwd, timeout=timeout, check=False,
+                argv,
+                input=_as_bytes(input),
+                capture_output=True,
+                env=full_env,
+                cwd=cwd,
+                timeout=timeout,
+                check=False,
             )
             stdout = proc.stdout.decode(errors="replace")
             stderr = proc.stderr.decode(errors="replace")
@@ -123,9 +134,15 @@ def spawn(argv: Sequence[str], *, log: Path, env: Mapping[str, str] | None = Non
     try:
         with log.open("ab") as sink:
             proc = subprocess.Popen(
-                [str(a) for a in argv], stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT,
-                env={**os.environ, **env} if env else None, start_new_session=True,
+                [str(a) for a in argv],
+                stdin=subprocess.DEVNULL,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **env} if env else None,
+                start_new_session=True,
             )
     except FileNotFoundError as exc:
-        raise CommandError(f"`{argv[0]}` is not installed", "run `scripts/up` to install labtool's prerequisites") from exc
+        raise CommandError(
+            f"`{argv[0]}` is not installed", "run `scripts/up` to install labtool's prerequisites"
+        ) from exc
     return proc.pid

@@ -8,11 +8,13 @@ LABTOOL_MACHINES) and keeps Vagrant's state per room (VAGRANT_DOTFILE_PATH), so
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from labtool.errors import LabtoolError
 from labtool.host.accel import Accel
@@ -91,18 +93,18 @@ class VagrantBackend:
         return f"{self.prefix}{name}"
 
     @contextmanager
-    def _vagrant(self, doing: str) -> Iterator[object]:
+    def _vagrant(self, doing: str) -> Iterator[Any]:
         import vagrant
 
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        log_cm = vagrant.make_file_cm(str(self.log))
-        client = vagrant.Vagrant(root=str(PROJECT_DIR), env=self._full_env(), out_cm=log_cm, err_cm=log_cm)
+        log_cm = vagrant.make_file_cm(str(self.log))  # type: ignore[no-untyped-call]
+        client = vagrant.Vagrant(  # type: ignore[no-untyped-call]
+            root=str(PROJECT_DIR), env=self._full_env(), out_cm=log_cm, err_cm=log_cm
+        )
         try:
             yield client
         except subprocess.CalledProcessError as exc:
             raise VagrantError(f"vagrant failed to {doing} (exit {exc.returncode})", f"see {self.log}") from exc
 
     def _full_env(self) -> dict[str, str]:
-        import os
-
         return {**os.environ, **self.env}

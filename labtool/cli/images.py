@@ -47,6 +47,10 @@ def run_list(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"recipe_key": key, "built_at": state.get("built_at"), "images": rows})
     else:
-        say(table(("KIND", "NAME", "BUILT KEY", "CURRENT"),
-                  [(r["kind"], r["name"], r["key"] or "-", "yes" if r["current"] else "no") for r in rows]))
+        say(
+            table(
+                ("KIND", "NAME", "BUILT KEY", "CURRENT"),
+                [(r["kind"], r["name"], r["key"] or "-", "yes" if r["current"] else "no") for r in rows],
+            )
+        )
     return 0

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from labtool import proc
-from labtool.errors import DaemonError
+from labtool.errors import CommandError, DaemonError
 from labtool.host.accel import KVM_DEVICE, Accel
 from labtool.settings import Settings
 
@@ -67,7 +67,7 @@ def docker_answers() -> bool:
 def libvirt_answers() -> bool:
     try:
         return proc.run(["virsh", "-c", LIBVIRT_URI, "version"], timeout=15, check=False).ok
-    except proc.CommandError:
+    except CommandError:
         return False
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 from labtool import proc
+from labtool.errors import CommandError
 from labtool.host import accel, daemons
 from labtool.settings import Settings
 
@@ -68,7 +69,7 @@ class SystemProbe:
     def vagrant_plugins(self) -> str | None:
         try:
             result = proc.run(["vagrant", "plugin", "list"], timeout=60, check=False)
-        except proc.CommandError:
+        except CommandError:
             return None
         return result.stdout if result.ok else None
 
@@ -81,7 +82,7 @@ class SystemProbe:
     def free_loop_device(self) -> str | None:
         try:
             result = proc.run(["losetup", "--find"], timeout=10, check=False)
-        except proc.CommandError:
+        except CommandError:
             return None
         return result.stdout.strip() or None if result.ok else None
 
@@ -107,8 +108,16 @@ class SystemProbe:
 
 def run_checks(probe: HostProbe, settings: Settings) -> list[Check]:
     checks: list[Callable[[HostProbe, Settings], Check]] = [
-        check_docker, check_libvirt, check_vagrant, check_qemu, check_acceleration,
-        check_loop_devices, check_image_tools, check_disk, check_memory, check_images,
+        check_docker,
+        check_libvirt,
+        check_vagrant,
+        check_qemu,
+        check_acceleration,
+        check_loop_devices,
+        check_image_tools,
+        check_disk,
+        check_memory,
+        check_images,
     ]
     return [check(probe, settings) for check in checks]
 
@@ -138,15 +147,21 @@ def check_vagrant(probe: HostProbe, _: Settings) -> Check:
         return Check("vagrant + vagrant-libvirt", FAIL, "vagrant is not installed", "run `scripts/up`")
     plugins = probe.vagrant_plugins()
     if plugins is None or "vagrant-libvirt" not in plugins:
-        return Check("vagrant + vagrant-libvirt", FAIL, "the vagrant-libvirt plugin is missing",
-                     "run `scripts/up` (installs Debian's vagrant-libvirt)")
+        return Check(
+            "vagrant + vagrant-libvirt",
+            FAIL,
+            "the vagrant-libvirt plugin is missing",
+            "run `scripts/up` (installs Debian's vagrant-libvirt)",
+        )
     return Check("vagrant + vagrant-libvirt", OK, plugins.strip().splitlines()[0])
 
 
 def check_qemu(probe: HostProbe, _: Settings) -> Check:
     missing = [p for p in ("qemu-system-x86_64", "qemu-img") if not probe.program(p)]
     if missing:
-        return Check("qemu", FAIL, f"missing: {', '.join(missing)}", "run `scripts/up` (installs qemu-system-x86, qemu-utils)")
+        return Check(
+            "qemu", FAIL, f"missing: {', '.join(missing)}", "run `scripts/up` (installs qemu-system-x86, qemu-utils)"
+        )
     return Check("qemu", OK, "qemu-system-x86_64 and qemu-img found")
 
 
@@ -155,7 +170,9 @@ def check_acceleration(probe: HostProbe, settings: Settings) -> Check:
     if decision.is_kvm:
         return Check("vm acceleration", OK, f"KVM: {decision.reason}")
     return Check(
-        "vm acceleration", WARN, f"TCG, cpu model {decision.cpu_model}: {decision.reason}",
+        "vm acceleration",
+        WARN,
+        f"TCG, cpu model {decision.cpu_model}: {decision.reason}",
         "VMs work but boot slower; set LABTOOL_VM_ACCEL=kvm only if KVM really runs guests here",
         required=False,
     )
@@ -164,8 +181,12 @@ def check_acceleration(probe: HostProbe, settings: Settings) -> Check:
 def check_loop_devices(probe: HostProbe, _: Settings) -> Check:
     device = probe.free_loop_device()
     if device is None:
-        return Check("loop devices", FAIL, "no free loop device (needed to build the VM disk)",
-                     "load the loop module (`modprobe loop`) or free one with `losetup -D`")
+        return Check(
+            "loop devices",
+            FAIL,
+            "no free loop device (needed to build the VM disk)",
+            "load the loop module (`modprobe loop`) or free one with `losetup -D`",
+        )
     return Check("loop devices", OK, f"{device} is free")
 
 
@@ -197,4 +218,3 @@ def check_images(probe: HostProbe, _: Settings) -> Check:
     if probe.images_ready():
         return Check("base images", OK, "Docker image and Vagrant box of the current recipe are registered")
     return Check("base images", FAIL, "not built for the current recipe", "run `labtool images build`")
-

@@ -119,8 +119,10 @@ def remove_workdir(directory: Path) -> None:
     for mount_point in mounts_under(directory):
         proc.run(["umount", "--lazy", str(mount_point)], timeout=30, check=False)
     if mounts_under(directory):
-        raise ImageBuildError(f"cannot clean {directory}: something is still mounted inside it",
-                              f"unmount it by hand (see `findmnt -R {directory}`), then build again")
+        raise ImageBuildError(
+            f"cannot clean {directory}: something is still mounted inside it",
+            f"unmount it by hand (see `findmnt -R {directory}`), then build again",
+        )
     shutil.rmtree(directory, ignore_errors=True)
 
 

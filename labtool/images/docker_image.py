@@ -10,8 +10,6 @@ from labtool.errors import ImageBuildError
 from labtool.images import recipe
 
 BUILD_TAG_PREFIX = "build-"
-# `docker import --change` accepts no STOPSIGNAL/LABEL: containers set the stop signal at run time.
-IMPORT_CHANGES = ['CMD ["/sbin/init"]', "ENV container=docker"]
 # How a container of this image must run for systemd to work unprivileged (measured on cgroup v1 and v2 hosts):
 # tmpfs on /run and /run/lock, the cgroup tree read-only, SIGRTMIN+3 to shut down cleanly.
 RUN_OPTIONS: dict[str, Any] = {
@@ -77,7 +75,10 @@ def import_rootfs(rootfs: Path, key: str, workdir: Path, log: Path) -> str:
     docker_client = client()
     build_tag = f"{BUILD_TAG_PREFIX}{key}"
     docker_client.api.import_image_from_file(
-        str(tarball), repository=recipe.DOCKER_REPOSITORY, tag=build_tag, changes=IMPORT_CHANGES,
+        str(tarball),
+        repository=recipe.DOCKER_REPOSITORY,
+        tag=build_tag,
+        changes=list(recipe.DOCKER_IMPORT_CHANGES),
     )
     tarball.unlink()
     image = docker_client.images.get(f"{recipe.DOCKER_REPOSITORY}:{build_tag}")

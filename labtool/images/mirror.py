@@ -9,7 +9,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from labtool.errors import MirrorUnreachable
+from labtool.errors import MirrorUnreachableError
 
 APT_SOURCES = (Path("/etc/apt/sources.list"), Path("/etc/apt/sources.list.d"))
 
@@ -65,11 +65,11 @@ def check_reachable(mirror: str, suite: str, timeout: float = 15.0) -> None:
     """Fail with one clear line when the mirror does not serve the suite's Release file."""
     url = f"{mirror.rstrip('/')}/dists/{suite}/Release"
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - the user's own mirror
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # the user's own mirror
             response.read(64)
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise MirrorUnreachable(
+        raise MirrorUnreachableError(
             f"the Debian mirror {mirror} cannot be reached ({reason})",
             "check the network, or point LABTOOL_DEBIAN_MIRROR at a mirror this host can reach",
         ) from exc

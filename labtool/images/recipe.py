@@ -50,29 +50,46 @@ BOX_NAME = "labtool/debian12"
 VM_DISK_GIB = 8
 VAGRANT_USER = "vagrant"
 
+# `docker import --change` accepts no STOPSIGNAL or LABEL: containers set the stop signal at run time.
+DOCKER_IMPORT_CHANGES = ('CMD ["/sbin/init"]', "ENV container=docker")
+
+BOX_VAGRANTFILE = """\
+# Defaults baked into the labtool box; the project's Vagrantfile overrides them.
+Vagrant.configure("2") do |config|
+  # The box has no rsync or NFS client: lab machines get their files from Ansible.
+  config.vm.synced_folder ".", "/vagrant", disabled: true
+end
+"""
+
 FILES_DIR = Path(__file__).with_name("files")
-# The modules that shape the images' bits (orchestration and CLI code are left out on purpose).
-RECIPE_SOURCES = tuple(Path(__file__).with_name(name) for name in ("recipe.py", "rootfs.py", "docker_image.py",
-                                                                    "vagrant_box.py"))
 
 
 def is_boot_package(name: str) -> bool:
     return name.startswith(BOOT_PACKAGE_PREFIXES)
 
 
-def cache_key(sources: tuple[Path, ...] = RECIPE_SOURCES, files_dir: Path = FILES_DIR) -> str:
-    """A content key over suite, package lists and every file of the build recipe."""
-    digest = hashlib.sha256()
-    spec = {
+def spec() -> dict[str, object]:
+    """Everything above that decides the images' bits (names and the allow-list do not)."""
+    return {
         "suite": SUITE,
         "arch": ARCH,
         "common": sorted(COMMON_PACKAGES),
         "boot": sorted(BOOT_PACKAGES),
         "disk_gib": VM_DISK_GIB,
+        "user": VAGRANT_USER,
+        "docker_changes": list(DOCKER_IMPORT_CHANGES),
+        "box_vagrantfile": BOX_VAGRANTFILE,
     }
-    digest.update(json.dumps(spec, sort_keys=True).encode())
-    recipe_files = sorted({*sources, *(p for p in files_dir.rglob("*") if p.is_file())})
-    for path in recipe_files:
-        digest.update(path.name.encode())
+
+
+def cache_key(files_dir: Path = FILES_DIR) -> str:
+    """A content key over the spec and every build script and unit file in files/.
+
+    Python modules are deliberately left out: reformatting or refactoring them
+    must not trigger a rebuild; what they put into the images lives in spec().
+    """
+    digest = hashlib.sha256(json.dumps(spec(), sort_keys=True).encode())
+    for path in sorted(p for p in files_dir.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(files_dir)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from labtool import proc
-from labtool.errors import CommandError, ImageBuildError, MirrorUnreachable
+from labtool.errors import CommandError, ImageBuildError, MirrorUnreachableError
 from labtool.images import recipe
 
 DEBOOTSTRAP_TIMEOUT = 1800.0
@@ -16,8 +16,16 @@ def debootstrap(target: Path, mirror: str | None, log: Path) -> None:
     # In a private mount namespace: the /proc and /sys debootstrap mounts into the target vanish
     # with it, even if labtool is killed, so removing a half-built rootfs never walks into them.
     argv = [
-        "unshare", "--mount", "--propagation", "private", "debootstrap", "--variant=minbase", f"--arch={recipe.ARCH}",
-        f"--include={','.join(recipe.COMMON_PACKAGES)}", recipe.SUITE, str(target),
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "debootstrap",
+        "--variant=minbase",
+        f"--arch={recipe.ARCH}",
+        f"--include={','.join(recipe.COMMON_PACKAGES)}",
+        recipe.SUITE,
+        str(target),
     ]
     if mirror:
         argv.append(mirror)
@@ -25,7 +33,7 @@ def debootstrap(target: Path, mirror: str | None, log: Path) -> None:
         proc.run(argv, timeout=DEBOOTSTRAP_TIMEOUT, log=log)
     except CommandError as exc:
         if any(marker in exc.output for marker in UNREACHABLE_MARKERS):
-            raise MirrorUnreachable(
+            raise MirrorUnreachableError(
                 f"debootstrap could not reach the Debian mirror {mirror or '(debootstrap default)'}",
                 f"check the network or set LABTOOL_DEBIAN_MIRROR; full log: {log}",
             ) from exc
@@ -41,7 +49,13 @@ def configure(target: Path, log: Path) -> None:
 def manifest(root: Path) -> dict[str, str]:
     """Installed packages of a root directory: name -> version, read from its dpkg database."""
     result = proc.run(
-        ["dpkg-query", f"--admindir={root / 'var/lib/dpkg'}", "-W", "-f", "${db:Status-Abbrev} ${Package} ${Version}\n"],
+        [
+            "dpkg-query",
+            f"--admindir={root / 'var/lib/dpkg'}",
+            "-W",
+            "-f",
+            "${db:Status-Abbrev} ${Package} ${Version}\n",
+        ],
         timeout=60,
     )
     return parse_manifest(result.stdout)

@@ -17,13 +17,6 @@ INSECURE_KEY_GLOBS = (
     "/opt/vagrant/embedded/gems/gems/vagrant-*/keys/vagrant.pub",
     "/opt/vagrant/embedded/gems/*/gems/vagrant-*/keys/vagrant.pub",
 )
-BOX_VAGRANTFILE = """\
-# Defaults baked into the labtool box; the project's Vagrantfile overrides them.
-Vagrant.configure("2") do |config|
-  # The box has no rsync or NFS client: lab machines get their files from Ansible.
-  config.vm.synced_folder ".", "/vagrant", disabled: true
-end
-"""
 
 
 def vagrant_home() -> Path:
@@ -60,10 +53,24 @@ def make_disk(rootfs: Path, workdir: Path, log: Path) -> tuple[Path, Path]:
     raw, manifest = workdir / "disk.raw", workdir / "vm-packages.txt"
     script = recipe.FILES_DIR / "make-vm-disk.sh"
     proc.run(
-        ["unshare", "--mount", "--propagation", "private", "bash", str(script), str(rootfs), str(raw),
-         str(manifest), str(recipe.VM_DISK_GIB), str(insecure_public_key()), recipe.VAGRANT_USER,
-         *recipe.BOOT_PACKAGES],
-        timeout=1800, log=log, hint=f"full log: {log}",
+        [
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "bash",
+            str(script),
+            str(rootfs),
+            str(raw),
+            str(manifest),
+            str(recipe.VM_DISK_GIB),
+            str(insecure_public_key()),
+            recipe.VAGRANT_USER,
+            *recipe.BOOT_PACKAGES,
+        ],
+        timeout=1800,
+        log=log,
+        hint=f"full log: {log}",
     )
     return raw, manifest
 
@@ -72,13 +79,13 @@ def package_box(raw: Path, workdir: Path, key: str, log: Path) -> Path:
     """qcow2 disk + metadata.json + Vagrantfile, tarred the way vagrant-libvirt expects a box."""
     proc.run(["qemu-img", "convert", "-O", "qcow2", str(raw), str(workdir / "box.img")], timeout=900, log=log)
     raw.unlink()
-    metadata = {"provider": "libvirt", "format": "qcow2", "virtual_size": recipe.VM_DISK_GIB,
-                "labtool_image_key": key}
+    metadata = {"provider": "libvirt", "format": "qcow2", "virtual_size": recipe.VM_DISK_GIB, "labtool_image_key": key}
     (workdir / "metadata.json").write_text(json.dumps(metadata) + "\n")
-    (workdir / "Vagrantfile").write_text(BOX_VAGRANTFILE)
+    (workdir / "Vagrantfile").write_text(recipe.BOX_VAGRANTFILE)
     box = workdir / "labtool.box"
-    proc.run(["tar", "-C", str(workdir), "-cf", str(box), "metadata.json", "Vagrantfile", "box.img"],
-             timeout=600, log=log)
+    proc.run(
+        ["tar", "-C", str(workdir), "-cf", str(box), "metadata.json", "Vagrantfile", "box.img"], timeout=600, log=log
+    )
     (workdir / "box.img").unlink()
     return box
 

@@ -39,8 +39,8 @@ def wait_for_systemd(container: Any, timeout: float = 30.0) -> str:
     deadline = time.monotonic() + timeout
     state = ""
     while time.monotonic() < deadline:
-        code, output = container.exec_run(["systemctl", "is-system-running"])
-        state = output.decode().strip()
+        _, output = container.exec_run(["systemctl", "is-system-running"])
+        state = str(output.decode()).strip()
         if state in ("running", "degraded"):
             return state
         time.sleep(0.1)
@@ -51,8 +51,12 @@ def wait_for_systemd(container: Any, timeout: float = 30.0) -> str:
 def lab_container(built_images: str) -> Iterator[Any]:
     client = docker_image.client()
     container = client.containers.run(
-        docker_image.ref(built_images), detach=True, name=f"labtool-test-{uuid.uuid4().hex[:8]}",
-        hostname="images-container", labels={TEST_LABEL: TEST_ROOM}, **docker_image.RUN_OPTIONS,
+        docker_image.ref(built_images),
+        detach=True,
+        name=f"labtool-test-{uuid.uuid4().hex[:8]}",
+        hostname="images-container",
+        labels={TEST_LABEL: TEST_ROOM},
+        **docker_image.RUN_OPTIONS,
     )
     try:
         wait_for_systemd(container)

@@ -49,8 +49,12 @@ def test_killed_build_leaves_the_old_images_registered_and_nothing_half_made(
     built_images: str, settings: Settings
 ) -> None:
     scratch = build.workdir(settings)
-    child = subprocess.Popen([*LABTOOL, "images", "build", "--force"], start_new_session=True,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    child = subprocess.Popen(
+        [*LABTOOL, "images", "build", "--force"],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 60
     while not (scratch / "rootfs" / "var").exists() and time.monotonic() < deadline:
         time.sleep(0.2)

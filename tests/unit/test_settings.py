@@ -16,7 +16,11 @@ def test_defaults_work_on_a_fresh_host() -> None:
 
 def test_environment_overrides_each_setting() -> None:
     settings = Settings.from_env(
-        {"LABTOOL_HOME": "/srv/lab", "LABTOOL_DEBIAN_MIRROR": "http://mirror.example.org/debian", "LABTOOL_VM_ACCEL": "TCG"}
+        {
+            "LABTOOL_HOME": "/srv/lab",
+            "LABTOOL_DEBIAN_MIRROR": "http://mirror.example.org/debian",
+            "LABTOOL_VM_ACCEL": "TCG",
+        }
     )
     assert settings.home == Path("/srv/lab")
     assert settings.debian_mirror == "http://mirror.example.org/debian"
@@ -25,7 +29,9 @@ def test_environment_overrides_each_setting() -> None:
 
 def test_every_bad_setting_is_reported_at_once() -> None:
     with pytest.raises(SettingsError) as caught:
-        Settings.from_env({"LABTOOL_HOME": "relative/dir", "LABTOOL_DEBIAN_MIRROR": "ftp:/x", "LABTOOL_VM_ACCEL": "xen"})
+        Settings.from_env(
+            {"LABTOOL_HOME": "relative/dir", "LABTOOL_DEBIAN_MIRROR": "ftp:/x", "LABTOOL_VM_ACCEL": "xen"}
+        )
     message = caught.value.message
     assert "LABTOOL_HOME must be an absolute path" in message
     assert "LABTOOL_DEBIAN_MIRROR must be an http(s) or file URL, got 'ftp:/x'" in message

@@ -7,7 +7,9 @@ AMD = "flags\t\t: fpu svm sse2\n"
 NESTED_WITHOUT_VIRT = "flags\t\t: fpu vme de pse sse2 hypervisor\n"
 
 
-@pytest.mark.parametrize(("cpuinfo", "expected"), [(INTEL, True), (AMD, True), (NESTED_WITHOUT_VIRT, False), ("", False)])
+@pytest.mark.parametrize(
+    ("cpuinfo", "expected"), [(INTEL, True), (AMD, True), (NESTED_WITHOUT_VIRT, False), ("", False)]
+)
 def test_cpu_flags_decide_virtualization_support(cpuinfo: str, expected: bool) -> None:
     assert cpu_advertises_virtualization(cpuinfo) is expected
 

@@ -8,8 +8,16 @@ from labtool.settings import Settings
 
 GIB = 1024**3
 ALL_PROGRAMS = {
-    "dockerd", "libvirtd", "vagrant", "qemu-system-x86_64", "qemu-img",
-    "debootstrap", "extlinux", "sfdisk", "mkfs.ext4", "unshare",
+    "dockerd",
+    "libvirtd",
+    "vagrant",
+    "qemu-system-x86_64",
+    "qemu-img",
+    "debootstrap",
+    "extlinux",
+    "sfdisk",
+    "mkfs.ext4",
+    "unshare",
 }
 
 

@@ -70,9 +70,14 @@ def test_cached_build_returns_without_building(tmp_path: Path, monkeypatch: pyte
 
 def test_forced_build_builds_even_when_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings.from_env({"LABTOOL_HOME": str(tmp_path)})
-    built = []
+    built: list[str] = []
+
+    def fake_build(_settings: Settings, key: str, _progress: build.Progress) -> build.BuildReport:
+        built.append(key)
+        return build.BuildReport(key, False, "image", "box")
+
     monkeypatch.setattr(build, "images_ready", lambda _settings, _key: True)
-    monkeypatch.setattr(build, "_build", lambda _s, key, _p: built.append(key) or build.BuildReport(key, False, "i", "b"))
+    monkeypatch.setattr(build, "_build", fake_build)
     assert not build.build(settings, force=True).cached
     assert len(built) == 1
 

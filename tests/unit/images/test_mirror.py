@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from labtool.errors import MirrorUnreachable
+from labtool.errors import MirrorUnreachableError
 from labtool.images import mirror
 
 DEB822 = """\
@@ -43,7 +43,11 @@ def test_disabled_deb822_stanza_is_skipped(tmp_path: Path) -> None:
 
 
 def test_one_line_source_with_options_is_found(tmp_path: Path) -> None:
-    text = "# comment\ndeb-src http://a.example.org/debian bookworm main\ndeb [arch=amd64] http://b.example.org/debian bookworm main\n"
+    text = (
+        "# comment\n"
+        "deb-src http://a.example.org/debian bookworm main\n"
+        "deb [arch=amd64] http://b.example.org/debian bookworm main\n"
+    )
     assert mirror.host_mirror("bookworm", (write(tmp_path, "sources.list", text),)) == "http://b.example.org/debian"
 
 
@@ -80,7 +84,7 @@ def test_reachable_mirror_passes(local_mirror: str) -> None:
 
 
 def test_mirror_without_the_suite_is_one_clear_error(local_mirror: str) -> None:
-    with pytest.raises(MirrorUnreachable) as caught:
+    with pytest.raises(MirrorUnreachableError) as caught:
         mirror.check_reachable(local_mirror, "trixie")
     assert caught.value.message.startswith(f"the Debian mirror {local_mirror} cannot be reached")
     assert "\n" not in caught.value.message
@@ -88,5 +92,5 @@ def test_mirror_without_the_suite_is_one_clear_error(local_mirror: str) -> None:
 
 
 def test_closed_port_is_one_clear_error() -> None:
-    with pytest.raises(MirrorUnreachable, match="cannot be reached"):
+    with pytest.raises(MirrorUnreachableError, match="cannot be reached"):
         mirror.check_reachable("http://127.0.0.1:9", "bookworm", timeout=5)

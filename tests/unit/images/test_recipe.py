@@ -6,39 +6,40 @@ from labtool.images import recipe
 
 
 @pytest.fixture
-def recipe_files(tmp_path: Path) -> tuple[tuple[Path, ...], Path]:
-    source = tmp_path / "recipe.py"
-    source.write_text("PACKAGES = ['a']\n")
-    files = tmp_path / "files"
-    files.mkdir()
-    (files / "configure.sh").write_text("echo one\n")
-    return (source,), files
+def files_dir(tmp_path: Path) -> Path:
+    (tmp_path / "configure.sh").write_text("echo one\n")
+    return tmp_path
 
 
-def test_key_is_stable_for_the_same_recipe(recipe_files: tuple[tuple[Path, ...], Path]) -> None:
-    assert recipe.cache_key(*recipe_files) == recipe.cache_key(*recipe_files)
+def test_key_is_stable_for_the_same_recipe(files_dir: Path) -> None:
+    assert recipe.cache_key(files_dir) == recipe.cache_key(files_dir)
 
 
-def test_key_changes_when_a_build_file_changes(recipe_files: tuple[tuple[Path, ...], Path]) -> None:
-    sources, files = recipe_files
-    before = recipe.cache_key(sources, files)
-    (files / "configure.sh").write_text("echo two\n")
-    assert recipe.cache_key(sources, files) != before
+def test_key_changes_when_a_build_file_changes(files_dir: Path) -> None:
+    before = recipe.cache_key(files_dir)
+    (files_dir / "configure.sh").write_text("echo two\n")
+    assert recipe.cache_key(files_dir) != before
 
 
-def test_key_changes_when_a_file_is_added(recipe_files: tuple[tuple[Path, ...], Path]) -> None:
-    sources, files = recipe_files
-    before = recipe.cache_key(sources, files)
-    (files / "extra.service").write_text("[Unit]\n")
-    assert recipe.cache_key(sources, files) != before
+def test_key_changes_when_a_file_is_added(files_dir: Path) -> None:
+    before = recipe.cache_key(files_dir)
+    (files_dir / "extra.service").write_text("[Unit]\n")
+    assert recipe.cache_key(files_dir) != before
 
 
-def test_key_changes_with_the_package_list(
-    recipe_files: tuple[tuple[Path, ...], Path], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    before = recipe.cache_key(*recipe_files)
-    monkeypatch.setattr(recipe, "COMMON_PACKAGES", (*recipe.COMMON_PACKAGES, "nginx"))
-    assert recipe.cache_key(*recipe_files) != before
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("COMMON_PACKAGES", (*recipe.COMMON_PACKAGES, "nginx")),
+        ("SUITE", "trixie"),
+        ("BOOT_PACKAGES", ("linux-image-cloud-amd64",)),
+        ("DOCKER_IMPORT_CHANGES", ('CMD ["/bin/bash"]',)),
+    ],
+)
+def test_key_changes_with_the_spec(files_dir: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: object) -> None:
+    before = recipe.cache_key(files_dir)
+    monkeypatch.setattr(recipe, name, value)
+    assert recipe.cache_key(files_dir) != before
 
 
 def test_the_real_recipe_covers_its_shell_scripts() -> None:
