@@ -15,7 +15,7 @@ import time
 import uuid
 from pathlib import Path
 
-from labtool.backends.vagrant import Network, VagrantBackend, VmSpec
+from labtool.backends.vagrant import Network, VagrantProject, VmSpec
 from labtool.host import accel
 from labtool.images import build, docker_image, recipe, vagrant_box
 from labtool.settings import Settings
@@ -53,7 +53,7 @@ def container_ready_seconds(key: str) -> float:
 def vm_boot_to_ssh_seconds(settings: Settings) -> float:
     """From `vagrant up` of a new VM to a command answered over SSH."""
     with tempfile.TemporaryDirectory(prefix="labtool-bench-") as state:
-        backend = VagrantBackend(
+        backend = VagrantProject(
             Path(state), Network("labtool-bench", "192.168.249.0/24"), accel.detect(settings.vm_accel), "labtoolbench_"
         )
         backend.define([VmSpec("bench-vm", memory=1024)])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class LabtoolError(Exception):
     """A failure the user can act on: a message saying what went wrong and a hint saying how to fix it."""
@@ -34,3 +36,15 @@ class ImageBuildError(LabtoolError):
 
 class MirrorUnreachableError(ImageBuildError):
     """The Debian mirror used for the rootfs cannot be reached."""
+
+
+class RoomError(LabtoolError):
+    """A room (inventories/<room>/) does not exist or is invalid.
+
+    `problems` holds every problem found, each naming the file, the key or host, and
+    the fix; the message lists them one per line so the user fixes all in one go.
+    """
+
+    def __init__(self, problems: Sequence[str], hint: str = "") -> None:
+        super().__init__("\n".join(problems), hint)
+        self.problems = tuple(problems)

@@ -15,6 +15,8 @@ from urllib.parse import urlparse
 from labtool.errors import SettingsError
 
 ACCEL_CHOICES = ("auto", "kvm", "tcg")
+# The checkout labtool runs from: playbooks/, roles/, inventories/ and the Vagrantfile live here.
+PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,15 @@ class Settings:
     @property
     def images_dir(self) -> Path:
         return self.home / "images"
+
+    @property
+    def rooms_dir(self) -> Path:
+        """The rooms' inventories (inventories/ of the checkout)."""
+        return PROJECT_DIR / "inventories"
+
+    @property
+    def rooms_state_dir(self) -> Path:
+        return self.home / "rooms"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

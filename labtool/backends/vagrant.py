@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -16,11 +17,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from labtool import proc
+from labtool.backends.base import Observed, Presence
 from labtool.errors import LabtoolError
 from labtool.host.accel import Accel
+from labtool.host.daemons import LIBVIRT_URI
 from labtool.images import recipe
-
-PROJECT_DIR = Path(__file__).resolve().parents[2]
+from labtool.model import Kind, Machine, Room
+from labtool.settings import PROJECT_DIR
 
 
 class VagrantError(LabtoolError):
@@ -42,7 +46,9 @@ class Network:
     subnet: str
 
 
-class VagrantBackend:
+class VagrantProject:
+    """One Vagrant environment: the project's Vagrantfile, a machine list and a dotfile directory."""
+
     def __init__(self, state_dir: Path, network: Network, accel: Accel, prefix: str) -> None:
         self.state_dir = state_dir
         self.network = network
@@ -81,6 +87,11 @@ class VagrantBackend:
         with self._vagrant("destroy the VMs") as v:
             v.destroy(vm_name=name)
 
+    def ssh_config(self, name: str) -> dict[str, str]:
+        """`vagrant ssh-config NAME` as a dict (HostName, Port, User, IdentityFile ...)."""
+        with self._vagrant(f"read the SSH settings of {name}") as v:
+            return {str(k): str(val) for k, val in v.conf(vm_name=name).items()}
+
     def ssh(self, name: str, command: str) -> str:
         with self._vagrant(f"run `{command}` on {name}") as v:
             return str(v.ssh(vm_name=name, command=command))
@@ -108,3 +119,87 @@ class VagrantBackend:
 
     def _full_env(self) -> dict[str, str]:
         return {**os.environ, **self.env}
+
+
+class VagrantBackend:
+    """The VM backend for rooms: one Vagrant environment per room, with its own libvirt network."""
+
+    kind = Kind.VM
+
+    def __init__(self, rooms_home: Path, accel: Accel) -> None:
+        self.rooms_home = rooms_home
+        self.accel = accel
+
+    def project(self, room: Room) -> VagrantProject:
+        return VagrantProject(
+            self.rooms_home / room.name / "vagrant",
+            Network(network_name(room), room.networks.vm_subnet),
+            self.accel,
+            f"labtool-{room.name}_",
+        )
+
+    def observe(self, room: Room) -> dict[str, Observed]:
+        project = self.project(room)
+        domains = set(_virsh("list", "--all", "--name").split())
+        observed = {}
+        for machine in _vms(room):
+            domain = project.domain_name(machine.name)
+            if domain not in domains:
+                observed[machine.name] = Observed(machine.name, Presence.ABSENT)
+            elif _virsh("domstate", domain).strip() == "running":
+                observed[machine.name] = Observed(machine.name, Presence.RUNNING, _domain_address(domain))
+            else:
+                observed[machine.name] = Observed(machine.name, Presence.STOPPED)
+        return observed
+
+    def bring_up(self, room: Room, machines: Sequence[Machine]) -> None:
+        project = self.project(room)
+        project.define([VmSpec(m.name, room.vm.cpus, room.vm.memory_mib) for m in _vms(room)])
+        # One VM at a time: vagrant-libvirt races on box upload and network creation when parallel.
+        for machine in machines:
+            project.up(machine.name)
+
+    def connection(self, room: Room, machine: Machine) -> dict[str, object]:
+        ssh = self.project(room).ssh_config(machine.name)
+        return {
+            "ansible_host": ssh["HostName"],
+            "ansible_port": int(ssh.get("Port", "22")),
+            "ansible_user": ssh["User"],
+            "ansible_ssh_private_key_file": ssh["IdentityFile"],
+            # VMs are recreated with new host keys under the same address: known_hosts would only get in the way.
+            "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
+        }
+
+    def destroy(self, room: Room, machines: Sequence[Machine]) -> None:
+        project = self.project(room)
+        project.define([VmSpec(m.name, room.vm.cpus, room.vm.memory_mib) for m in _vms(room)])
+        for machine in machines:
+            project.destroy(machine.name)
+
+    def remove_room_resources(self, room: Room) -> None:
+        network = network_name(room)
+        if network in _virsh("net-list", "--all", "--name").split():
+            _virsh("net-destroy", network, check=False)
+            _virsh("net-undefine", network)
+        shutil.rmtree(self.project(room).state_dir, ignore_errors=True)
+
+
+def network_name(room: Room) -> str:
+    return f"labtool-{room.name}"
+
+
+def _vms(room: Room) -> list[Machine]:
+    return [m for m in room.machines if m.kind is Kind.VM]
+
+
+def _virsh(*args: str, check: bool = True) -> str:
+    return proc.run(["virsh", "-c", LIBVIRT_URI, *args], timeout=60, check=check).stdout
+
+
+def _domain_address(domain: str) -> str | None:
+    """The VM's IPv4 address from libvirt's DHCP leases."""
+    for line in _virsh("domifaddr", domain, "--source", "lease", check=False).splitlines():
+        words = line.split()
+        if len(words) == 4 and words[2] == "ipv4":
+            return words[3].split("/")[0]
+    return None

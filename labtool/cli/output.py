@@ -26,4 +26,6 @@ def say(message: str) -> None:
 
 def progress(message: str) -> None:
     """Progress of long work goes to stderr, so stdout stays parseable (--json)."""
-    print(f"==> {message}", file=sys.stderr, flush=True)
+    # One write per line: lines from parallel seats must not interleave.
+    sys.stderr.write(f"==> {message}\n")
+    sys.stderr.flush()

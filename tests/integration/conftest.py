@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from labtool.backends.vagrant import Network, VagrantBackend, VmSpec
+from labtool.backends.vagrant import Network, VagrantProject, VmSpec
 from labtool.host import accel
 from labtool.images import build, docker_image, recipe
 from labtool.settings import Settings
@@ -66,9 +66,9 @@ def lab_container(built_images: str) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def lab_vm(built_images: str, settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[VagrantBackend]:
+def lab_vm(built_images: str, settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[VagrantProject]:
     state_dir = Path(tmp_path_factory.mktemp("vagrant-room"))
-    backend = VagrantBackend(
+    backend = VagrantProject(
         state_dir, Network("labtool-pytest", "192.168.251.0/24"), accel.detect(settings.vm_accel), "labtoolpytest_"
     )
     backend.define([VmSpec("images-vm", memory=1024)])

@@ -1,3 +1,4 @@
+import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ def test_a_daemon_that_answers_is_left_alone() -> None:
 
 def test_a_silent_daemon_is_started_and_waited_for(monkeypatch: pytest.MonkeyPatch) -> None:
     answers = iter([False, False, True])
-    monkeypatch.setattr(daemons.time, "sleep", lambda _: None)
+    monkeypatch.setattr(time, "sleep", lambda _: None)
     status = daemons._ensure("libvirtd", lambda: next(answers), lambda: None, Path("/var/log/libvirtd.log"))
     assert status.action == "started"
     assert "/var/log/libvirtd.log" in status.detail

@@ -1,0 +1,47 @@
+"""The one small Protocol every backend implements, and what backends report."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from labtool.model import Kind, Machine, Room
+
+
+class Presence(StrEnum):
+    ABSENT = "absent"
+    STOPPED = "stopped"
+    RUNNING = "running"
+
+
+@dataclass(frozen=True)
+class Observed:
+    name: str
+    presence: Presence
+    address: str | None = None
+
+
+class Backend(Protocol):
+    kind: Kind
+
+    def observe(self, room: Room) -> dict[str, Observed]:
+        """The state of every machine of this kind in the room (absent ones included)."""
+        ...
+
+    def bring_up(self, room: Room, machines: Sequence[Machine]) -> None:
+        """Create or start the machines and wait until each is ready to be provisioned."""
+        ...
+
+    def connection(self, room: Room, machine: Machine) -> dict[str, object]:
+        """Ansible host variables to reach the machine (for the generated inventory)."""
+        ...
+
+    def destroy(self, room: Room, machines: Sequence[Machine]) -> None:
+        """Remove the machines and everything that belongs to them."""
+        ...
+
+    def remove_room_resources(self, room: Room) -> None:
+        """Remove what the room shares (networks); called once its machines are gone."""
+        ...

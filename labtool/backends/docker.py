@@ -1,0 +1,151 @@
+"""The container backend: one Docker container per container machine, systemd as PID 1, unprivileged.
+
+Each room gets its own Docker network with its own subnet, and every container
+carries labels (labtool.room / labtool.seat / labtool.machine) so that a room's
+containers are found, listed and removed by label, never by guessing names.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from labtool.backends.base import Observed, Presence
+from labtool.errors import LabtoolError
+from labtool.images import docker_image
+from labtool.model import Kind, Machine, Room
+
+READY_TIMEOUT = 60.0
+ROOM_LABEL, SEAT_LABEL, MACHINE_LABEL = "labtool.room", "labtool.seat", "labtool.machine"
+
+
+class DockerBackendError(LabtoolError):
+    """A container could not be created, started or removed."""
+
+
+def container_name(room: Room, machine: Machine) -> str:
+    return f"labtool-{room.name}-{machine.name}"
+
+
+def network_name(room: Room) -> str:
+    return f"labtool-{room.name}"
+
+
+class DockerBackend:
+    kind = Kind.CONTAINER
+
+    def __init__(self, image: str) -> None:
+        self.image = image
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = docker_image.client()
+        return self._client
+
+    def observe(self, room: Room) -> dict[str, Observed]:
+        found = {c.labels.get(MACHINE_LABEL): c for c in self._room_containers(room)}
+        observed = {}
+        for machine in room.machines:
+            if machine.kind is not Kind.CONTAINER:
+                continue
+            container = found.get(machine.name)
+            if container is None:
+                observed[machine.name] = Observed(machine.name, Presence.ABSENT)
+            elif container.status == "running":
+                observed[machine.name] = Observed(machine.name, Presence.RUNNING, _address(container, room))
+            else:
+                observed[machine.name] = Observed(machine.name, Presence.STOPPED)
+        return observed
+
+    def bring_up(self, room: Room, machines: Sequence[Machine]) -> None:
+        self._ensure_network(room)
+        existing = {c.labels.get(MACHINE_LABEL): c for c in self._room_containers(room)}
+        for machine in machines:
+            container = existing.get(machine.name)
+            if container is None:
+                container = self._create(room, machine)
+            elif container.status != "running":
+                container.start()
+            _wait_for_systemd(container, machine)
+
+    def connection(self, room: Room, machine: Machine) -> dict[str, object]:
+        # Ansible talks to the container through the Docker API: no SSH, no keys.
+        return {
+            "ansible_connection": "community.docker.docker",
+            "ansible_host": container_name(room, machine),
+            "ansible_python_interpreter": "/usr/bin/python3",
+        }
+
+    def destroy(self, room: Room, machines: Sequence[Machine]) -> None:
+        names = {m.name for m in machines}
+        for container in self._room_containers(room):
+            if container.labels.get(MACHINE_LABEL) in names:
+                container.remove(force=True, v=True)
+
+    def remove_room_resources(self, room: Room) -> None:
+        for network in self.client.networks.list(names=[network_name(room)]):
+            network.remove()
+
+    def _room_containers(self, room: Room) -> list[Any]:
+        return list(self.client.containers.list(all=True, filters={"label": f"{ROOM_LABEL}={room.name}"}))
+
+    def _ensure_network(self, room: Room) -> None:
+        import docker
+
+        if self.client.networks.list(names=[network_name(room)]):
+            return
+        ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=room.networks.container_subnet)])
+        try:
+            self.client.networks.create(network_name(room), driver="bridge", ipam=ipam, labels={ROOM_LABEL: room.name})
+        except docker.errors.APIError as exc:
+            raise DockerBackendError(
+                f"cannot create the Docker network {network_name(room)} ({room.networks.container_subnet}): "
+                f"{exc.explanation}",
+                f"another network may use that subnet: change network.index in {room.path / 'labtool.yml'}",
+            ) from exc
+
+    def _create(self, room: Room, machine: Machine) -> Any:
+        import docker
+
+        try:
+            return self.client.containers.run(
+                self.image,
+                detach=True,
+                name=container_name(room, machine),
+                hostname=machine.name,
+                network=network_name(room),
+                labels={ROOM_LABEL: room.name, SEAT_LABEL: machine.seat, MACHINE_LABEL: machine.name},
+                mem_limit=f"{room.container.memory_mib}m",
+                nano_cpus=int(room.container.cpus * 1e9),
+                **docker_image.RUN_OPTIONS,
+            )
+        except docker.errors.APIError as exc:
+            raise DockerBackendError(
+                f"cannot create the container for {machine.name}: {exc.explanation}",
+                "check `labtool doctor`, then run `labtool up` again",
+            ) from exc
+
+
+def _address(container: Any, room: Room) -> str | None:
+    networks = container.attrs.get("NetworkSettings", {}).get("Networks", {})
+    address = networks.get(network_name(room), {}).get("IPAddress")
+    return address or None
+
+
+def _wait_for_systemd(container: Any, machine: Machine) -> None:
+    """Ready = systemd finished booting ("running", or "degraded" when a unit failed: provisioning still works)."""
+    deadline = time.monotonic() + READY_TIMEOUT
+    state = ""
+    while time.monotonic() < deadline:
+        state = container.exec_run(["systemctl", "is-system-running"]).output.decode().strip()
+        if state in ("running", "degraded"):
+            return
+        time.sleep(0.1)
+    raise DockerBackendError(
+        f"systemd in the container {machine.name} did not finish booting within {READY_TIMEOUT:.0f} s "
+        f"(state: {state or 'unknown'})",
+        f"look inside with `docker logs {container.name}`",
+    )

@@ -1,0 +1,64 @@
+"""`labtool status`: the room at a glance, one row per seat, VM and container side by side."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from labtool.cli.output import print_json, say, table
+from labtool.cli.rooms import add_room_arguments, lab_for
+from labtool.lab import MachineStatus
+from labtool.model import Kind
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("status", help="show a room's seats: state, address, app URL, provisioning")
+    add_room_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="print as JSON")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    lab = lab_for(args)
+    by_name = {row.name: row for row in lab.status()}
+    seats = [s for s in lab.room.seats if not args.seats or s.name in args.seats]
+    if args.json:
+        print_json(
+            {
+                "room": lab.room.name,
+                "seats": [
+                    {
+                        "seat": s.name,
+                        "vm": _as_json(by_name[s.vm.name]),
+                        "container": _as_json(by_name[s.container.name]),
+                    }
+                    for s in seats
+                ],
+            }
+        )
+        return 0
+    rows = []
+    for seat in seats:
+        vm, container = by_name[seat.vm.name], by_name[seat.container.name]
+        errors = "; ".join(f"{m.name}: {m.error}" for m in (vm, container) if m.error)
+        rows.append((seat.name, _cell(vm), vm.app_url or "-", _cell(container), container.app_url or "-", errors))
+    say(table(("SEAT", "VM", "VM APP", "CONTAINER", "CONTAINER APP", "LAST ERROR"), rows))
+    return 0
+
+
+def _cell(row: MachineStatus) -> str:
+    provisioned = f"changed={row.changed}" if row.provisioned else "unprovisioned"
+    return f"{row.presence} {provisioned}" if row.presence != "absent" else "absent"
+
+
+def _as_json(row: MachineStatus) -> dict[str, object]:
+    return {
+        "name": row.name,
+        "kind": Kind(row.kind).value,
+        "state": row.presence.value,
+        "address": row.address,
+        "app_url": row.app_url,
+        "provisioned": row.provisioned,
+        "changed": row.changed,
+        "error": row.error,
+    }

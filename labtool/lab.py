@@ -1,0 +1,252 @@
+"""The room's lifecycle: plan, bring machines up, provision them, report; and tear it all down.
+
+This is the library behind `labtool up|provision|status|down`; it reports
+progress through a callback and never prints.
+"""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import threading
+import time
+from collections.abc import Callable, Collection, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from labtool import inventory, state
+from labtool.backends.base import Backend, Observed, Presence
+from labtool.errors import LabtoolError
+from labtool.model import Kind, Machine, Room
+from labtool.plan import Action, Plan, Step, make_plan
+from labtool.provision import ProvisionResult, provision, provision_key
+from labtool.settings import Settings
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    machine: str
+    kind: Kind
+    actions: tuple[Action, ...]
+    ok: bool
+    changed: int | None = None
+    seconds: float = 0.0
+    error: str = ""
+
+
+@dataclass
+class UpReport:
+    room: str
+    outcomes: list[Outcome] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.ok]
+
+
+@dataclass(frozen=True)
+class MachineStatus:
+    name: str
+    kind: Kind
+    presence: Presence
+    address: str | None
+    provisioned: bool
+    changed: int | None
+    error: str
+
+    @property
+    def app_url(self) -> str | None:
+        return f"http://{self.address}/" if self.address and self.presence is Presence.RUNNING else None
+
+
+class Lab:
+    def __init__(self, settings: Settings, room: Room, backends: Mapping[Kind, Backend]) -> None:
+        self.settings = settings
+        self.room = room
+        self.backends = backends
+        self.state_dir = state.room_dir(settings, room.name)
+        self.inventory_path = self.state_dir / "inventory.yml"
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def observe(self) -> dict[str, Observed]:
+        observed: dict[str, Observed] = {}
+        for backend in self.backends.values():
+            observed.update(backend.observe(self.room))
+        return observed
+
+    def plan(self, seats: Collection[str] | None = None, *, force_provision: bool = False) -> Plan:
+        return make_plan(
+            self.room,
+            self.observe(),
+            state.read(self.state_dir),
+            provision_key(self.room),
+            seats=seats,
+            force_provision=force_provision,
+        )
+
+    def status(self) -> list[MachineStatus]:
+        observed = self.observe()
+        records = state.read(self.state_dir).machines
+        rows = []
+        for machine in self.room.machines:
+            seen = observed.get(machine.name, Observed(machine.name, Presence.ABSENT))
+            record = records.get(machine.name, state.MachineRecord())
+            rows.append(
+                MachineStatus(
+                    machine.name,
+                    machine.kind,
+                    seen.presence,
+                    seen.address,
+                    record.provisioned_key is not None,
+                    record.changed,
+                    record.error,
+                )
+            )
+        return rows
+
+    # -- changing ------------------------------------------------------------------------------
+
+    def up(self, plan: Plan, *, parallel: int, progress: Progress) -> UpReport:
+        """Carry out the plan: containers and VMs in two lanes, provisioning as soon as each is ready."""
+        started = time.monotonic()
+        report = UpReport(self.room.name)
+        with state.locked(self.state_dir, self.room.name):
+            run = _Run(self, progress, parallel)
+            with ThreadPoolExecutor(max_workers=2, thread_name_prefix="lane") as lanes:
+                for kind in (Kind.CONTAINER, Kind.VM):
+                    lanes.submit(run.lane, plan.of_kind(kind), self.backends[kind])
+            report.outcomes = run.finish()
+        report.seconds = time.monotonic() - started
+        return report
+
+    def down(self, seats: Collection[str] | None, progress: Progress) -> list[str]:
+        """Destroy the machines (of the given seats, or all); for the whole room, also its networks and state."""
+        machines = [m for m in self.room.machines if seats is None or m.seat in seats]
+        observed = self.observe()
+        removed = []
+        with state.locked(self.state_dir, self.room.name):
+            for kind, backend in self.backends.items():
+                present = [m for m in machines if m.kind is kind and observed[m.name].presence is not Presence.ABSENT]
+                if present:
+                    progress(f"destroying {', '.join(m.name for m in present)}")
+                    backend.destroy(self.room, present)
+                    removed += [m.name for m in present]
+            if seats is None:
+                for backend in self.backends.values():
+                    backend.remove_room_resources(self.room)
+            else:
+                self._forget(machines)
+        if seats is None:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+        return removed
+
+    def _forget(self, machines: list[Machine]) -> None:
+        names = {m.name for m in machines}
+        room_state = state.read(self.state_dir)
+        room_state.machines = {k: v for k, v in room_state.machines.items() if k not in names}
+        state.write(self.state_dir, room_state)
+        connections = {k: v for k, v in inventory.read(self.inventory_path).items() if k not in names}
+        inventory.write(self.inventory_path, connections)
+
+
+class _Run:
+    """One `up`: shared by the two lanes and the provisioning pool, guarded by one lock."""
+
+    def __init__(self, lab: Lab, progress: Progress, parallel: int) -> None:
+        self.lab = lab
+        self.progress = progress
+        self.key = provision_key(lab.room)
+        self.lock = threading.Lock()
+        self.state = state.read(lab.state_dir)
+        self.connections = inventory.read(lab.inventory_path)
+        self.provisioners = ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="provision")
+        self.pending: list[tuple[Step, float, Future[ProvisionResult]]] = []
+        self.outcomes: list[Outcome] = []
+
+    def lane(self, steps: tuple[Step, ...], backend: Backend) -> None:
+        for step in steps:
+            machine = step.machine
+            started = time.monotonic()
+            try:
+                if step.needs_machine:
+                    verb = "creating" if Action.CREATE in step.actions else "starting"
+                    self.progress(f"{machine.name}: {verb} ({step.reason})")
+                    backend.bring_up(self.lab.room, [machine])
+                self._connect(machine, backend)
+            except LabtoolError as exc:
+                self._record(Outcome(machine.name, machine.kind, step.actions, False, error=exc.message))
+                continue
+            self.progress(f"{machine.name}: provisioning ({step.reason})")
+            future = self.provisioners.submit(
+                provision, self.lab.room, machine.name, self.lab.inventory_path, self.lab.state_dir, self._task
+            )
+            future.add_done_callback(functools.partial(self._provisioned, step, started))
+
+    def finish(self) -> list[Outcome]:
+        self.provisioners.shutdown(wait=True)
+        return sorted(self.outcomes, key=lambda o: o.machine)
+
+    def _provisioned(self, step: Step, started: float, done: Future[ProvisionResult]) -> None:
+        machine = step.machine
+        try:
+            result = done.result()
+        except Exception as exc:  # ansible-runner failing to start at all must not take the other seats down
+            seconds = time.monotonic() - started
+            self._record(
+                Outcome(machine.name, machine.kind, step.actions, False, None, seconds, f"provisioning crashed: {exc}")
+            )
+            return
+        seconds = time.monotonic() - started
+        self._record(
+            Outcome(machine.name, machine.kind, step.actions, result.ok, result.changed, seconds, result.error)
+        )
+
+    def _connect(self, machine: Machine, backend: Backend) -> None:
+        connection = backend.connection(self.lab.room, machine)
+        with self.lock:
+            self.connections[machine.name] = connection
+            inventory.write(self.lab.inventory_path, self.connections)
+
+    def _task(self, machine: str, task: str) -> None:
+        self.progress(f"{machine} | {task}")
+
+    def _record(self, outcome: Outcome) -> None:
+        with self.lock:
+            self.outcomes.append(outcome)
+            record = self.state.record(outcome.machine)
+            record.failed = not outcome.ok
+            record.error = outcome.error
+            record.changed = outcome.changed
+            record.provisioned_key = self.key if outcome.ok else None
+            record.finished_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            state.write(self.lab.state_dir, self.state)
+        if outcome.ok:
+            self.progress(f"{outcome.machine}: ready, changed={outcome.changed} ({outcome.seconds:.0f} s)")
+        else:
+            self.progress(f"{outcome.machine}: FAILED: {outcome.error}")
+
+
+def default_parallel(cpus: int, available_memory_gib: float) -> int:
+    """Provisioning is mostly waiting on machines: two runs per core, one per GiB of free memory at most."""
+    return max(1, min(2 * cpus, int(available_memory_gib)))
+
+
+def open_lab(settings: Settings, room: Room) -> Lab:
+    """A Lab with the real backends, on the base images of the current recipe."""
+    from labtool.backends.docker import DockerBackend
+    from labtool.backends.vagrant import VagrantBackend
+    from labtool.host import accel
+    from labtool.images import build, docker_image, recipe
+
+    key = recipe.cache_key()
+    if not build.images_ready(settings, key):
+        raise LabtoolError("the base images are not built for the current recipe", "run `labtool images build`")
+    backends: dict[Kind, Backend] = {
+        Kind.CONTAINER: DockerBackend(docker_image.ref(key)),
+        Kind.VM: VagrantBackend(settings.rooms_state_dir, accel.detect(settings.vm_accel)),
+    }
+    return Lab(settings, room, backends)

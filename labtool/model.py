@@ -1,0 +1,98 @@
+"""The room model: what `config.load` produces from inventories/<room>/ and everything downstream reads.
+
+A room is N seats; a seat is a pair of machines, one VM and one container, that
+must end up identical where it matters. All models are frozen: a room is loaded
+and validated once, then passed along unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+
+class Kind(StrEnum):
+    VM = "vm"
+    CONTAINER = "container"
+
+
+# The one documented pairing rule: inventory group `vms` holds the VMs, group
+# `containers` the containers; a machine's seat is its `labtool_seat` host variable,
+# or else its name without the suffix (`seat01-vm` and `seat01-ct` form seat `seat01`).
+GROUP_OF_KIND = {Kind.VM: "vms", Kind.CONTAINER: "containers"}
+SUFFIX_OF_KIND = {Kind.VM: "-vm", Kind.CONTAINER: "-ct"}
+SEAT_VARIABLE = "labtool_seat"
+
+
+@dataclass(frozen=True)
+class Machine:
+    name: str
+    """Inventory hostname; also the machine's hostname, container name suffix and Vagrant machine name."""
+    kind: Kind
+    seat: str
+
+
+@dataclass(frozen=True)
+class Seat:
+    name: str
+    vm: Machine
+    container: Machine
+
+    @property
+    def machines(self) -> tuple[Machine, Machine]:
+        return (self.vm, self.container)
+
+
+@dataclass(frozen=True)
+class VmResources:
+    cpus: int = 1
+    memory_mib: int = 1024
+
+
+@dataclass(frozen=True)
+class ContainerResources:
+    cpus: float = 1.0
+    memory_mib: int = 512
+
+
+@dataclass(frozen=True)
+class Networks:
+    """Per-room subnets, derived from the room's network index so rooms on one host never collide."""
+
+    index: int
+
+    @property
+    def container_subnet(self) -> str:
+        return f"10.213.{self.index}.0/24"
+
+    @property
+    def vm_subnet(self) -> str:
+        return f"10.214.{self.index}.0/24"
+
+
+@dataclass(frozen=True)
+class Room:
+    name: str
+    path: Path
+    """The room's directory: an ordinary Ansible inventory plus labtool.yml."""
+    seats: tuple[Seat, ...]
+    vm: VmResources
+    container: ContainerResources
+    networks: Networks
+
+    @property
+    def machines(self) -> tuple[Machine, ...]:
+        return tuple(m for seat in self.seats for m in seat.machines)
+
+    def seat(self, name: str) -> Seat:
+        for seat in self.seats:
+            if seat.name == name:
+                return seat
+        raise KeyError(name)
+
+    def machine(self, name: str) -> Machine:
+        for machine in self.machines:
+            if machine.name == name:
+                return machine
+        raise KeyError(name)

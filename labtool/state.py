@@ -1,0 +1,98 @@
+"""Room state on disk: what labtool last did to each machine, and the lock that serialises changes.
+
+Lives in LABTOOL_HOME/rooms/<room>/: state.json (written atomically), the
+generated inventory, per-machine logs, Vagrant's dotfile directory.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from labtool.errors import LabtoolError
+from labtool.settings import Settings
+
+
+class RoomLockedError(LabtoolError):
+    """Another labtool process is changing the same room."""
+
+
+@dataclass
+class MachineRecord:
+    provisioned_key: str | None = None
+    """The provisioning key (playbooks, roles, room inventory) of the last successful run; None = never."""
+    changed: int | None = None
+    failed: bool = False
+    error: str = ""
+    finished_at: str = ""
+
+
+@dataclass
+class RoomState:
+    machines: dict[str, MachineRecord] = field(default_factory=dict)
+
+    def record(self, name: str) -> MachineRecord:
+        return self.machines.setdefault(name, MachineRecord())
+
+
+def room_dir(settings: Settings, room: str) -> Path:
+    return settings.rooms_state_dir / room
+
+
+def read(directory: Path) -> RoomState:
+    try:
+        raw = json.loads((directory / "state.json").read_text())
+    except (OSError, ValueError):
+        return RoomState()
+    machines = raw.get("machines", {}) if isinstance(raw, dict) else {}
+    return RoomState({name: MachineRecord(**record) for name, record in machines.items()})
+
+
+def write(directory: Path, state: RoomState) -> None:
+    atomic_write(directory / "state.json", json.dumps(asdict(state), indent=2, sort_keys=True) + "\n")
+
+
+def atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+@contextmanager
+def locked(directory: Path, room: str) -> Iterator[None]:
+    """Hold the room's lock; a second process gets an error naming the holder's pid and command."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with (directory / ".lock").open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise RoomLockedError(
+                f"room {room!r} is being changed by {holder}",
+                "wait for it to finish (or stop it), then run this again",
+            ) from exc
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} ({' '.join(_argv())})")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+
+
+def _argv() -> list[str]:
+    try:
+        return Path("/proc/self/cmdline").read_text().split("\0")[:-1][-4:]
+    except OSError:
+        return []

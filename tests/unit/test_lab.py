@@ -1,0 +1,129 @@
+"""The room lifecycle with fake backends and a fake provisioner: lanes, failures, state, down."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from labtool import lab as lab_module
+from labtool import state
+from labtool.backends.base import Observed, Presence
+from labtool.errors import LabtoolError
+from labtool.lab import Lab
+from labtool.model import ContainerResources, Kind, Machine, Networks, Room, Seat, VmResources
+from labtool.plan import Action
+from labtool.provision import ProvisionResult
+from labtool.settings import Settings
+
+
+class FakeBackend:
+    def __init__(self, kind: Kind, broken: set[str] | None = None) -> None:
+        self.kind = kind
+        self.running: set[str] = set()
+        self.broken = broken or set()
+        self.room_resources = True
+
+    def observe(self, room: Room) -> dict[str, Observed]:
+        return {
+            m.name: Observed(m.name, Presence.RUNNING if m.name in self.running else Presence.ABSENT)
+            for m in room.machines
+            if m.kind is self.kind
+        }
+
+    def bring_up(self, room: Room, machines: Sequence[Machine]) -> None:
+        for machine in machines:
+            if machine.name in self.broken:
+                raise LabtoolError(f"{machine.name} would not start")
+            self.running.add(machine.name)
+
+    def connection(self, room: Room, machine: Machine) -> dict[str, object]:
+        return {"ansible_host": machine.name}
+
+    def destroy(self, room: Room, machines: Sequence[Machine]) -> None:
+        self.running -= {m.name for m in machines}
+
+    def remove_room_resources(self, room: Room) -> None:
+        self.room_resources = False
+
+
+def make_room(tmp_path: Path, seats: int = 2) -> Room:
+    (tmp_path / "room").mkdir(exist_ok=True)
+    return Room(
+        "demo",
+        tmp_path / "room",
+        tuple(
+            Seat(f"s{i}", Machine(f"s{i}-vm", Kind.VM, f"s{i}"), Machine(f"s{i}-ct", Kind.CONTAINER, f"s{i}"))
+            for i in range(1, seats + 1)
+        ),
+        VmResources(),
+        ContainerResources(),
+        Networks(10),
+    )
+
+
+@pytest.fixture
+def provisioned(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    calls: list[str] = []
+
+    def fake_provision(room: Room, machine: str, inventory: Path, work_dir: Path, on_task: object) -> ProvisionResult:
+        calls.append(machine)
+        ok = machine != "s2-ct"
+        return ProvisionResult(machine, ok, 3 if ok else 0, 0.1, work_dir / f"{machine}.log", "" if ok else "boom")
+
+    monkeypatch.setattr(lab_module, "provision", fake_provision)
+    monkeypatch.setattr(lab_module, "provision_key", lambda room: "key1")
+    return calls
+
+
+def make_lab(tmp_path: Path, broken: set[str] | None = None) -> tuple[Lab, FakeBackend, FakeBackend]:
+    settings = Settings.from_env({"LABTOOL_HOME": str(tmp_path / "home")})
+    vms, containers = FakeBackend(Kind.VM, broken), FakeBackend(Kind.CONTAINER, broken)
+    return Lab(settings, make_room(tmp_path), {Kind.VM: vms, Kind.CONTAINER: containers}), vms, containers
+
+
+def test_up_brings_up_and_provisions_every_machine_and_one_failure_stops_no_other(
+    tmp_path: Path, provisioned: list[str]
+) -> None:
+    lab, _, _ = make_lab(tmp_path, broken={"s1-vm"})
+    messages: list[str] = []
+    report = lab.up(lab.plan(), parallel=2, progress=messages.append)
+
+    assert sorted(provisioned) == ["s1-ct", "s2-ct", "s2-vm"]
+    assert {o.machine: o.ok for o in report.outcomes} == {"s1-ct": True, "s1-vm": False, "s2-ct": False, "s2-vm": True}
+    assert [o.machine for o in report.failed] == ["s1-vm", "s2-ct"]
+    assert "s1-vm: FAILED: s1-vm would not start" in messages
+    records = state.read(lab.state_dir).machines
+    assert records["s2-vm"].provisioned_key == "key1" and records["s2-vm"].changed == 3
+    assert records["s2-ct"].failed and records["s2-ct"].error == "boom"
+    assert set(lab.inventory_path.read_text().split()) >= {"s1-ct:", "s2-ct:", "s2-vm:"}
+
+
+def test_second_up_only_repairs_what_failed(tmp_path: Path, provisioned: list[str]) -> None:
+    lab, _, _ = make_lab(tmp_path)
+    lab.up(lab.plan(), parallel=2, progress=lambda _: None)
+    plan = lab.plan()
+    assert [(s.machine.name, s.actions) for s in plan.changes] == [("s2-ct", (Action.PROVISION,))]
+    assert [row.name for row in lab.status() if row.provisioned] == ["s1-vm", "s1-ct", "s2-vm"]
+
+
+def test_down_of_a_seat_keeps_the_rest_and_down_of_the_room_removes_everything(
+    tmp_path: Path, provisioned: list[str]
+) -> None:
+    lab, vms, containers = make_lab(tmp_path)
+    lab.up(lab.plan(), parallel=2, progress=lambda _: None)
+    assert sorted(lab.down({"s1"}, progress=lambda _: None)) == ["s1-ct", "s1-vm"]
+    assert vms.running == {"s2-vm"} and containers.running == {"s2-ct"}
+    assert "s1-vm" not in state.read(lab.state_dir).machines
+    assert vms.room_resources
+
+    assert sorted(lab.down(None, progress=lambda _: None)) == ["s2-ct", "s2-vm"]
+    assert not vms.room_resources and not containers.room_resources
+    assert not lab.state_dir.exists()
+
+
+def test_default_parallelism_follows_cores_and_memory() -> None:
+    assert lab_module.default_parallel(2, 21.5) == 4
+    assert lab_module.default_parallel(16, 3.2) == 3
+    assert lab_module.default_parallel(1, 0.5) == 1

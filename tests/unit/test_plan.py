@@ -1,0 +1,83 @@
+from pathlib import Path
+
+import pytest
+
+from labtool.backends.base import Observed, Presence
+from labtool.model import ContainerResources, Kind, Machine, Networks, Room, Seat, VmResources
+from labtool.plan import Action, make_plan
+from labtool.state import MachineRecord, RoomState
+
+KEY = "k1"
+
+
+def room(seats: int = 2) -> Room:
+    return Room(
+        "demo",
+        Path("/rooms/demo"),
+        tuple(
+            Seat(
+                f"seat{i:02}",
+                Machine(f"seat{i:02}-vm", Kind.VM, f"seat{i:02}"),
+                Machine(f"seat{i:02}-ct", Kind.CONTAINER, f"seat{i:02}"),
+            )
+            for i in range(1, seats + 1)
+        ),
+        VmResources(),
+        ContainerResources(),
+        Networks(10),
+    )
+
+
+def running(*names: str) -> dict[str, Observed]:
+    return {n: Observed(n, Presence.RUNNING, "10.0.0.2") for n in names}
+
+
+def provisioned(*names: str, key: str = KEY) -> RoomState:
+    return RoomState({n: MachineRecord(provisioned_key=key, changed=0) for n in names})
+
+
+ALL = ("seat01-vm", "seat01-ct", "seat02-vm", "seat02-ct")
+
+
+def test_an_empty_room_creates_and_provisions_everything() -> None:
+    plan = make_plan(room(), {}, RoomState(), KEY)
+    assert [s.actions for s in plan.steps] == [(Action.CREATE, Action.PROVISION)] * 4
+    assert all(s.reason == "does not exist" for s in plan.steps)
+    assert [s.machine.name for s in plan.of_kind(Kind.CONTAINER)] == ["seat01-ct", "seat02-ct"]
+
+
+def test_a_healthy_room_needs_nothing() -> None:
+    plan = make_plan(room(), running(*ALL), provisioned(*ALL), KEY)
+    assert plan.changes == ()
+    assert {s.reason for s in plan.steps} == {"running and provisioned"}
+
+
+@pytest.mark.parametrize(
+    ("observed", "record", "actions", "reason"),
+    [
+        (Presence.STOPPED, MachineRecord(provisioned_key=KEY), (Action.START, Action.PROVISION), "is stopped"),
+        (Presence.ABSENT, MachineRecord(provisioned_key=KEY), (Action.CREATE, Action.PROVISION), "does not exist"),
+        (Presence.RUNNING, MachineRecord(), (Action.PROVISION,), "was never provisioned"),
+        (Presence.RUNNING, MachineRecord(failed=True), (Action.PROVISION,), "its last provisioning failed"),
+        (
+            Presence.RUNNING,
+            MachineRecord(provisioned_key="old"),
+            (Action.PROVISION,),
+            "playbooks, roles or the room's inventory changed since",
+        ),
+    ],
+)
+def test_each_fault_is_repaired_with_a_reason(
+    observed: Presence, record: MachineRecord, actions: tuple[Action, ...], reason: str
+) -> None:
+    seen = {**running(*ALL), "seat02-ct": Observed("seat02-ct", observed)}
+    state = provisioned(*ALL)
+    state.machines["seat02-ct"] = record
+    plan = make_plan(room(), seen, state, KEY)
+    assert [(s.machine.name, s.actions, s.reason) for s in plan.changes] == [("seat02-ct", actions, reason)]
+
+
+def test_seat_filter_and_forced_provisioning() -> None:
+    plan = make_plan(room(), running(*ALL), provisioned(*ALL), KEY, seats={"seat02"}, force_provision=True)
+    assert [s.machine.name for s in plan.steps] == ["seat02-vm", "seat02-ct"]
+    assert all(s.actions == (Action.PROVISION,) and not s.needs_machine for s in plan.changes)
