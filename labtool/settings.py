@@ -27,6 +27,8 @@ class Settings:
     """Debian mirror URL for debootstrap (LABTOOL_DEBIAN_MIRROR); None = the host's own or debootstrap's default."""
     vm_accel: str
     """auto | kvm | tcg (LABTOOL_VM_ACCEL): force KVM where the CPU check is wrong, or TCG."""
+    rooms_dir: Path = PROJECT_DIR / "inventories"
+    """Where the rooms' inventories live (LABTOOL_ROOMS_DIR); inventories/ of the checkout by default."""
 
     @property
     def log_dir(self) -> Path:
@@ -35,11 +37,6 @@ class Settings:
     @property
     def images_dir(self) -> Path:
         return self.home / "images"
-
-    @property
-    def rooms_dir(self) -> Path:
-        """The rooms' inventories (inventories/ of the checkout)."""
-        return PROJECT_DIR / "inventories"
 
     @property
     def rooms_state_dir(self) -> Path:
@@ -51,16 +48,19 @@ class Settings:
         home = Path(env.get("LABTOOL_HOME") or Path.home() / ".local/share/labtool")
         mirror = env.get("LABTOOL_DEBIAN_MIRROR") or None
         accel = (env.get("LABTOOL_VM_ACCEL") or "auto").lower()
+        rooms_dir = Path(env.get("LABTOOL_ROOMS_DIR") or PROJECT_DIR / "inventories")
         problems = []
         if not home.is_absolute():
             problems.append(f"LABTOOL_HOME must be an absolute path, got {str(home)!r}")
+        if not rooms_dir.is_absolute():
+            problems.append(f"LABTOOL_ROOMS_DIR must be an absolute path, got {str(rooms_dir)!r}")
         if mirror is not None and not _is_http_url(mirror):
             problems.append(f"LABTOOL_DEBIAN_MIRROR must be an http(s) or file URL, got {mirror!r}")
         if accel not in ACCEL_CHOICES:
             problems.append(f"LABTOOL_VM_ACCEL must be one of {', '.join(ACCEL_CHOICES)}, got {accel!r}")
         if problems:
             raise SettingsError("; ".join(problems), "fix or unset the environment variable(s) named above")
-        return cls(home=home, debian_mirror=mirror, vm_accel=accel)
+        return cls(home=home, debian_mirror=mirror, vm_accel=accel, rooms_dir=rooms_dir)
 
 
 def _is_http_url(value: str) -> bool:

@@ -38,6 +38,10 @@ class Backend(Protocol):
         """Ansible host variables to reach the machine (for the generated inventory)."""
         ...
 
+    def shell_argv(self, room: Room, machine: Machine, command: Sequence[str]) -> list[str]:
+        """The command line that runs `command` (or a login shell, when empty) on the machine as its lab user."""
+        ...
+
     def destroy(self, room: Room, machines: Sequence[Machine]) -> None:
         """Remove the machines and everything that belongs to them."""
         ...

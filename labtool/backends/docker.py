@@ -13,10 +13,11 @@ from typing import Any
 
 from labtool.backends.base import Observed, Presence
 from labtool.errors import LabtoolError
-from labtool.images import docker_image
+from labtool.images import docker_image, recipe
 from labtool.model import Kind, Machine, Room
 
 READY_TIMEOUT = 60.0
+LAB_USER = recipe.VAGRANT_USER  # the same account `labtool ssh` uses on the VM
 ROOM_LABEL, SEAT_LABEL, MACHINE_LABEL = "labtool.room", "labtool.seat", "labtool.machine"
 
 
@@ -78,6 +79,20 @@ class DockerBackend:
             "ansible_host": container_name(room, machine),
             "ansible_python_interpreter": "/usr/bin/python3",
         }
+
+    def shell_argv(self, room: Room, machine: Machine, command: Sequence[str]) -> list[str]:
+        interactive = ["-it"] if not command else ["-i"]
+        return [
+            "docker",
+            "exec",
+            *interactive,
+            "-u",
+            LAB_USER,
+            "-w",
+            f"/home/{LAB_USER}",
+            container_name(room, machine),
+            *(command or ["bash", "-l"]),
+        ]
 
     def destroy(self, room: Room, machines: Sequence[Machine]) -> None:
         names = {m.name for m in machines}

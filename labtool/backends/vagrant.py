@@ -170,6 +170,25 @@ class VagrantBackend:
             "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
         }
 
+    def shell_argv(self, room: Room, machine: Machine, command: Sequence[str]) -> list[str]:
+        ssh = self.project(room).ssh_config(machine.name)
+        return [
+            "ssh",
+            "-i",
+            ssh["IdentityFile"],
+            "-p",
+            ssh.get("Port", "22"),
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "LogLevel=ERROR",
+            *([] if command else ["-t"]),
+            f"{ssh['User']}@{ssh['HostName']}",
+            *command,
+        ]
+
     def destroy(self, room: Room, machines: Sequence[Machine]) -> None:
         project = self.project(room)
         project.define([VmSpec(m.name, room.vm.cpus, room.vm.memory_mib) for m in _vms(room)])

@@ -12,10 +12,10 @@ import traceback
 from collections.abc import Sequence
 
 from labtool import __version__
-from labtool.cli import daemons, doctor, down, images, provision, room, status, up
+from labtool.cli import daemons, doctor, down, images, provision, room, shell, status, up
 from labtool.errors import LabtoolError
 
-VERBS = (up, status, provision, down, room, images, daemons, doctor)
+VERBS = (up, status, provision, down, shell, room, images, daemons, doctor)
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130

@@ -1,11 +1,15 @@
-"""`labtool up|status|provision|down` on the real default room: one seat, a real VM and a real container.
+"""`labtool up|status|provision|down` on a real one-seat room: a real VM and a real container.
 
+The room is made with `labtool room new` in a directory of its own (LABTOOL_ROOMS_DIR), on a
+network index of its own, so an instructor's rooms on the same host are never touched.
 The tests run in file order and share the room; the module fixture always tears it down.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import sys
 import urllib.request
@@ -17,12 +21,19 @@ import pytest
 from labtool.images import docker_image
 
 pytestmark = [pytest.mark.docker, pytest.mark.vagrant]
-ROOM = "default"
+ROOM = "pytest"
+NETWORK_INDEX = 250
+ENV: dict[str, str] = {}
 
 
 def labtool(*args: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "labtool", *args], capture_output=True, text=True, timeout=timeout, check=False
+        [sys.executable, "-m", "labtool", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env={**os.environ, **ENV},
     )
 
 
@@ -34,8 +45,14 @@ def status() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def room(built_images: str) -> Iterator[None]:
-    labtool("down", ROOM)  # a room left over from an interrupted run
+def room(built_images: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    rooms_dir = tmp_path_factory.mktemp("rooms")
+    ENV["LABTOOL_ROOMS_DIR"] = str(rooms_dir)
+    created = labtool("room", "new", ROOM, "--seats", "1")
+    assert created.returncode == 0, created.stderr
+    settings = rooms_dir / ROOM / "labtool.yml"
+    settings.write_text(re.sub(r"index: \d+", f"index: {NETWORK_INDEX}", settings.read_text()))
+    labtool("down", ROOM)  # machines left over from an interrupted run
     try:
         yield
     finally:
@@ -64,6 +81,13 @@ def test_status_shows_the_pair_running_with_the_app_answering() -> None:
             assert response.status == 200
 
 
+@pytest.mark.parametrize("machine", ["seat01-vm", "seat01-ct"])
+def test_exec_reaches_either_kind_of_machine_the_same_way(machine: str) -> None:
+    result = labtool("exec", machine, "--room", ROOM, "--", "sh", "-c", "echo $(hostname) $(id -un)")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [machine, "vagrant"]
+
+
 def test_re_up_of_a_healthy_room_changes_nothing_and_says_so() -> None:
     result = labtool("up", ROOM)
     assert result.returncode == 0, result.stderr
@@ -78,7 +102,7 @@ def test_provision_again_is_idempotent() -> None:
 
 
 def test_re_up_repairs_a_killed_container() -> None:
-    docker_image.client().containers.get("labtool-default-seat01-ct").kill()
+    docker_image.client().containers.get(f"labtool-{ROOM}-seat01-ct").kill()
     assert status()["container"]["state"] == "stopped"
     result = labtool("up", ROOM, "--json")
     assert result.returncode == 0, result.stderr[-3000:]

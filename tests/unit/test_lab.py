@@ -41,6 +41,9 @@ class FakeBackend:
     def connection(self, room: Room, machine: Machine) -> dict[str, object]:
         return {"ansible_host": machine.name}
 
+    def shell_argv(self, room: Room, machine: Machine, command: Sequence[str]) -> list[str]:
+        return ["true", *command]
+
     def destroy(self, room: Room, machines: Sequence[Machine]) -> None:
         self.running -= {m.name for m in machines}
 

@@ -1,0 +1,46 @@
+"""`labtool ssh MACHINE` and `labtool exec MACHINE -- CMD`: reach either kind of machine the same way.
+
+Both log in as the lab user (`vagrant`, with sudo) whether the machine is a VM
+(over SSH) or a container (through `docker exec`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from labtool import config
+from labtool.errors import LabtoolError
+from labtool.lab import open_lab
+from labtool.settings import Settings
+
+
+def register(subparsers: Any) -> None:
+    ssh = subparsers.add_parser("ssh", help="open a shell on a lab machine (VM or container)")
+    ssh.add_argument("machine", help="the machine's name, e.g. seat01-vm")
+    ssh.add_argument("--room", default="default", help="the room the machine is in (default: default)")
+    ssh.set_defaults(run=run, command=[])
+    run_parser = subparsers.add_parser("exec", help="run a command on a lab machine: labtool exec MACHINE -- CMD")
+    run_parser.add_argument("machine", help="the machine's name, e.g. seat01-ct")
+    run_parser.add_argument("--room", default="default", help="the room the machine is in (default: default)")
+    run_parser.add_argument("command", nargs=argparse.REMAINDER, help="the command, after --")
+    run_parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    room = config.load(settings.rooms_dir, args.room)
+    try:
+        machine = room.machine(args.machine)
+    except KeyError:
+        names = ", ".join(m.name for m in room.machines)
+        raise LabtoolError(
+            f"room {room.name!r} has no machine {args.machine!r}", f"its machines are: {names}"
+        ) from None
+    command = args.command[1:] if args.command[:1] == ["--"] else list(args.command)
+    if args.verb == "exec" and not command:
+        raise LabtoolError("no command given", "put the command after --, e.g. `labtool exec seat01-ct -- uptime`")
+    lab = open_lab(settings, room)
+    argv = lab.backends[machine.kind].shell_argv(room, machine, command)
+    os.execvp(argv[0], argv)  # hand the terminal over: exit status and signals are the command's own
