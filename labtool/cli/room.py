@@ -24,7 +24,8 @@ def register(subparsers: Any) -> None:
 
 def run_new(args: argparse.Namespace) -> int:
     path = config.new_room(Settings.from_env().rooms_dir, args.name, args.seats)
-    say(f"created room {args.name!r} with {args.seats} seat(s) in {path.relative_to(PROJECT_DIR)}/")
+    shown = path.relative_to(PROJECT_DIR) if path.is_relative_to(PROJECT_DIR) else path
+    say(f"created room {args.name!r} with {args.seats} seat(s) in {shown}/")
     say(f"edit it, then run `labtool up {args.name}`")
     return 0
 
