@@ -114,7 +114,7 @@ class Lab:
         """Carry out the plan: containers and VMs in two lanes, provisioning as soon as each is ready."""
         started = time.monotonic()
         report = UpReport(self.room.name)
-        with state.locked(self.state_dir, self.room.name):
+        with state.locked(self.state_dir, f"room {self.room.name!r}"):
             run = _Run(self, progress, parallel)
             with ThreadPoolExecutor(max_workers=2, thread_name_prefix="lane") as lanes:
                 for kind in (Kind.CONTAINER, Kind.VM):
@@ -128,7 +128,7 @@ class Lab:
         machines = [m for m in self.room.machines if seats is None or m.seat in seats]
         observed = self.observe()
         removed = []
-        with state.locked(self.state_dir, self.room.name):
+        with state.locked(self.state_dir, f"room {self.room.name!r}"):
             for kind, backend in self.backends.items():
                 present = [m for m in machines if m.kind is kind and observed[m.name].presence is not Presence.ABSENT]
                 if present:

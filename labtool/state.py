@@ -19,8 +19,8 @@ from labtool.errors import LabtoolError
 from labtool.settings import Settings
 
 
-class RoomLockedError(LabtoolError):
-    """Another labtool process is changing the same room."""
+class BusyError(LabtoolError):
+    """Another labtool process holds the lock on the same room (or the image build)."""
 
 
 @dataclass
@@ -67,8 +67,8 @@ def atomic_write(path: Path, text: str) -> None:
 
 
 @contextmanager
-def locked(directory: Path, room: str) -> Iterator[None]:
-    """Hold the room's lock; a second process gets an error naming the holder's pid and command."""
+def locked(directory: Path, what: str) -> Iterator[None]:
+    """Hold the lock on `what` (e.g. "room 'demo'"); a second process gets an error naming the holder."""
     directory.mkdir(parents=True, exist_ok=True)
     with (directory / ".lock").open("a+") as handle:
         try:
@@ -76,8 +76,8 @@ def locked(directory: Path, room: str) -> Iterator[None]:
         except BlockingIOError as exc:
             handle.seek(0)
             holder = handle.read().strip() or "another process"
-            raise RoomLockedError(
-                f"room {room!r} is being changed by {holder}",
+            raise BusyError(
+                f"{what} is locked by {holder}",
                 "wait for it to finish (or stop it), then run this again",
             ) from exc
         handle.seek(0)

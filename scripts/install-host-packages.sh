@@ -9,7 +9,7 @@ packages=(
     libvirt-daemon-system libvirt-clients dnsmasq-base iptables
     qemu-system-x86 qemu-utils                  # the hypervisor (KVM or TCG) and qemu-img
     debootstrap extlinux syslinux-common fdisk e2fsprogs util-linux   # building the base images
-    iproute2 python3-venv git
+    iproute2 openssh-client python3-venv git   # ssh: Ansible and `labtool ssh` reach the VMs with it
 )
 
 missing=()

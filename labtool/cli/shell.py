@@ -11,6 +11,7 @@ import os
 from typing import Any
 
 from labtool import config
+from labtool.backends.base import Presence
 from labtool.errors import LabtoolError
 from labtool.lab import open_lab
 from labtool.settings import Settings
@@ -29,6 +30,9 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    command, args.room = split_command(args.command, args.room)
+    if args.verb == "exec" and not command:
+        raise LabtoolError("no command given", "put the command after --, e.g. `labtool exec seat01-ct -- uptime`")
     settings = Settings.from_env()
     room = config.load(settings.rooms_dir, args.room)
     try:
@@ -38,9 +42,31 @@ def run(args: argparse.Namespace) -> int:
         raise LabtoolError(
             f"room {room.name!r} has no machine {args.machine!r}", f"its machines are: {names}"
         ) from None
-    command = args.command[1:] if args.command[:1] == ["--"] else list(args.command)
-    if args.verb == "exec" and not command:
-        raise LabtoolError("no command given", "put the command after --, e.g. `labtool exec seat01-ct -- uptime`")
-    lab = open_lab(settings, room)
-    argv = lab.backends[machine.kind].shell_argv(room, machine, command)
+    backend = open_lab(settings, room).backends[machine.kind]
+    presence = backend.observe(room)[machine.name].presence
+    if presence is not Presence.RUNNING:
+        raise LabtoolError(f"{machine.name} is {presence}", f"bring it up with `labtool up {room.name}`")
+    argv = backend.shell_argv(room, machine, command)
     os.execvp(argv[0], argv)  # hand the terminal over: exit status and signals are the command's own
+
+
+def split_command(words: list[str], room: str) -> tuple[list[str], str]:
+    """Split `[--room R] -- CMD...` (what argparse leaves after MACHINE) into the command and the room.
+
+    argparse hands everything after the machine to the command, options included,
+    so `labtool exec seat01-vm --room demo -- uptime` is sorted out here.
+    """
+    if "--" not in words:
+        return list(words), room
+    head, command = words[: words.index("--")], words[words.index("--") + 1 :]
+    while head:
+        option = head.pop(0)
+        if option == "--room" and head:
+            room = head.pop(0)
+        elif option.startswith("--room="):
+            room = option.split("=", 1)[1]
+        else:
+            raise LabtoolError(
+                f"unexpected argument {option!r} before --", "usage: labtool exec MACHINE [--room R] -- CMD"
+            )
+    return command, room

@@ -8,11 +8,8 @@ both registered.
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,6 +20,7 @@ from labtool import proc
 from labtool.errors import ImageBuildError
 from labtool.images import docker_image, mirror, recipe, rootfs, vagrant_box
 from labtool.settings import Settings
+from labtool.state import atomic_write, locked
 
 Progress = Callable[[str], None]
 
@@ -58,7 +56,7 @@ def read_state(settings: Settings) -> dict[str, object]:
 def build(settings: Settings, *, force: bool = False, progress: Progress = lambda _: None) -> BuildReport:
     key = recipe.cache_key()
     settings.images_dir.mkdir(parents=True, exist_ok=True)
-    with _lock(settings.images_dir / ".lock"):
+    with locked(settings.images_dir, "the image build"):
         remove_workdir(workdir(settings))  # leftovers of an interrupted build, even when nothing is rebuilt
         if not force and images_ready(settings, key):
             return BuildReport(key, True, docker_image.ref(key), recipe.BOX_NAME)
@@ -156,30 +154,11 @@ def _step(report: BuildReport, name: str, progress: Progress, message: str) -> I
     report.seconds[name] = round(time.monotonic() - started, 1)
 
 
-@contextmanager
-def _lock(path: Path) -> Iterator[None]:
-    with path.open("w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise ImageBuildError(
-                "another `labtool images build` is running", "wait for it to finish, then run this again"
-            ) from exc
-        yield
-
-
 def _write_manifests(settings: Settings, container: dict[str, str], vm: dict[str, str]) -> None:
     for name, packages in (("container", container), ("vm", vm)):
-        _atomic_write(settings.images_dir / f"manifest-{name}.txt", rootfs.format_manifest(packages))
+        atomic_write(settings.images_dir / f"manifest-{name}.txt", rootfs.format_manifest(packages))
 
 
 def _write_state(settings: Settings, report: BuildReport) -> None:
     state = {**report.to_json(), "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    _atomic_write(settings.images_dir / "state.json", json.dumps(state, indent=2) + "\n")
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
+    atomic_write(settings.images_dir / "state.json", json.dumps(state, indent=2) + "\n")

@@ -15,7 +15,7 @@ def test_state_round_trips(tmp_path: Path) -> None:
 
 
 def _hold_lock(directory: str, ready: object, release: object) -> None:
-    with state.locked(Path(directory), "demo"):
+    with state.locked(Path(directory), "room 'demo'"):
         ready.set()  # type: ignore[attr-defined]
         release.wait(10)  # type: ignore[attr-defined]
 
@@ -26,11 +26,11 @@ def test_a_second_process_is_told_who_holds_the_room(tmp_path: Path) -> None:
     holder.start()
     try:
         assert ready.wait(10)
-        with pytest.raises(state.RoomLockedError) as caught, state.locked(tmp_path, "demo"):
+        with pytest.raises(state.BusyError) as caught, state.locked(tmp_path, "room 'demo'"):
             pass
-        assert f"room 'demo' is being changed by pid {holder.pid}" in caught.value.message
+        assert f"room 'demo' is locked by pid {holder.pid}" in caught.value.message
     finally:
         release.set()
         holder.join(10)
-    with state.locked(tmp_path, "demo"):
+    with state.locked(tmp_path, "room 'demo'"):
         pass

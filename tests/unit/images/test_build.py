@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from labtool.errors import ImageBuildError
 from labtool.images import build, rootfs
 from labtool.settings import Settings
+from labtool.state import BusyError
 
 CONTAINER = {"systemd": "252.38-1~deb12u1", "python3": "3.11.2-1+b1", "udev": "252.38-1~deb12u1"}
 
@@ -87,7 +87,7 @@ def test_a_second_concurrent_build_is_refused(tmp_path: Path) -> None:
     settings.images_dir.mkdir(parents=True)
     with (settings.images_dir / ".lock").open("w") as holder:
         fcntl.flock(holder, fcntl.LOCK_EX)
-        with pytest.raises(ImageBuildError, match="another `labtool images build` is running"):
+        with pytest.raises(BusyError, match="the image build is locked by"):
             build.build(settings)
 
 
