@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 from collections.abc import Iterator, Sequence
@@ -186,7 +187,8 @@ class VagrantBackend:
             "LogLevel=ERROR",
             *([] if command else ["-t"]),
             f"{ssh['User']}@{ssh['HostName']}",
-            *command,
+            # ssh joins its arguments into one remote shell line: quote them so they arrive as given.
+            *([shlex.join(command)] if command else []),
         ]
 
     def destroy(self, room: Room, machines: Sequence[Machine]) -> None:

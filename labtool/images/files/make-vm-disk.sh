@@ -48,6 +48,9 @@ LABEL labtool
   APPEND root=LABEL=labtool-root ro console=tty0 console=ttyS0,115200 net.ifnames=0 biosdevname=0
 CONF
 extlinux --install "$mnt/boot/extlinux" 2>&1
+# Give the blocks of deleted files (apt's downloads and lists) back to the sparse disk file,
+# so that the qcow2 made from it carries only live data.
+fstrim "$mnt" || true
 umount "$mnt"
 rmdir "$mnt"
 dd if=/usr/lib/syslinux/mbr/mbr.bin of="$raw" bs=440 count=1 conv=notrunc status=none
