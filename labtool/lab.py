@@ -117,9 +117,10 @@ class Lab:
         with state.locked(self.state_dir, f"room {self.room.name!r}"):
             run = _Run(self, progress, parallel)
             with ThreadPoolExecutor(max_workers=2, thread_name_prefix="lane") as lanes:
-                for kind in (Kind.CONTAINER, Kind.VM):
-                    lanes.submit(run.lane, plan.of_kind(kind), self.backends[kind])
+                futures = [lanes.submit(run.lane, plan.of_kind(k), self.backends[k]) for k in (Kind.CONTAINER, Kind.VM)]
             report.outcomes = run.finish()
+            for future in futures:
+                future.result()  # a lane never raises (it records failures per machine); if one did, say so
         report.seconds = time.monotonic() - started
         return report
 
@@ -179,6 +180,10 @@ class _Run:
                 self._connect(machine, backend)
             except LabtoolError as exc:
                 self._record(Outcome(machine.name, machine.kind, step.actions, False, error=exc.message))
+                continue
+            except Exception as exc:  # an SDK's own error: one machine failing must not stop the others
+                error = f"unexpected {type(exc).__name__}: {exc}"
+                self._record(Outcome(machine.name, machine.kind, step.actions, False, error=error))
                 continue
             self.progress(f"{machine.name}: provisioning ({step.reason})")
             future = self.provisioners.submit(

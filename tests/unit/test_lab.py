@@ -23,6 +23,7 @@ class FakeBackend:
         self.kind = kind
         self.running: set[str] = set()
         self.broken = broken or set()
+        self.crashing: set[str] = set()
         self.room_resources = True
 
     def observe(self, room: Room) -> dict[str, Observed]:
@@ -36,6 +37,8 @@ class FakeBackend:
         for machine in machines:
             if machine.name in self.broken:
                 raise LabtoolError(f"{machine.name} would not start")
+            if machine.name in self.crashing:
+                raise RuntimeError("the SDK fell over")
             self.running.add(machine.name)
 
     def connection(self, room: Room, machine: Machine) -> dict[str, object]:
@@ -124,6 +127,17 @@ def test_down_of_a_seat_keeps_the_rest_and_down_of_the_room_removes_everything(
     assert sorted(lab.down(None, progress=lambda _: None)) == ["s2-ct", "s2-vm"]
     assert not vms.room_resources and not containers.room_resources
     assert not lab.state_dir.exists()
+
+
+def test_an_unexpected_backend_exception_fails_only_its_machine(tmp_path: Path, provisioned: list[str]) -> None:
+    lab, _, containers = make_lab(tmp_path)
+    containers.crashing = {"s1-ct"}
+    report = lab.up(lab.plan(), parallel=2, progress=lambda _: None)
+    assert [(o.machine, o.error) for o in report.failed] == [
+        ("s1-ct", "unexpected RuntimeError: the SDK fell over"),
+        ("s2-ct", "boom"),
+    ]
+    assert sorted(provisioned) == ["s1-vm", "s2-ct", "s2-vm"]
 
 
 def test_default_parallelism_follows_cores_and_memory() -> None:
