@@ -82,7 +82,7 @@ def main() -> None:
             results["molecule_docker_create_converge_s"] + results["molecule_vagrant_create_converge_s"]
         )
     for name, value in results.items():
-        print(f"{name:38} {value:8.2f}")
+        print(f"{name:38} {value:10.4f}")
 
 
 if __name__ == "__main__":
