@@ -1,0 +1,137 @@
+"""The container backend against a fake Docker client: names, labels, limits, states."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from labtool.backends import docker as backend_module
+from labtool.backends.base import Presence
+from labtool.backends.docker import DockerBackend
+from labtool.model import ContainerResources, Kind, Machine, Networks, Room, Seat, VmResources
+
+ROOM = Room(
+    "demo",
+    Path("/rooms/demo"),
+    tuple(
+        Seat(f"s{i}", Machine(f"s{i}-vm", Kind.VM, f"s{i}"), Machine(f"s{i}-ct", Kind.CONTAINER, f"s{i}"))
+        for i in (1, 2)
+    ),
+    VmResources(),
+    ContainerResources(cpus=0.5, memory_mib=256),
+    Networks(42),
+)
+
+
+class FakeContainer:
+    def __init__(self, name: str, labels: dict[str, str], status: str = "running") -> None:
+        self.name, self.labels, self.status = name, labels, status
+        self.attrs = {"NetworkSettings": {"Networks": {"labtool-demo": {"IPAddress": "10.213.42.2"}}}}
+        self.removed = False
+
+    def exec_run(self, argv: list[str]) -> Any:
+        return type("Result", (), {"output": b"running\n"})()
+
+    def start(self) -> None:
+        self.status = "running"
+
+    def remove(self, force: bool, v: bool) -> None:
+        self.removed = force and v
+
+
+class FakeClient:
+    def __init__(self) -> None:
+        self.containers_made: list[dict[str, Any]] = []
+        self.existing: list[FakeContainer] = []
+        self.networks_made: list[str] = []
+        client = self
+
+        class Containers:
+            def list(self, all: bool, filters: dict[str, str]) -> list[FakeContainer]:
+                assert all and filters == {"label": "labtool.room=demo"}
+                return client.existing
+
+            def run(self, image: str, **options: Any) -> FakeContainer:
+                client.containers_made.append({"image": image, **options})
+                container = FakeContainer(options["name"], options["labels"])
+                client.existing.append(container)
+                return container
+
+        class Networks:
+            def list(self, names: list[str]) -> list[str]:
+                return [n for n in client.networks_made if n in names]
+
+            def create(self, name: str, **options: Any) -> None:
+                client.networks_made.append(name)
+
+        self.containers, self.networks = Containers(), Networks()
+
+
+@pytest.fixture
+def fake() -> FakeClient:
+    return FakeClient()
+
+
+@pytest.fixture
+def backend(fake: FakeClient) -> DockerBackend:
+    docker_backend = DockerBackend("labtool/debian12:key")
+    docker_backend._client = fake
+    return docker_backend
+
+
+def test_observe_maps_containers_by_label_and_reports_absent_ones(backend: DockerBackend, fake: FakeClient) -> None:
+    labels = {"labtool.room": "demo", "labtool.seat": "s1", "labtool.machine": "s1-ct"}
+    fake.existing = [FakeContainer("labtool-demo-s1-ct", labels, status="exited")]
+    observed = backend.observe(ROOM)
+    assert set(observed) == {"s1-ct", "s2-ct"}
+    assert observed["s1-ct"].presence is Presence.STOPPED
+    assert observed["s2-ct"].presence is Presence.ABSENT
+
+
+def test_bring_up_creates_an_unprivileged_systemd_container_with_the_rooms_limits(
+    backend: DockerBackend, fake: FakeClient
+) -> None:
+    backend.bring_up(ROOM, [ROOM.seats[1].container])
+    assert fake.networks_made == ["labtool-demo"]
+    made = fake.containers_made[0]
+    assert made["name"] == "labtool-demo-s2-ct" and made["hostname"] == "s2-ct"
+    assert made["labels"] == {"labtool.room": "demo", "labtool.seat": "s2", "labtool.machine": "s2-ct"}
+    assert (made["mem_limit"], made["nano_cpus"]) == ("256m", 500_000_000)
+    assert "privileged" not in made
+    assert made["volumes"] == {"/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "ro"}}
+    assert backend.observe(ROOM)["s2-ct"].address == "10.213.42.2"
+
+
+def test_bring_up_starts_a_stopped_container_instead_of_making_another(
+    backend: DockerBackend, fake: FakeClient
+) -> None:
+    labels = {"labtool.room": "demo", "labtool.seat": "s1", "labtool.machine": "s1-ct"}
+    stopped = FakeContainer("labtool-demo-s1-ct", labels, status="exited")
+    fake.existing = [stopped]
+    backend.bring_up(ROOM, [ROOM.seats[0].container])
+    assert stopped.status == "running" and fake.containers_made == []
+
+
+def test_containers_are_reached_through_the_docker_api_as_the_lab_user(backend: DockerBackend) -> None:
+    machine = ROOM.seats[0].container
+    assert backend.connection(ROOM, machine)["ansible_connection"] == "community.docker.docker"
+    argv = backend.shell_argv(ROOM, machine, ["uptime"])
+    assert argv == ["docker", "exec", "-i", "-u", "vagrant", "-w", "/home/vagrant", "labtool-demo-s1-ct", "uptime"]
+
+
+def test_destroy_removes_only_the_named_machines_with_their_volumes(backend: DockerBackend, fake: FakeClient) -> None:
+    fake.existing = [
+        FakeContainer(f"labtool-demo-{n}", {"labtool.room": "demo", "labtool.machine": n}) for n in ("s1-ct", "s2-ct")
+    ]
+    backend.destroy(ROOM, [ROOM.seats[0].container])
+    assert [c.removed for c in fake.existing] == [True, False]
+
+
+def test_systemd_that_never_finishes_booting_is_a_readable_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(backend_module, "READY_TIMEOUT", 0.01)
+    stuck = FakeContainer("labtool-demo-s1-ct", {})
+    stuck.exec_run = lambda argv: type("Result", (), {"output": b"starting\n"})()  # type: ignore[method-assign]
+    with pytest.raises(backend_module.DockerBackendError, match=r"did not finish booting .* \(state: starting\)"):
+        backend_module._wait_for_systemd(stuck, ROOM.seats[0].container)
