@@ -59,7 +59,8 @@ def run(
     With check=True a non-zero exit raises CommandError carrying the output's tail.
     """
     argv = tuple(str(a) for a in argv)
-    full_env = {**os.environ, **env} if env else None
+    resolved = _resolved(argv)  # messages and logs show argv as given; the resolved path is run
+    full_env = _environment(env)
     started = time.monotonic()
     try:
         if log is not None:
@@ -68,7 +69,7 @@ def run(
                 sink.write(f"$ {command_line(argv)}\n".encode())
                 sink.flush()
                 proc = subprocess.run(
-                    argv,
+                    resolved,
                     input=_as_bytes(input),
                     stdout=sink,
                     stderr=subprocess.STDOUT,
@@ -80,7 +81,7 @@ def run(
             stdout, stderr = "", ""
         else:
             proc = subprocess.run(
-                argv,
+                resolved,
                 input=_as_bytes(input),
                 capture_output=True,
                 env=full_env,
@@ -118,10 +119,38 @@ def failure(result: Result, *, hint: str = "", log: Path | None = None) -> Comma
     return CommandError(message, hint, output=output)
 
 
+SBIN_DIRS = ("/usr/local/sbin", "/usr/sbin", "/sbin")
+
+
 def which(program: str) -> str | None:
     """Find a program on PATH, also in the sbin directories a non-login root shell may lack."""
-    extra = os.pathsep.join(["/usr/sbin", "/sbin", "/usr/local/sbin"])
-    return shutil.which(program, path=os.environ.get("PATH", "") + os.pathsep + extra)
+    return shutil.which(program, path=_search_path(os.environ.get("PATH", "")))
+
+
+def _search_path(path: str) -> str:
+    present = path.split(os.pathsep) if path else []
+    return os.pathsep.join([*present, *(d for d in SBIN_DIRS if d not in present)])
+
+
+def _environment(extra: Mapping[str, str] | None) -> dict[str, str]:
+    """The child's environment: ours plus `extra`, with the sbin directories on PATH.
+
+    Daemons look up their helpers (dockerd: iptables) on their own PATH, and cron,
+    CI or a non-login root shell may start labtool without /usr/sbin on it.
+    """
+    environment = {**os.environ, **(extra or {})}
+    environment["PATH"] = _search_path(environment.get("PATH", ""))
+    return environment
+
+
+def _resolved(argv: Sequence[str]) -> tuple[str, ...]:
+    """argv with its program looked up on PATH plus the sbin directories (daemons live there).
+
+    A non-login root shell, cron or CI may run labtool without /usr/sbin on PATH.
+    """
+    program = str(argv[0])
+    found = which(program) if "/" not in program else None
+    return (found or program, *(str(a) for a in argv[1:]))
 
 
 def _as_bytes(data: str | bytes | None) -> bytes | None:
@@ -134,11 +163,11 @@ def spawn(argv: Sequence[str], *, log: Path, env: Mapping[str, str] | None = Non
     try:
         with log.open("ab") as sink:
             proc = subprocess.Popen(
-                [str(a) for a in argv],
+                list(_resolved(argv)),
                 stdin=subprocess.DEVNULL,
                 stdout=sink,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, **env} if env else None,
+                env=_environment(env),
                 start_new_session=True,
             )
     except FileNotFoundError as exc:

@@ -54,3 +54,11 @@ def test_spawned_daemon_runs_detached(tmp_path: Path) -> None:
         time.sleep(0.05)
     # Its own session: stopping labtool (or its terminal) does not stop the daemon.
     assert log.read_text().split()[-1] == str(pid)
+
+
+def test_sbin_programs_are_found_and_children_get_sbin_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    assert proc.which("losetup") in ("/usr/sbin/losetup", "/sbin/losetup")
+    child_path = proc.run(["sh", "-c", 'echo "$PATH"']).stdout.strip().split(":")
+    assert child_path[:2] == ["/usr/bin", "/bin"]
+    assert "/usr/sbin" in child_path
