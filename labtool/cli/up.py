@@ -8,6 +8,7 @@ from typing import Any
 
 from labtool.cli.output import print_json, progress, say, table
 from labtool.cli.rooms import add_room_arguments, lab_for
+from labtool.host import capacity
 from labtool.lab import Lab, UpReport, default_parallel
 from labtool.plan import Plan
 
@@ -105,6 +106,4 @@ def show_report(report: UpReport, as_json: bool) -> None:
 
 
 def _default_parallel() -> int:
-    with open("/proc/meminfo") as meminfo:
-        available = next((int(line.split()[1]) for line in meminfo if line.startswith("MemAvailable:")), 0)
-    return default_parallel(os.cpu_count() or 1, available / 1024**2)
+    return default_parallel(os.cpu_count() or 1, capacity.available_memory() / 1024**3)

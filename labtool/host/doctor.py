@@ -14,7 +14,7 @@ from typing import Protocol
 
 from labtool import proc
 from labtool.errors import CommandError
-from labtool.host import accel, daemons
+from labtool.host import accel, capacity, daemons
 from labtool.settings import Settings
 
 GIB = 1024**3
@@ -92,10 +92,7 @@ class SystemProbe:
         return shutil.disk_usage(path).free
 
     def available_memory(self) -> int:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-        return 0
+        return capacity.available_memory()
 
     def images_ready(self) -> bool:
         from labtool.images.build import images_ready

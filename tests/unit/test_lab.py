@@ -12,10 +12,11 @@ from labtool import state
 from labtool.backends.base import Observed, Presence
 from labtool.errors import LabtoolError
 from labtool.lab import Lab
-from labtool.model import ContainerResources, Kind, Machine, Networks, Room, Seat, VmResources
+from labtool.model import Kind, Machine, Room
 from labtool.plan import Action
 from labtool.provision import ProvisionResult
 from labtool.settings import Settings
+from tests.unit.rooms import paired_room
 
 
 class FakeBackend:
@@ -56,17 +57,7 @@ class FakeBackend:
 
 def make_room(tmp_path: Path, seats: int = 2) -> Room:
     (tmp_path / "room").mkdir(exist_ok=True)
-    return Room(
-        "demo",
-        tmp_path / "room",
-        tuple(
-            Seat(f"s{i}", Machine(f"s{i}-vm", Kind.VM, f"s{i}"), Machine(f"s{i}-ct", Kind.CONTAINER, f"s{i}"))
-            for i in range(1, seats + 1)
-        ),
-        VmResources(),
-        ContainerResources(),
-        Networks(10),
-    )
+    return paired_room(seats, path=tmp_path / "room")
 
 
 @pytest.fixture

@@ -1,31 +1,16 @@
-from pathlib import Path
-
 import pytest
 
 from labtool.backends.base import Observed, Presence
-from labtool.model import ContainerResources, Kind, Machine, Networks, Room, Seat, VmResources
+from labtool.model import Kind, Room
 from labtool.plan import Action, make_plan
 from labtool.state import MachineRecord, RoomState
+from tests.unit.rooms import paired_room
 
 KEY = "k1"
 
 
 def room(seats: int = 2) -> Room:
-    return Room(
-        "demo",
-        Path("/rooms/demo"),
-        tuple(
-            Seat(
-                f"seat{i:02}",
-                Machine(f"seat{i:02}-vm", Kind.VM, f"seat{i:02}"),
-                Machine(f"seat{i:02}-ct", Kind.CONTAINER, f"seat{i:02}"),
-            )
-            for i in range(1, seats + 1)
-        ),
-        VmResources(),
-        ContainerResources(),
-        Networks(10),
-    )
+    return paired_room(seats, seat_name=lambda i: f"seat{i:02}")
 
 
 def running(*names: str) -> dict[str, Observed]:

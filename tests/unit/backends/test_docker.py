@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,19 +9,10 @@ import pytest
 from labtool.backends import docker as backend_module
 from labtool.backends.base import Presence
 from labtool.backends.docker import DockerBackend
-from labtool.model import ContainerResources, Kind, Machine, Networks, Room, Seat, VmResources
+from labtool.model import ContainerResources
+from tests.unit.rooms import paired_room
 
-ROOM = Room(
-    "demo",
-    Path("/rooms/demo"),
-    tuple(
-        Seat(f"s{i}", Machine(f"s{i}-vm", Kind.VM, f"s{i}"), Machine(f"s{i}-ct", Kind.CONTAINER, f"s{i}"))
-        for i in (1, 2)
-    ),
-    VmResources(),
-    ContainerResources(cpus=0.5, memory_mib=256),
-    Networks(42),
-)
+ROOM = paired_room(container=ContainerResources(cpus=0.5, memory_mib=256), index=42)
 
 
 class FakeContainer:

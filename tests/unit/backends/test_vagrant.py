@@ -5,16 +5,10 @@ import pytest
 
 from labtool.backends import vagrant
 from labtool.host.accel import Accel
-from labtool.model import ContainerResources, Kind, Machine, Networks, Room, Seat, VmResources
+from labtool.model import VmResources
+from tests.unit.rooms import paired_room
 
-ROOM = Room(
-    "demo",
-    Path("/rooms/demo"),
-    (Seat("s1", Machine("s1-vm", Kind.VM, "s1"), Machine("s1-ct", Kind.CONTAINER, "s1")),),
-    VmResources(2, 2048),
-    ContainerResources(),
-    Networks(42),
-)
+ROOM = paired_room(vm=VmResources(2, 2048), index=42)
 SSH = {"HostName": "10.214.42.7", "Port": "22", "User": "vagrant", "IdentityFile": "/keys/private_key"}
 
 
