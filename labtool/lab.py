@@ -177,6 +177,7 @@ class _Run:
                     verb = "creating" if Action.CREATE in step.actions else "starting"
                     self.progress(f"{machine.name}: {verb} ({step.reason})")
                     backend.bring_up(self.lab.room, [machine])
+                    self._started(machine, step.actions[0], time.monotonic() - started)
                 self._connect(machine, backend)
             except LabtoolError as exc:
                 self._record(Outcome(machine.name, machine.kind, step.actions, False, error=exc.message))
@@ -215,6 +216,14 @@ class _Run:
         with self.lock:
             self.connections[machine.name] = connection
             inventory.write(self.lab.inventory_path, self.connections)
+
+    def _started(self, machine: Machine, action: Action, seconds: float) -> None:
+        """Keep how long the machine took to come up: `labtool compare` shows it."""
+        with self.lock:
+            record = self.state.record(machine.name)
+            record.start_seconds = round(seconds, 2)
+            record.start_action = action.value
+            state.write(self.lab.state_dir, self.state)
 
     def _task(self, machine: str, task: str) -> None:
         self.progress(f"{machine} | {task}")

@@ -64,7 +64,7 @@ def provision(
             playbook=str(SITE_PLAYBOOK),
             inventory=[str(room.path), str(generated_inventory)],
             limit=machine,
-            envvars=_ansible_env(),
+            envvars=ansible_env(),
             event_handler=_event_handler(machine, sink, on_task),
             quiet=True,
             rotate_artifacts=1,
@@ -75,7 +75,7 @@ def provision(
     return ProvisionResult(machine, ok, changed, time.monotonic() - started, log, error)
 
 
-def _ansible_env() -> dict[str, str]:
+def ansible_env() -> dict[str, str]:
     venv_bin = str(Path(sys.executable).parent)
     return {
         "PATH": f"{venv_bin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",

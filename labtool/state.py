@@ -31,6 +31,10 @@ class MachineRecord:
     failed: bool = False
     error: str = ""
     finished_at: str = ""
+    start_seconds: float | None = None
+    """How long the last create or start took, until the machine was ready (measured by `labtool up`)."""
+    start_action: str = ""
+    """Which it was: "create" or "start"."""
 
 
 @dataclass

@@ -23,6 +23,27 @@ class Observed:
     address: str | None = None
 
 
+@dataclass(frozen=True)
+class HostView:
+    """A running machine as the host sees it, measured for `labtool compare`."""
+
+    pid: int
+    """The host process that is the machine: the container's PID 1, or the VM's QEMU."""
+    process: str
+    ancestry: tuple[str, ...]
+    """Names of that process's ancestors on the host, nearest first."""
+    memory_bytes: int
+    memory_source: str
+    base_disk_bytes: int
+    """What every machine of the kind shares: the image, or the box's volume."""
+    base_disk: str
+    own_disk_bytes: int
+    """What this machine wrote itself: the container's writable layer, or the VM's overlay disk."""
+    own_disk: str
+    shared_namespaces: tuple[str, ...] | None
+    """Host namespaces the machine's process is in; None for a VM, whose guest has a kernel of its own."""
+
+
 class Backend(Protocol):
     kind: Kind
 
@@ -40,6 +61,10 @@ class Backend(Protocol):
 
     def shell_argv(self, room: Room, machine: Machine, command: Sequence[str]) -> list[str]:
         """The command line that runs `command` (or a login shell, when empty) on the machine as its lab user."""
+        ...
+
+    def host_view(self, room: Room, machine: Machine) -> HostView:
+        """Measure the running machine from the host: its process, memory and disk."""
         ...
 
     def destroy(self, room: Room, machines: Sequence[Machine]) -> None:

@@ -11,8 +11,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from labtool.backends.base import Observed, Presence
+from labtool.backends.base import HostView, Observed, Presence
 from labtool.errors import LabtoolError
+from labtool.host import processes
 from labtool.images import docker_image, recipe
 from labtool.model import Kind, Machine, Room
 
@@ -94,6 +95,24 @@ class DockerBackend:
             *(command or ["bash", "-l"]),
         ]
 
+    def host_view(self, room: Room, machine: Machine) -> HostView:
+        container = self.client.containers.get(container_name(room, machine))
+        info = self.client.api.inspect_container(container.id, size=True)
+        pid = int(info["State"]["Pid"])
+        image = self.client.images.get(info["Image"])
+        return HostView(
+            pid=pid,
+            process=processes.name(pid),
+            ancestry=tuple(processes.ancestry(pid)),
+            memory_bytes=memory_in_use(container.stats(stream=False, one_shot=True).get("memory_stats", {})),
+            memory_source="the container's cgroup, less reclaimable page cache",
+            base_disk_bytes=int(image.attrs.get("Size", 0)),
+            base_disk=f"image {(image.tags or [image.id])[0]}",
+            own_disk_bytes=int(info.get("SizeRw") or 0),
+            own_disk="writable layer",
+            shared_namespaces=tuple(processes.shared_namespaces(pid)),
+        )
+
     def destroy(self, room: Room, machines: Sequence[Machine]) -> None:
         names = {m.name for m in machines}
         for container in self._room_containers(room):
@@ -164,3 +183,11 @@ def _wait_for_systemd(container: Any, machine: Machine) -> None:
         f"(state: {state or 'unknown'})",
         f"look inside with `docker logs {container.name}`",
     )
+
+
+def memory_in_use(stats: dict[str, Any]) -> int:
+    """The cgroup's usage less its inactive page cache: what `docker stats` shows (cgroup v1 and v2)."""
+    usage = int(stats.get("usage", 0))
+    detail = stats.get("stats", {})
+    cache = detail.get("total_inactive_file", detail.get("inactive_file", 0))
+    return max(0, usage - int(cache))

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from labtool import proc
-from labtool.backends.base import Observed, Presence
+from labtool.backends.base import HostView, Observed, Presence
 from labtool.errors import LabtoolError
+from labtool.host import processes
 from labtool.host.accel import Accel
 from labtool.host.daemons import LIBVIRT_URI
 from labtool.images import recipe
@@ -191,6 +192,23 @@ class VagrantBackend:
             *([shlex.join(command)] if command else []),
         ]
 
+    def host_view(self, room: Room, machine: Machine) -> HostView:
+        domain = self.project(room).domain_name(machine.name)
+        pid = int(Path(QEMU_PID_DIR, f"{domain}.pid").read_text().strip())
+        own, base = _disk_chain(domain)
+        return HostView(
+            pid=pid,
+            process=processes.name(pid),
+            ancestry=tuple(processes.ancestry(pid)),
+            memory_bytes=processes.resident_bytes(pid),
+            memory_source="QEMU's resident memory",
+            base_disk_bytes=base[1],
+            base_disk=f"box volume {Path(base[0]).name}",
+            own_disk_bytes=own[1],
+            own_disk="qcow2 overlay",
+            shared_namespaces=None,
+        )
+
     def destroy(self, room: Room, machines: Sequence[Machine]) -> None:
         project = self.project(room)
         project.define([VmSpec(m.name, room.vm.cpus, room.vm.memory_mib) for m in _vms(room)])
@@ -205,6 +223,9 @@ class VagrantBackend:
         shutil.rmtree(self.project(room).state_dir, ignore_errors=True)
 
 
+QEMU_PID_DIR = "/run/libvirt/qemu"  # libvirtd (system) keeps each running domain's QEMU pid here
+
+
 def network_name(room: Room) -> str:
     return f"labtool-{room.name}"
 
@@ -215,6 +236,18 @@ def _vms(room: Room) -> list[Machine]:
 
 def _virsh(*args: str, check: bool = True) -> str:
     return proc.run(["virsh", "-c", LIBVIRT_URI, *args], timeout=60, check=check).stdout
+
+
+def _disk_chain(domain: str) -> tuple[tuple[str, int], tuple[str, int]]:
+    """(path, bytes on disk) of the VM's own overlay and of the box volume beneath it."""
+    disk = next(
+        line.split(None, 1)[1].strip()
+        for line in _virsh("domblklist", domain).splitlines()
+        if line.strip().startswith(("vda", "sda", "hda"))
+    )
+    chain = json.loads(proc.run(["qemu-img", "info", "--force-share", "--backing-chain", "--output=json", disk]).stdout)
+    own, base = chain[0], chain[-1]
+    return (own["filename"], int(own["actual-size"])), (base["filename"], int(base["actual-size"]))
 
 
 def _domain_address(domain: str) -> str | None:

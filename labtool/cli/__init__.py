@@ -12,10 +12,10 @@ import traceback
 from collections.abc import Sequence
 
 from labtool import __version__
-from labtool.cli import daemons, doctor, down, images, provision, room, shell, status, up
+from labtool.cli import compare, daemons, doctor, down, images, provision, room, shell, status, up, verify
 from labtool.errors import LabtoolError
 
-VERBS = (up, status, provision, down, shell, room, images, daemons, doctor)
+VERBS = (up, status, provision, down, verify, compare, shell, room, images, daemons, doctor)
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130

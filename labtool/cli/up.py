@@ -49,7 +49,7 @@ def execute(lab: Lab, plan: Plan, parallel: int | None) -> UpReport:
     if parallel is not None and parallel < 1:
         parallel = 1
     progress(f"room {lab.room.name!r}: {len(plan.changes)} of {len(plan.steps)} machines need work")
-    return lab.up(plan, parallel=parallel or _default_parallel(), progress=progress)
+    return lab.up(plan, parallel=parallel or default_parallel_here(), progress=progress)
 
 
 def show_plan(plan: Plan, as_json: bool) -> None:
@@ -105,5 +105,5 @@ def show_report(report: UpReport, as_json: bool) -> None:
     )
 
 
-def _default_parallel() -> int:
+def default_parallel_here() -> int:
     return default_parallel(os.cpu_count() or 1, capacity.available_memory() / 1024**3)

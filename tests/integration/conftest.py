@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 import uuid
@@ -15,9 +16,18 @@ from labtool.backends.vagrant import Network, VagrantProject, VmSpec
 from labtool.host import accel
 from labtool.images import build, docker_image, recipe
 from labtool.settings import Settings
+from tests.integration.rooms import LiveRoom
 
 TEST_LABEL = "labtool.room"
 TEST_ROOM = "pytest-images"
+LIVE_ROOM = "pytest"
+LIVE_ROOM_NETWORK_INDEX = 250
+LIFECYCLE_MODULE = "test_room.py"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The room lifecycle tests run last: they end by killing and removing the room the others share."""
+    items.sort(key=lambda item: item.path.name == LIFECYCLE_MODULE)
 
 
 @pytest.fixture(scope="session")
@@ -81,3 +91,26 @@ def lab_vm(built_images: str, settings: Settings, tmp_path_factory: pytest.TempP
             ["virsh", "-c", "qemu:///system", "list", "--all", "--name"], capture_output=True, text=True, check=False
         ).stdout.split()
         assert backend.domain_name("images-vm") not in leftover, "vagrant destroy left the domain behind"
+
+
+@pytest.fixture(scope="session")
+def running_room(built_images: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveRoom]:
+    """The room, up and provisioned, shared by the session; always torn down at its end.
+
+    It lives in a rooms directory of its own (LABTOOL_ROOMS_DIR) on a network index of
+    its own, so an instructor's rooms on the same host are never touched.
+    """
+    rooms_dir = tmp_path_factory.mktemp("rooms")
+    room = LiveRoom(LIVE_ROOM, {"LABTOOL_ROOMS_DIR": str(rooms_dir)})
+    created = room.labtool("room", "new", room.name, "--seats", "1")
+    assert created.returncode == 0, created.stderr
+    settings = rooms_dir / room.name / "labtool.yml"
+    settings.write_text(re.sub(r"index: \d+", f"index: {LIVE_ROOM_NETWORK_INDEX}", settings.read_text()))
+    room.labtool("down", room.name)  # machines left over from an interrupted run
+    try:
+        room.first_up = room.labtool("up", room.name, "--json")
+        assert room.first_up.returncode == 0, room.first_up.stderr[-3000:]
+        yield room
+    finally:
+        result = room.labtool("down", room.name)
+        assert result.returncode == 0, result.stderr

@@ -1,67 +1,38 @@
 """`labtool up|status|provision|down` on a real one-seat room: a real VM and a real container.
 
-The room is made with `labtool room new` in a directory of its own (LABTOOL_ROOMS_DIR), on a
-network index of its own, so an instructor's rooms on the same host are never touched.
-The tests run in file order and share the room; the module fixture always tears it down.
+The room is the session's `running_room` (see conftest.py). These tests run in file order,
+after every other module that uses the room, because they end by killing and removing it.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import re
 import subprocess
-import sys
 import urllib.request
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from labtool.images import docker_image
+from tests.integration.rooms import LiveRoom
 
 pytestmark = [pytest.mark.docker, pytest.mark.vagrant]
-ROOM = "pytest"
-NETWORK_INDEX = 250
-ENV: dict[str, str] = {}
 
 
-def labtool(*args: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "labtool", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        env={**os.environ, **ENV},
-    )
+@pytest.fixture(autouse=True)
+def room(running_room: LiveRoom) -> LiveRoom:
+    return running_room
 
 
-def status() -> dict[str, Any]:
-    result = labtool("status", ROOM, "--json")
+def status(room: LiveRoom) -> dict[str, Any]:
+    result = room.labtool("status", room.name, "--json")
     assert result.returncode == 0, result.stderr
     seats: dict[str, Any] = json.loads(result.stdout)["seats"][0]
     return seats
 
 
-@pytest.fixture(scope="module", autouse=True)
-def room(built_images: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    rooms_dir = tmp_path_factory.mktemp("rooms")
-    ENV["LABTOOL_ROOMS_DIR"] = str(rooms_dir)
-    created = labtool("room", "new", ROOM, "--seats", "1")
-    assert created.returncode == 0, created.stderr
-    settings = rooms_dir / ROOM / "labtool.yml"
-    settings.write_text(re.sub(r"index: \d+", f"index: {NETWORK_INDEX}", settings.read_text()))
-    labtool("down", ROOM)  # machines left over from an interrupted run
-    try:
-        yield
-    finally:
-        result = labtool("down", ROOM)
-        assert result.returncode == 0, result.stderr
-
-
-def test_up_creates_and_provisions_both_machines_of_the_seat() -> None:
-    result = labtool("up", ROOM, "--json")
+def test_up_creates_and_provisions_both_machines_of_the_seat(room: LiveRoom) -> None:
+    result = room.first_up
     assert result.returncode == 0, result.stderr[-3000:]
     machines = {m["machine"]: m for m in json.loads(result.stdout)["machines"]}
     assert set(machines) == {"seat01-vm", "seat01-ct"}
@@ -69,8 +40,8 @@ def test_up_creates_and_provisions_both_machines_of_the_seat() -> None:
     assert "seat01-ct | " in result.stderr, "per-task progress is shown"
 
 
-def test_status_shows_the_pair_running_with_the_app_answering() -> None:
-    seat = status()
+def test_status_shows_the_pair_running_with_the_app_answering(room: LiveRoom) -> None:
+    seat = status(room)
     assert seat["seat"] == "seat01"
     for kind in ("vm", "container"):
         machine = seat[kind]
@@ -82,47 +53,40 @@ def test_status_shows_the_pair_running_with_the_app_answering() -> None:
 
 
 @pytest.mark.parametrize("machine", ["seat01-vm", "seat01-ct"])
-def test_exec_reaches_either_kind_of_machine_the_same_way(machine: str) -> None:
-    result = labtool("exec", machine, "--room", ROOM, "--", "sh", "-c", "echo $(hostname) $(id -un)")
+def test_exec_reaches_either_kind_of_machine_the_same_way(room: LiveRoom, machine: str) -> None:
+    result = room.labtool("exec", machine, "--room", room.name, "--", "sh", "-c", "echo $(hostname) $(id -un)")
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [machine, "vagrant"]
 
 
-def test_re_up_of_a_healthy_room_changes_nothing_and_says_so() -> None:
-    result = labtool("up", ROOM)
+def test_re_up_of_a_healthy_room_changes_nothing_and_says_so(room: LiveRoom) -> None:
+    result = room.labtool("up", room.name)
     assert result.returncode == 0, result.stderr
     assert "is up to date" in result.stdout
 
 
-def test_provision_again_is_idempotent() -> None:
-    result = labtool("provision", ROOM, "--json")
-    assert result.returncode == 0, result.stderr[-3000:]
-    changed = {m["machine"]: m["changed"] for m in json.loads(result.stdout)["machines"]}
-    assert changed == {"seat01-vm": 0, "seat01-ct": 0}
-
-
-def test_re_up_repairs_a_killed_container() -> None:
-    docker_image.client().containers.get(f"labtool-{ROOM}-seat01-ct").kill()
-    assert status()["container"]["state"] == "stopped"
-    result = labtool("up", ROOM, "--json")
+def test_re_up_repairs_a_killed_container(room: LiveRoom) -> None:
+    docker_image.client().containers.get(f"labtool-{room.name}-seat01-ct").kill()
+    assert status(room)["container"]["state"] == "stopped"
+    result = room.labtool("up", room.name, "--json")
     assert result.returncode == 0, result.stderr[-3000:]
     machines = {m["machine"]: m for m in json.loads(result.stdout)["machines"]}
     assert list(machines) == ["seat01-ct"]
     assert machines["seat01-ct"]["actions"] == ["start", "provision"]
-    assert status()["container"]["state"] == "running"
+    assert status(room)["container"]["state"] == "running"
 
 
-def test_down_leaves_nothing_of_the_room() -> None:
-    result = labtool("down", ROOM)
+def test_down_leaves_nothing_of_the_room(room: LiveRoom) -> None:
+    result = room.labtool("down", room.name)
     assert result.returncode == 0, result.stderr
     client = docker_image.client()
-    assert client.containers.list(all=True, filters={"label": f"labtool.room={ROOM}"}) == []
-    assert client.networks.list(names=[f"labtool-{ROOM}"]) == []
+    assert client.containers.list(all=True, filters={"label": f"labtool.room={room.name}"}) == []
+    assert client.networks.list(names=[f"labtool-{room.name}"]) == []
     virsh = ["virsh", "-c", "qemu:///system"]
     domains = subprocess.run([*virsh, "list", "--all", "--name"], capture_output=True, text=True, check=True).stdout
     networks = subprocess.run([*virsh, "net-list", "--all", "--name"], capture_output=True, text=True, check=True)
     volumes = subprocess.run([*virsh, "vol-list", "default"], capture_output=True, text=True, check=True).stdout
-    assert f"labtool-{ROOM}_" not in domains
-    assert f"labtool-{ROOM}" not in networks.stdout.split()
-    assert f"labtool-{ROOM}_" not in volumes
-    assert status()["vm"]["state"] == "absent"
+    assert f"labtool-{room.name}_" not in domains
+    assert f"labtool-{room.name}" not in networks.stdout.split()
+    assert f"labtool-{room.name}_" not in volumes
+    assert status(room)["vm"]["state"] == "absent"

@@ -2,57 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from labtool import lab as lab_module
 from labtool import state
-from labtool.backends.base import Observed, Presence
-from labtool.errors import LabtoolError
 from labtool.lab import Lab
-from labtool.model import Kind, Machine, Room
+from labtool.model import Kind, Room
 from labtool.plan import Action
 from labtool.provision import ProvisionResult
 from labtool.settings import Settings
+from tests.unit.fakes import FakeBackend
 from tests.unit.rooms import paired_room
-
-
-class FakeBackend:
-    def __init__(self, kind: Kind, broken: set[str] | None = None) -> None:
-        self.kind = kind
-        self.running: set[str] = set()
-        self.broken = broken or set()
-        self.crashing: set[str] = set()
-        self.room_resources = True
-
-    def observe(self, room: Room) -> dict[str, Observed]:
-        return {
-            m.name: Observed(m.name, Presence.RUNNING if m.name in self.running else Presence.ABSENT)
-            for m in room.machines
-            if m.kind is self.kind
-        }
-
-    def bring_up(self, room: Room, machines: Sequence[Machine]) -> None:
-        for machine in machines:
-            if machine.name in self.broken:
-                raise LabtoolError(f"{machine.name} would not start")
-            if machine.name in self.crashing:
-                raise RuntimeError("the SDK fell over")
-            self.running.add(machine.name)
-
-    def connection(self, room: Room, machine: Machine) -> dict[str, object]:
-        return {"ansible_host": machine.name}
-
-    def shell_argv(self, room: Room, machine: Machine, command: Sequence[str]) -> list[str]:
-        return ["true", *command]
-
-    def destroy(self, room: Room, machines: Sequence[Machine]) -> None:
-        self.running -= {m.name for m in machines}
-
-    def remove_room_resources(self, room: Room) -> None:
-        self.room_resources = False
 
 
 def make_room(tmp_path: Path, seats: int = 2) -> Room:

@@ -176,7 +176,7 @@ th{text-align:left;padding-right:1em}li{margin:.4em 0}</style></head>
 <input name="author" placeholder="your name" maxlength="80">
 <input name="body" placeholder="note" size="50" maxlength="{{ max_note }}" required>
 <button>Add</button></form>
-<ul>{% for n in notes %}<li><b>{{ n.author }}</b> ({{ n.created }}): {{ n.body }}</li>
+<ul id="notes">{% for n in notes %}<li><b>{{ n.author }}</b> ({{ n.created }}): {{ n.body }}</li>
 {% else %}<li>No notes yet.</li>{% endfor %}</ul>
 </body></html>
 """

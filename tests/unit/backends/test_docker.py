@@ -125,3 +125,12 @@ def test_systemd_that_never_finishes_booting_is_a_readable_error(monkeypatch: py
     stuck.exec_run = lambda argv: type("Result", (), {"output": b"starting\n"})()  # type: ignore[method-assign]
     with pytest.raises(backend_module.DockerBackendError, match=r"did not finish booting .* \(state: starting\)"):
         backend_module._wait_for_systemd(stuck, ROOM.seats[0].container)
+
+
+def test_memory_in_use_leaves_out_reclaimable_page_cache_as_docker_stats_does() -> None:
+    mib = 1024 * 1024
+    v1 = {"usage": 90 * mib, "stats": {"total_inactive_file": 30 * mib, "inactive_file": 1}}
+    v2 = {"usage": 90 * mib, "stats": {"inactive_file": 20 * mib}}
+    assert backend_module.memory_in_use(v1) == 60 * mib
+    assert backend_module.memory_in_use(v2) == 70 * mib
+    assert backend_module.memory_in_use({}) == 0

@@ -1,0 +1,92 @@
+"""`labtool verify`: run the shared testinfra suite on every live machine and diff each seat's pair."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from labtool.cli.output import clip, print_json, progress, say, table
+from labtool.cli.rooms import add_room_arguments, lab_for
+from labtool.cli.up import default_parallel_here
+from labtool.parity.diff import Difference
+from labtool.report import junit
+from labtool.verify import VerifyReport, verify
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "verify", help="test every machine with the shared testinfra suite and diff each VM against its container"
+    )
+    add_room_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--junit", type=Path, metavar="FILE", help="also write the results as JUnit XML to FILE")
+    parser.add_argument("--parallel", type=int, default=None, metavar="N", help="machines checked at once")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    lab = lab_for(args)
+    parallel = max(1, args.parallel or default_parallel_here())
+    report = verify(lab, args.seats, parallel=parallel, progress=progress)
+    if args.junit:
+        junit.write(report, args.junit)
+    if args.json:
+        print_json({**asdict(report), "ok": report.ok})
+    else:
+        show(report)
+    return 0 if report.ok else 1
+
+
+def show(report: VerifyReport) -> None:
+    say(table(("MACHINE", "KIND", "TESTS", "SECONDS", "PROBLEM"), [_machine_row(m) for m in report.machines]))
+    failures = [(m.machine, c.name, clip(c.message, 100)) for m in report.machines for c in m.failed]
+    if failures:
+        say("\nfailed tests:")
+        say(table(("MACHINE", "TEST", "MESSAGE"), failures))
+    say("")
+    say(
+        table(
+            ("SEAT", "PARITY", "ITEMS", "DRIFT", "EXPECTED", "PROBLEM"),
+            [
+                (s.seat, "ok" if s.ok else "FAILED", s.compared, len(s.drift), len(s.expected), s.error)
+                for s in report.seats
+            ],
+        )
+    )
+    expected = [(s.seat, d) for s in report.seats for d in s.expected]
+    if expected:
+        say("\nexpected differences (allowed, with why):")
+        say(table(("SEAT", "ITEM", "VM", "CONTAINER", "WHY"), [_difference_row(seat, d) for seat, d in expected]))
+    drift = [(s.seat, d) for s in report.seats for d in s.drift]
+    if drift:
+        say("\nDRIFT (the VM and the container differ where they must not):")
+        say(table(("SEAT", "ITEM", "VM", "CONTAINER"), [_difference_row(seat, d)[:4] for seat, d in drift]))
+    verdict = "OK" if report.ok else "FAILED"
+    say(
+        f"\nverify: room {report.room!r} {verdict}: {len(report.machines)} machines, "
+        f"{len(report.seats)} seats, {len(drift)} drifted items ({report.seconds:.0f} s)"
+    )
+
+
+def _machine_row(machine: Any) -> tuple[object, ...]:
+    if machine.error:
+        return (machine.machine, machine.kind, "-", "-", machine.error)
+    failed = len(machine.failed)
+    tests = f"{len(machine.cases) - failed} passed" + (f", {failed} FAILED" if failed else "")
+    return (machine.machine, machine.kind, tests, f"{machine.seconds:.0f}", "")
+
+
+def _difference_row(seat: str, difference: Difference) -> tuple[str, ...]:
+    return (
+        seat,
+        difference.item,
+        clip(_shown(difference.vm), 40),
+        clip(_shown(difference.container), 40),
+        difference.reason,
+    )
+
+
+def _shown(value: str | None) -> str:
+    return "(absent)" if value is None else value

@@ -1,0 +1,1 @@
+"""Parity: fingerprint both machines of a seat and diff them, separating drift from expected differences."""

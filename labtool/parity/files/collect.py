@@ -1,0 +1,285 @@
+"""Collect one lab machine's fingerprint; runs ON the machine (as root, stdlib only).
+
+labtool pipes this file to `python3 -` and passes a JSON request as the one
+argument: {"files": [paths the roles manage]}. It prints one JSON object of
+items, "category:key" -> value string, plus "facts" used by `labtool compare`.
+Values are short, comparable strings, so the diff is a plain dict comparison.
+"""
+
+from __future__ import annotations
+
+import grp
+import hashlib
+import html.parser
+import json
+import os
+import platform
+import pwd
+import stat
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+APP = "http://127.0.0.1"
+
+
+def run(*argv: str) -> str:
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False).stdout
+    except OSError:
+        return ""
+
+
+def read(path: str) -> str:
+    try:
+        return Path(path).read_text().strip()
+    except OSError:
+        return ""
+
+
+def packages() -> dict[str, str]:
+    out = run("dpkg-query", "-W", "-f", "${db:Status-Abbrev} ${Package} ${Version}\n")
+    items = {}
+    for line in out.splitlines():
+        status, name, version = [*line.split(), "", "", ""][:3]
+        if status == "ii":
+            items[f"package:{name}"] = version
+    return items
+
+
+def flatten(prefix: str, value: object) -> dict[str, str]:
+    if isinstance(value, dict):
+        items: dict[str, str] = {}
+        for key, inner in value.items():
+            items.update(flatten(f"{prefix}.{key}" if prefix else str(key), inner))
+        return items
+    return {prefix: json.dumps(value) if not isinstance(value, str) else value}
+
+
+def get(path: str) -> tuple[int, str, str]:
+    try:
+        with urllib.request.urlopen(APP + path, timeout=10) as response:
+            return response.status, response.headers.get("Content-Type", ""), response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers.get("Content-Type", ""), ""
+    except OSError as exc:
+        return 0, "", str(exc)
+
+
+def app_fingerprint() -> dict[str, str]:
+    status, _, body = get("/api/fingerprint")
+    if status != 200:
+        return {"app:error": f"GET /api/fingerprint answered {status or body}"}
+    return {f"app:{k}": v for k, v in flatten("", json.loads(body)).items()}
+
+
+class Skeleton(html.parser.HTMLParser):
+    """The page's shape: its tags and attributes in order, without the text (which names the machine).
+
+    The element with id="notes" holds the students' data, which differs by design: only
+    the element itself counts, not what is inside it.
+    """
+
+    DATA_ID = "notes"
+    VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.title = ""
+        self._in_title = False
+        self._data_depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self._data_depth:
+            self._data_depth += tag not in self.VOID  # void elements have no end tag to count back
+            return
+        self.tags.append(tag + "".join(f" {k}={v}" for k, v in attrs))
+        self._in_title = tag == "title"
+        self._data_depth = 1 if ("id", self.DATA_ID) in attrs else 0
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._data_depth > 1:
+            self._data_depth -= 1
+            return
+        self._data_depth = 0
+        self.tags.append("/" + tag)
+        self._in_title = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self.title += data
+
+
+def app_page() -> dict[str, str]:
+    status, content_type, body = get("/")
+    skeleton = Skeleton()
+    skeleton.feed(body)
+    return {
+        "page:status": str(status),
+        "page:content-type": content_type,
+        "page:title": skeleton.title.strip(),
+        "page:structure": "sha256:" + hashlib.sha256("\n".join(skeleton.tags).encode()).hexdigest(),
+    }
+
+
+def describe(path: str) -> str:
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return "absent"
+    owner = f"{_name(pwd.getpwuid, info.st_uid)}:{_name(grp.getgrgid, info.st_gid)}"
+    mode = f"{stat.S_IMODE(info.st_mode):04o}"
+    if stat.S_ISLNK(info.st_mode):
+        return f"link -> {os.readlink(path)}"
+    if stat.S_ISDIR(info.st_mode):
+        return f"directory {mode} {owner}"
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return f"file {mode} {owner} sha256:{digest}"
+
+
+def _name(lookup: object, number: int) -> str:
+    try:
+        return str(lookup(number)[0])  # type: ignore[operator]
+    except KeyError:
+        return str(number)
+
+
+def services() -> dict[str, str]:
+    items = {}
+    enabled = run("systemctl", "list-unit-files", "--type=service", "--state=enabled", "--no-legend", "--plain")
+    for line in enabled.splitlines():
+        if line.split():
+            items[f"service-enabled:{line.split()[0]}"] = "enabled"
+    running = run("systemctl", "list-units", "--type=service", "--state=running", "--no-legend", "--plain")
+    for line in running.splitlines():
+        if line.split():
+            items[f"service-running:{line.split()[0]}"] = "running"
+    return items
+
+
+def ports() -> dict[str, str]:
+    # Only the socket, not the program: a container's root may not see other users' processes (no CAP_SYS_PTRACE).
+    return {f"port:{f[0]} {f[4]}": "listening" for f in (line.split() for line in run("ss", "-Hlntu").splitlines())}
+
+
+def accounts() -> dict[str, str]:
+    items = {}
+    for user in pwd.getpwall():
+        items[f"user:{user.pw_name}"] = f"uid={user.pw_uid} gid={user.pw_gid} home={user.pw_dir} shell={user.pw_shell}"
+    for group in grp.getgrall():
+        items[f"group:{group.gr_name}"] = f"gid={group.gr_gid} members={','.join(sorted(group.gr_mem))}"
+    return items
+
+
+def system() -> dict[str, str]:
+    meminfo = dict(line.split(":", 1) for line in read("/proc/meminfo").splitlines() if ":" in line)
+    addresses = sorted(
+        f"{fields[1]} {fields[3]}"
+        for fields in (line.split() for line in run("ip", "-o", "addr", "show").splitlines())
+        if len(fields) > 3 and fields[1] != "lo"
+    )
+    return {
+        "system:hostname": platform.node(),
+        "system:boot_id": read("/proc/sys/kernel/random/boot_id"),
+        "system:kernel_release": platform.release(),
+        "system:virtualization": run("systemd-detect-virt").strip() or "none",
+        "system:pid1": read("/proc/1/cmdline").replace("\0", " ").strip(),
+        "system:memtotal": meminfo.get("MemTotal", "").strip(),
+        "system:cpus": str(os.cpu_count()),
+        "system:addresses": " ".join(addresses),
+        "system:os": read("/etc/debian_version"),
+    }
+
+
+def boot_seconds() -> float | None:
+    """Kernel start (VM) or systemd start (container) to the end of boot, from systemd's own clock."""
+    show = run(
+        "systemctl",
+        "show",
+        "-p",
+        "KernelTimestampMonotonic",
+        "-p",
+        "UserspaceTimestampMonotonic",
+        "-p",
+        "FinishTimestampMonotonic",
+        "-p",
+        "KernelTimestamp",
+    )
+    values = dict(line.split("=", 1) for line in show.splitlines() if "=" in line)
+    try:
+        finish = int(values["FinishTimestampMonotonic"])
+        start = int(
+            values["KernelTimestampMonotonic"]
+            if values.get("KernelTimestamp")
+            else values["UserspaceTimestampMonotonic"]
+        )
+    except (KeyError, ValueError):
+        return None
+    return round((finish - start) / 1e6, 2) if finish > start else None
+
+
+def cgroup_files(controller: str, v1_name: str, v2_name: str) -> list[str]:
+    """The values of a cgroup setting for this process's group and every group above it.
+
+    Limits are inherited, so the tightest one anywhere up the hierarchy is the one
+    that applies. Handles cgroup v2 (unified) and v1 (one hierarchy per controller).
+    """
+    values = []
+    unified = Path("/sys/fs/cgroup/cgroup.controllers").exists()
+    for line in read("/proc/self/cgroup").splitlines():
+        hierarchy, controllers, path = line.split(":", 2)
+        if hierarchy == "0" and unified:
+            base, name = Path("/sys/fs/cgroup"), v2_name
+        elif controller in controllers.split(","):
+            base, name = Path("/sys/fs/cgroup") / controllers, v1_name
+        else:
+            continue
+        for group in [Path(path), *Path(path).parents]:
+            value = read(str(base / group.relative_to("/") / name))
+            if value:
+                values.append(value)
+    return values
+
+
+def memory_limit() -> int | None:
+    limits = [int(v) for v in cgroup_files("memory", "memory.limit_in_bytes", "memory.max") if v.isdigit()]
+    tightest = min(limits, default=None)
+    return tightest if tightest is not None and tightest < 2**60 else None  # v1 writes "no limit" as ~2**63
+
+
+def cpu_limit() -> float | None:
+    quotas = []
+    for value in cgroup_files("cpu", "cpu.cfs_quota_us", "cpu.max"):
+        quota, _, period = value.partition(" ")  # v2: "QUOTA PERIOD"; v1: the quota alone, period 100 ms
+        if quota.isdigit() and int(quota) > 0:
+            quotas.append(int(quota) / int(period or 100000))
+    return round(min(quotas), 2) if quotas else None
+
+
+def facts() -> dict[str, object]:
+    """Measured inside the machine, for `labtool compare`."""
+    meminfo = dict(line.split(":", 1) for line in read("/proc/meminfo").splitlines() if ":" in line)
+    return {
+        "boot_seconds": boot_seconds(),
+        "processes": sum(1 for entry in os.listdir("/proc") if entry.isdigit()),
+        "memtotal_bytes": int(meminfo.get("MemTotal", "0 kB").split()[0]) * 1024,
+        "memory_limit_bytes": memory_limit(),
+        "cpus": os.cpu_count(),
+        "cpu_limit": cpu_limit(),
+    }
+
+
+def main() -> None:
+    request = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
+    items: dict[str, str] = {}
+    for part in (packages, app_fingerprint, app_page, services, ports, accounts, system):
+        items.update(part())
+    items.update({f"file:{path}": describe(path) for path in request.get("files", [])})
+    json.dump({"items": items, "facts": facts()}, sys.stdout)
+
+
+if __name__ == "__main__":  # also when piped to `python3 -`
+    main()

@@ -1,0 +1,266 @@
+"""`labtool verify`: the shared testinfra suite on every live machine, and parity within each seat.
+
+Both run in one pool: each machine's suite is a `pytest --hosts=ansible://<machine>`
+run against the room's inventories (the instructor's plus the generated one), and
+each machine's fingerprint is collected in parallel and diffed per seat. The
+report is kept in the room's state directory so `labtool report` can show it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from collections.abc import Callable, Collection
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+from labtool import proc
+from labtool.backends.base import Presence
+from labtool.errors import LabtoolError
+from labtool.lab import Lab
+from labtool.model import Kind, Machine, Seat
+from labtool.parity import expected
+from labtool.parity.diff import Difference, SeatParity, diff
+from labtool.parity.fingerprint import Fingerprint, collect
+from labtool.parity.managed_files import managed_files
+from labtool.provision import ROLES_DIR, ansible_env
+from labtool.settings import PROJECT_DIR
+from labtool.state import atomic_write
+
+SUITE_DIR = PROJECT_DIR / "molecule" / "shared" / "tests"
+SUITE_TIMEOUT = 1200.0
+PYTEST_FAILED_TESTS = 1  # pytest's exit code when tests ran and some failed; others mean it could not run them
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    name: str
+    """The test's id without the host, e.g. `test_service_enabled_and_running[nginx]`."""
+    outcome: str
+    """passed, failed, error or skipped."""
+    seconds: float
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class MachineTests:
+    machine: str
+    kind: Kind
+    cases: tuple[CaseResult, ...] = ()
+    seconds: float = 0.0
+    error: str = ""
+    """Why the suite could not run at all (machine not running, pytest unable to start)."""
+    log: str = ""
+
+    @property
+    def failed(self) -> list[CaseResult]:
+        return [c for c in self.cases if c.outcome in ("failed", "error")]
+
+    @property
+    def ok(self) -> bool:
+        return not self.error and bool(self.cases) and not self.failed
+
+
+@dataclass
+class VerifyReport:
+    room: str
+    machines: list[MachineTests] = field(default_factory=list)
+    seats: list[SeatParity] = field(default_factory=list)
+    seconds: float = 0.0
+    finished_at: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return all(m.ok for m in self.machines) and all(s.ok for s in self.seats)
+
+    def machine(self, name: str) -> MachineTests | None:
+        return next((m for m in self.machines if m.machine == name), None)
+
+    def seat(self, name: str) -> SeatParity | None:
+        return next((s for s in self.seats if s.seat == name), None)
+
+
+def verify(lab: Lab, seats: Collection[str] | None, *, parallel: int, progress: Progress) -> VerifyReport:
+    started = time.monotonic()
+    chosen = [s for s in lab.room.seats if seats is None or s.name in seats]
+    allowed = expected.load()
+    files = managed_files(ROLES_DIR)
+    observed = lab.observe()
+    running = {m.name for m in lab.room.machines if observed[m.name].presence is Presence.RUNNING}
+    report = VerifyReport(lab.room.name)
+    with ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="verify") as pool:
+        suites: dict[str, Future[MachineTests]] = {}
+        prints: dict[str, Future[Fingerprint]] = {}
+        for machine in (m for seat in chosen for m in seat.machines if m.name in running):
+            suites[machine.name] = pool.submit(_run_suite, lab, machine, progress)
+            prints[machine.name] = pool.submit(collect, lab.backends[machine.kind], lab.room, machine, files)
+        for seat in chosen:
+            for machine in seat.machines:
+                report.machines.append(
+                    suites[machine.name].result()
+                    if machine.name in suites
+                    else _not_running(lab, machine, observed[machine.name].presence)
+                )
+            report.seats.append(_seat_parity(seat, prints, allowed, progress))
+    report.seconds = round(time.monotonic() - started, 1)
+    report.finished_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    save(report, lab.state_dir)
+    return report
+
+
+def _not_running(lab: Lab, machine: Machine, presence: Presence) -> MachineTests:
+    return MachineTests(machine.name, machine.kind, error=f"{presence}: bring it up with `labtool up {lab.room.name}`")
+
+
+def _seat_parity(
+    seat: Seat, prints: dict[str, Future[Fingerprint]], allowed: expected.AllowList, progress: Progress
+) -> SeatParity:
+    missing = [m.name for m in seat.machines if m.name not in prints]
+    if missing:
+        return SeatParity(seat.name, 0, (), (), error=f"not compared: {', '.join(missing)} not running")
+    try:
+        vm, container = (prints[m.name].result() for m in seat.machines)
+    except LabtoolError as exc:
+        return SeatParity(seat.name, 0, (), (), error=f"not compared: {exc.message}")
+    parity = diff(seat.name, vm.items, container.items, allowed)
+    progress(f"{seat.name}: parity: {len(parity.drift)} drifted, {len(parity.expected)} expected differences")
+    return parity
+
+
+# -- the testinfra suite -----------------------------------------------------------------------
+
+
+def _run_suite(lab: Lab, machine: Machine, progress: Progress) -> MachineTests:
+    progress(f"{machine.name}: running the testinfra suite")
+    out_dir = lab.state_dir / "verify"
+    junit, log = out_dir / f"{machine.name}.xml", out_dir / f"{machine.name}.log"
+    junit.unlink(missing_ok=True)
+    log.unlink(missing_ok=True)
+    result = proc.run(
+        suite_argv(machine.name, junit),
+        env=suite_env(lab),
+        cwd=SUITE_DIR,
+        log=log,
+        check=False,
+        timeout=SUITE_TIMEOUT,
+    )
+    if result.returncode not in (0, PYTEST_FAILED_TESTS) or not junit.exists():
+        error = f"the suite could not run (pytest exit {result.returncode}); see {log}"
+        return MachineTests(machine.name, machine.kind, seconds=result.seconds, error=error, log=str(log))
+    cases = parse_junit(junit.read_text(), machine.name)
+    tests = MachineTests(machine.name, machine.kind, cases, round(result.seconds, 1), log=str(log))
+    progress(f"{machine.name}: {len(cases) - len(tests.failed)} passed, {len(tests.failed)} failed")
+    return tests
+
+
+def suite_argv(machine: str, junit: Path) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "pytest",
+        str(SUITE_DIR),
+        f"--hosts=ansible://{machine}",
+        f"--junitxml={junit}",
+        "--rootdir",
+        str(SUITE_DIR),
+        "-c",
+        "/dev/null",  # the suite's own settings only: not labtool's test configuration
+        "-p",
+        "no:cacheprovider",
+        "-q",
+    ]
+
+
+def suite_env(lab: Lab) -> dict[str, str]:
+    return {
+        **ansible_env(),
+        # testinfra asks `ansible-inventory` about the host; with no -i it reads every source listed here.
+        "ANSIBLE_INVENTORY": f"{lab.room.path},{lab.inventory_path}",
+        # testinfra runs each command over a new SSH connection unless given a control path; on an
+        # emulated VM every handshake costs about a second, so share one connection per VM.
+        "ANSIBLE_SSH_COMMON_ARGS": " ".join(SSH_OPTIONS),
+    }
+
+
+SSH_OPTIONS = (
+    "-o StrictHostKeyChecking=no",
+    "-o UserKnownHostsFile=/dev/null",
+    "-o ControlMaster=auto",
+    "-o ControlPersist=30s",
+    "-o ControlPath=/tmp/labtool-ssh-%C",
+)
+
+
+def parse_junit(text: str, machine: str) -> tuple[CaseResult, ...]:
+    cases = []
+    for element in ElementTree.fromstring(text).iter("testcase"):
+        outcome, message = "passed", ""
+        for kind in ("failure", "error", "skipped"):
+            child = element.find(kind)
+            if child is not None:
+                outcome = {"failure": "failed"}.get(kind, kind)
+                message = _first_line(child.get("message") or child.text or "")
+                break
+        name = case_name(element.get("name", "?"), machine)
+        cases.append(CaseResult(name, outcome, round(float(element.get("time") or 0), 2), message))
+    return tuple(cases)
+
+
+def case_name(junit_name: str, machine: str) -> str:
+    """`test_x[ansible://seat01-ct-nginx]` -> `test_x[nginx]`; `test_y[ansible://seat01-ct]` -> `test_y`."""
+    host = re.escape(f"ansible://{machine}")
+    return re.sub(rf"\[{host}-?(.*)\]$", lambda m: f"[{m.group(1)}]" if m.group(1) else "", junit_name)
+
+
+def _first_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[0][:300] if lines else ""
+
+
+# -- the kept report ---------------------------------------------------------------------------
+
+REPORT_FILE = "verify.json"
+
+
+def save(report: VerifyReport, state_dir: Path) -> None:
+    atomic_write(state_dir / REPORT_FILE, json.dumps(asdict(report), indent=2, sort_keys=True) + "\n")
+
+
+def load(state_dir: Path) -> VerifyReport | None:
+    """The last verify of the room, or None when there is none (or it is unreadable)."""
+    try:
+        raw = json.loads((state_dir / REPORT_FILE).read_text())
+        return _report_from(raw)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _report_from(raw: dict[str, Any]) -> VerifyReport:
+    machines = [
+        MachineTests(
+            m["machine"],
+            Kind(m["kind"]),
+            tuple(CaseResult(**c) for c in m["cases"]),
+            m["seconds"],
+            m["error"],
+            m["log"],
+        )
+        for m in raw["machines"]
+    ]
+    seats = [
+        SeatParity(
+            s["seat"],
+            s["compared"],
+            tuple(Difference(**d) for d in s["drift"]),
+            tuple(Difference(**d) for d in s["expected"]),
+            s["error"],
+        )
+        for s in raw["seats"]
+    ]
+    return VerifyReport(raw["room"], machines, seats, raw["seconds"], raw["finished_at"])

@@ -1,0 +1,27 @@
+"""The room the integration tests share, and how they run labtool against it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+
+
+@dataclass
+class LiveRoom:
+    """A one-seat room (what `labtool room new` writes, i.e. the default room) brought up for real."""
+
+    name: str
+    env: dict[str, str]
+    first_up: subprocess.CompletedProcess[str] = field(init=False)
+
+    def labtool(self, *args: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "labtool", *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            env={**os.environ, **self.env},
+        )

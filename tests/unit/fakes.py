@@ -1,0 +1,65 @@
+"""Fakes shared by the unit tests: a backend that keeps its machines in a set."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from labtool.backends.base import HostView, Observed, Presence
+from labtool.errors import LabtoolError
+from labtool.model import Kind, Machine, Room
+
+
+class FakeBackend:
+    def __init__(self, kind: Kind, broken: set[str] | None = None) -> None:
+        self.kind = kind
+        self.running: set[str] = set()
+        self.broken = broken or set()
+        self.crashing: set[str] = set()
+        self.room_resources = True
+
+    def observe(self, room: Room) -> dict[str, Observed]:
+        return {
+            m.name: Observed(m.name, Presence.RUNNING if m.name in self.running else Presence.ABSENT)
+            for m in room.machines
+            if m.kind is self.kind
+        }
+
+    def bring_up(self, room: Room, machines: Sequence[Machine]) -> None:
+        for machine in machines:
+            if machine.name in self.broken:
+                raise LabtoolError(f"{machine.name} would not start")
+            if machine.name in self.crashing:
+                raise RuntimeError("the SDK fell over")
+            self.running.add(machine.name)
+
+    def connection(self, room: Room, machine: Machine) -> dict[str, object]:
+        return {"ansible_host": machine.name}
+
+    def shell_argv(self, room: Room, machine: Machine, command: Sequence[str]) -> list[str]:
+        return ["true", *command]
+
+    def host_view(self, room: Room, machine: Machine) -> HostView:
+        return fake_host_view(machine)
+
+    def destroy(self, room: Room, machines: Sequence[Machine]) -> None:
+        self.running -= {m.name for m in machines}
+
+    def remove_room_resources(self, room: Room) -> None:
+        self.room_resources = False
+
+
+def fake_host_view(machine: Machine) -> HostView:
+    """What a backend would measure: a VM costs more than a container, as on a real host."""
+    vm = machine.kind is Kind.VM
+    return HostView(
+        pid=4242 if vm else 4343,
+        process="qemu-system-x86_64" if vm else "systemd",
+        ancestry=("systemd",) if vm else ("containerd-shim-runc-v2", "systemd"),
+        memory_bytes=(700 if vm else 60) * 1024 * 1024,
+        memory_source="QEMU's resident memory" if vm else "the container's cgroup",
+        base_disk_bytes=(774 if vm else 222) * 1024 * 1024,
+        base_disk="box volume" if vm else "image",
+        own_disk_bytes=(300 if vm else 20) * 1024 * 1024,
+        own_disk="qcow2 overlay" if vm else "writable layer",
+        shared_namespaces=None if vm else ("cgroup", "time", "user"),
+    )
