@@ -93,7 +93,9 @@ def _measure(lab: Lab, machine: Machine, record: state.MachineRecord) -> Measure
     fingerprint = collect(backend, lab.room, machine, files=[])
     try:
         host = backend.host_view(lab.room, machine)
-    except (OSError, LookupError, ValueError) as exc:
+    except LabtoolError:
+        raise
+    except Exception as exc:  # /proc, libvirt or the Docker SDK: the seat is reported, the others still measured
         raise LabtoolError(f"{machine.name}: cannot measure it from the host: {exc}") from exc
     facts: dict[str, Any] = fingerprint.facts
     return Measures(

@@ -97,18 +97,19 @@ class DockerBackend:
 
     def host_view(self, room: Room, machine: Machine) -> HostView:
         container = self.client.containers.get(container_name(room, machine))
-        info = self.client.api.inspect_container(container.id, size=True)
-        pid = int(info["State"]["Pid"])
-        image = self.client.images.get(info["Image"])
+        pid = int(container.attrs["State"]["Pid"])
+        image = self.client.images.get(container.attrs["Image"])
+        # Only the list endpoint reports the writable layer's size.
+        (sized,) = self.client.api.containers(all=True, size=True, filters={"id": container.id})
         return HostView(
             pid=pid,
             process=processes.name(pid),
             ancestry=tuple(processes.ancestry(pid)),
             memory_bytes=memory_in_use(container.stats(stream=False, one_shot=True).get("memory_stats", {})),
-            memory_source="the container's cgroup, less reclaimable page cache",
+            memory_source="cgroup usage",
             base_disk_bytes=int(image.attrs.get("Size", 0)),
-            base_disk=f"image {(image.tags or [image.id])[0]}",
-            own_disk_bytes=int(info.get("SizeRw") or 0),
+            base_disk="image",
+            own_disk_bytes=int(sized.get("SizeRw") or 0),
             own_disk="writable layer",
             shared_namespaces=tuple(processes.shared_namespaces(pid)),
         )

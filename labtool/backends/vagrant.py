@@ -195,16 +195,16 @@ class VagrantBackend:
     def host_view(self, room: Room, machine: Machine) -> HostView:
         domain = self.project(room).domain_name(machine.name)
         pid = int(Path(QEMU_PID_DIR, f"{domain}.pid").read_text().strip())
-        own, base = _disk_chain(domain)
+        own_bytes, base_bytes = _disk_chain(domain)
         return HostView(
             pid=pid,
             process=processes.name(pid),
             ancestry=tuple(processes.ancestry(pid)),
             memory_bytes=processes.resident_bytes(pid),
-            memory_source="QEMU's resident memory",
-            base_disk_bytes=base[1],
-            base_disk=f"box volume {Path(base[0]).name}",
-            own_disk_bytes=own[1],
+            memory_source="QEMU resident set",
+            base_disk_bytes=base_bytes,
+            base_disk="box volume",
+            own_disk_bytes=own_bytes,
             own_disk="qcow2 overlay",
             shared_namespaces=None,
         )
@@ -238,16 +238,15 @@ def _virsh(*args: str, check: bool = True) -> str:
     return proc.run(["virsh", "-c", LIBVIRT_URI, *args], timeout=60, check=check).stdout
 
 
-def _disk_chain(domain: str) -> tuple[tuple[str, int], tuple[str, int]]:
-    """(path, bytes on disk) of the VM's own overlay and of the box volume beneath it."""
+def _disk_chain(domain: str) -> tuple[int, int]:
+    """Bytes on disk of the VM's own overlay and of the box volume beneath it."""
     disk = next(
         line.split(None, 1)[1].strip()
         for line in _virsh("domblklist", domain).splitlines()
         if line.strip().startswith(("vda", "sda", "hda"))
     )
     chain = json.loads(proc.run(["qemu-img", "info", "--force-share", "--backing-chain", "--output=json", disk]).stdout)
-    own, base = chain[0], chain[-1]
-    return (own["filename"], int(own["actual-size"])), (base["filename"], int(base["actual-size"]))
+    return int(chain[0]["actual-size"]), int(chain[-1]["actual-size"])
 
 
 def _domain_address(domain: str) -> str | None:

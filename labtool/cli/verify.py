@@ -55,19 +55,30 @@ def show(report: VerifyReport) -> None:
             ],
         )
     )
-    expected = [(s.seat, d) for s in report.seats for d in s.expected]
-    if expected:
-        say("\nexpected differences (allowed, with why):")
-        say(table(("SEAT", "ITEM", "VM", "CONTAINER", "WHY"), [_difference_row(seat, d) for seat, d in expected]))
+    _show_expected(report)
     drift = [(s.seat, d) for s in report.seats for d in s.drift]
     if drift:
         say("\nDRIFT (the VM and the container differ where they must not):")
-        say(table(("SEAT", "ITEM", "VM", "CONTAINER"), [_difference_row(seat, d)[:4] for seat, d in drift]))
+        say(table(("SEAT", "ITEM", "VM", "CONTAINER"), [_difference_row(seat, d) for seat, d in drift]))
     verdict = "OK" if report.ok else "FAILED"
     say(
         f"\nverify: room {report.room!r} {verdict}: {len(report.machines)} machines, "
         f"{len(report.seats)} seats, {len(drift)} drifted items ({report.seconds:.0f} s)"
     )
+
+
+def _show_expected(report: VerifyReport) -> None:
+    """Expected differences grouped under their reason: the reason is the point, the values the evidence."""
+    by_reason: dict[str, list[tuple[str, ...]]] = {}
+    for seat in report.seats:
+        for difference in seat.expected:
+            by_reason.setdefault(difference.reason, []).append(_difference_row(seat.seat, difference))
+    if not by_reason:
+        return
+    say("\nexpected differences, by reason:")
+    for reason, rows in by_reason.items():
+        say(f"\n  {reason}:")
+        say("\n".join("    " + line for line in table(("SEAT", "ITEM", "VM", "CONTAINER"), rows).splitlines()))
 
 
 def _machine_row(machine: Any) -> tuple[object, ...]:
@@ -79,13 +90,7 @@ def _machine_row(machine: Any) -> tuple[object, ...]:
 
 
 def _difference_row(seat: str, difference: Difference) -> tuple[str, ...]:
-    return (
-        seat,
-        difference.item,
-        clip(_shown(difference.vm), 40),
-        clip(_shown(difference.container), 40),
-        difference.reason,
-    )
+    return (seat, difference.item, clip(_shown(difference.vm), 40), clip(_shown(difference.container), 40))
 
 
 def _shown(value: str | None) -> str:

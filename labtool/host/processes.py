@@ -37,11 +37,14 @@ def resident_bytes(pid: int, proc: Path = PROC) -> int:
 
 
 def shared_namespaces(pid: int, proc: Path = PROC) -> list[str]:
-    """The namespaces pid shares with the host's PID 1 (the same namespace inode)."""
+    """The namespaces pid shares with labtool itself, i.e. with the host as labtool sees it.
+
+    Not with PID 1: on a host that is itself a sandbox, PID 1 may sit in namespaces of its own.
+    """
     shared = []
     for namespace in NAMESPACES:
         try:
-            if (proc / str(pid) / "ns" / namespace).readlink() == (proc / "1" / "ns" / namespace).readlink():
+            if (proc / str(pid) / "ns" / namespace).readlink() == (proc / "self" / "ns" / namespace).readlink():
                 shared.append(namespace)
         except OSError:
             continue  # a kernel without this namespace type

@@ -56,7 +56,7 @@ def fake_host_view(machine: Machine) -> HostView:
         process="qemu-system-x86_64" if vm else "systemd",
         ancestry=("systemd",) if vm else ("containerd-shim-runc-v2", "systemd"),
         memory_bytes=(700 if vm else 60) * 1024 * 1024,
-        memory_source="QEMU's resident memory" if vm else "the container's cgroup",
+        memory_source="QEMU resident set" if vm else "cgroup usage",
         base_disk_bytes=(774 if vm else 222) * 1024 * 1024,
         base_disk="box volume" if vm else "image",
         own_disk_bytes=(300 if vm else 20) * 1024 * 1024,

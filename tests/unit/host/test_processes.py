@@ -19,6 +19,7 @@ def fake_process(proc: Path, pid: int, name: str, parent: int, namespaces: dict[
 def test_a_containers_pid1_its_ancestry_memory_and_shared_namespaces(tmp_path: Path) -> None:
     host = {"net": "1", "pid": "2", "time": "3", "user": "4"}
     fake_process(tmp_path, 1, "systemd", 0, host)
+    (tmp_path / "self").symlink_to(tmp_path / "1")
     fake_process(tmp_path, 50, "containerd-shim", 1, host)
     fake_process(tmp_path, 70, "systemd", 50, {**host, "net": "9", "pid": "8"})
     assert processes.name(70, tmp_path) == "systemd"

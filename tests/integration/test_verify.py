@@ -1,0 +1,98 @@
+"""`labtool verify` on the real room: it passes when the pair matches, and names drift exactly.
+
+Drift is made on the container the way it happens in a lab: a managed file edited
+by hand, a service stopped, a package swapped for another version. Re-provisioning
+must put all of it back, without touching the VM (changed=0 there).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+import pytest
+
+from tests.integration.rooms import LiveRoom
+
+pytestmark = [pytest.mark.docker, pytest.mark.vagrant]
+CONTAINER, VM = "seat01-ct", "seat01-vm"
+MANAGED_FILE = "/etc/ssh/sshd_config.d/50-labtool.conf"
+PACKAGE = "sqlite3"  # a pinned package nothing else on the machine needs
+FAKE_DEB = f"""set -e
+work=$(mktemp -d)
+mkdir "$work/DEBIAN"
+cat > "$work/DEBIAN/control" <<END
+Package: {PACKAGE}
+Version: 3.0.0-drift
+Architecture: all
+Maintainer: lab <root@localhost>
+Description: another version of a pinned package
+END
+dpkg-deb --build "$work" /tmp/drift.deb >/dev/null
+dpkg -i /tmp/drift.deb >/dev/null
+rm -rf "$work" /tmp/drift.deb
+"""
+
+
+def verify(room: LiveRoom, *args: str) -> tuple[int, dict[str, Any], str]:
+    result = room.labtool("verify", room.name, "--json", *args)
+    assert result.returncode in (0, 1), result.stderr[-3000:]
+    return result.returncode, json.loads(result.stdout), result.stderr
+
+
+def as_root(room: LiveRoom, machine: str, script: str) -> None:
+    result = room.labtool("exec", machine, "--room", room.name, "--", "sudo", "sh", "-c", script)
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_freshly_provisioned_pair_verifies_with_only_expected_differences(
+    running_room: LiveRoom, tmp_path: Path
+) -> None:
+    code, report, progress = verify(running_room, "--junit", str(tmp_path / "junit.xml"))
+    assert code == 0, json.dumps(report, indent=1)[-4000:]
+    assert report["ok"] is True
+    for machine in report["machines"]:
+        assert machine["error"] == ""
+        assert len(machine["cases"]) >= 30
+        assert {case["outcome"] for case in machine["cases"]} == {"passed"}
+    (seat,) = report["seats"]
+    assert seat["drift"] == []
+    assert seat["compared"] > 200  # packages, files, services, ports, accounts, the app: not a token check
+    reasons = {difference["item"]: difference["reason"] for difference in seat["expected"]}
+    assert "own kernel" in reasons["system:kernel_release"]
+    assert all(reasons.values())
+    assert "seat01: parity: 0 drifted" in progress
+    suites = [s.get("name") for s in ElementTree.parse(tmp_path / "junit.xml").getroot().iter("testsuite")]
+    assert suites == [VM, CONTAINER, "parity"]
+
+
+def test_drift_on_one_machine_is_named_exactly_and_re_provisioning_removes_it(running_room: LiveRoom) -> None:
+    as_root(running_room, CONTAINER, f"echo '# edited by hand' >> {MANAGED_FILE}")
+    as_root(running_room, CONTAINER, "systemctl stop ssh")
+    as_root(running_room, CONTAINER, FAKE_DEB)
+
+    code, report, _ = verify(running_room)
+    assert code == 1
+    drift = {d["item"]: (d["vm"], d["container"]) for d in report["seats"][0]["drift"]}
+    assert set(drift) == {
+        f"file:{MANAGED_FILE}",
+        "service-running:ssh.service",
+        "port:tcp 0.0.0.0:22",
+        "port:tcp [::]:22",
+        f"package:{PACKAGE}",
+    }
+    assert drift["service-running:ssh.service"] == ("running", None)
+    assert drift[f"package:{PACKAGE}"][1] == "3.0.0-drift"
+    failed = {c["name"] for m in report["machines"] if m["machine"] == CONTAINER for c in m["cases"]}
+    assert "test_service_enabled_and_running[ssh]" in failed
+
+    provisioned = running_room.labtool("provision", running_room.name, "--json")
+    assert provisioned.returncode == 0, provisioned.stderr[-3000:]
+    changed = {m["machine"]: m["changed"] for m in json.loads(provisioned.stdout)["machines"]}
+    assert changed[VM] == 0, "the roles are idempotent: nothing to do on the untouched VM"
+    assert changed[CONTAINER] >= 3
+
+    code, report, _ = verify(running_room)
+    assert code == 0, json.dumps(report["seats"], indent=1)[-3000:]
