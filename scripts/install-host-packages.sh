@@ -10,6 +10,7 @@ packages=(
     qemu-system-x86 qemu-utils                  # the hypervisor (KVM or TCG) and qemu-img
     debootstrap extlinux syslinux-common fdisk e2fsprogs util-linux   # building the base images
     iproute2 openssh-client python3-venv git   # ssh: Ansible and `labtool ssh` reach the VMs with it
+    chromium                                    # headless, for the tests that look at `labtool report`'s page
 )
 
 missing=()

@@ -7,15 +7,16 @@ LabtoolError hierarchy are rendered here once, as `error: ...` and `hint: ...`.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from collections.abc import Sequence
 
 from labtool import __version__
-from labtool.cli import compare, daemons, doctor, down, images, provision, room, shell, status, up, verify
+from labtool.cli import compare, daemons, doctor, down, images, provision, report, room, shell, status, up, verify
 from labtool.errors import LabtoolError
 
-VERBS = (up, status, provision, down, verify, compare, shell, room, images, daemons, doctor)
+VERBS = (up, status, provision, down, verify, compare, report, shell, room, images, daemons, doctor)
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -44,6 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc.message}", file=sys.stderr)
         if exc.hint:
             print(f"hint: {exc.hint}", file=sys.stderr)
+        return EXIT_ERROR
+    except BrokenPipeError:  # `labtool verify | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,8 @@ from labtool.cli.up import default_parallel_here
 from labtool.parity.diff import Difference
 from labtool.report import junit
 from labtool.verify import VerifyReport, verify
+
+OUTCOMES = ("passed", "skipped", "failed", "error")
 
 
 def register(subparsers: Any) -> None:
@@ -84,8 +87,8 @@ def _show_expected(report: VerifyReport) -> None:
 def _machine_row(machine: Any) -> tuple[object, ...]:
     if machine.error:
         return (machine.machine, machine.kind, "-", "-", machine.error)
-    failed = len(machine.failed)
-    tests = f"{len(machine.cases) - failed} passed" + (f", {failed} FAILED" if failed else "")
+    counts = Counter(case.outcome for case in machine.cases)
+    tests = ", ".join(f"{counts[o]} {o.upper() if o in ('failed', 'error') else o}" for o in OUTCOMES if counts[o])
     return (machine.machine, machine.kind, tests, f"{machine.seconds:.0f}", "")
 
 

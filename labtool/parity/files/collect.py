@@ -18,6 +18,7 @@ import pwd
 import stat
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -25,11 +26,18 @@ from pathlib import Path
 APP = "http://127.0.0.1"
 
 
-def run(*argv: str) -> str:
-    try:
-        return subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False).stdout
-    except OSError:
-        return ""
+def run(*argv: str, ok_codes: tuple[int, ...] = (0,)) -> str:
+    """A command's output; a command that fails (twice: a busy machine may time out once) stops the collection.
+
+    Empty output from a failed command would read as "nothing installed/running" and show as drift.
+    """
+    for attempt in (1, 2):
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+        if result.returncode in ok_codes:
+            return result.stdout
+        if attempt == 1:
+            time.sleep(2)
+    raise SystemExit(f"collect: `{' '.join(argv)}` exited {result.returncode}: {result.stderr.strip()[:300]}")
 
 
 def read(path: str) -> str:
@@ -185,7 +193,7 @@ def system() -> dict[str, str]:
         "system:hostname": platform.node(),
         "system:boot_id": read("/proc/sys/kernel/random/boot_id"),
         "system:kernel_release": platform.release(),
-        "system:virtualization": run("systemd-detect-virt").strip() or "none",
+        "system:virtualization": run("systemd-detect-virt", ok_codes=(0, 1)).strip() or "none",  # 1: "none"
         "system:pid1": read("/proc/1/cmdline").replace("\0", " ").strip(),
         "system:memtotal": meminfo.get("MemTotal", "").strip(),
         "system:cpus": str(os.cpu_count()),
