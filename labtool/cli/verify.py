@@ -8,11 +8,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from labtool.cli.output import clip, print_json, progress, say, table
+from labtool.cli.output import print_json, progress, say, table
 from labtool.cli.rooms import add_room_arguments, lab_for
 from labtool.cli.up import default_parallel_here
 from labtool.parity.diff import Difference
 from labtool.report import junit
+from labtool.report.build import clip, shown_value
 from labtool.verify import VerifyReport, verify
 
 OUTCOMES = ("passed", "skipped", "failed", "error")
@@ -93,8 +94,4 @@ def _machine_row(machine: Any) -> tuple[object, ...]:
 
 
 def _difference_row(seat: str, difference: Difference) -> tuple[str, ...]:
-    return (seat, difference.item, clip(_shown(difference.vm), 40), clip(_shown(difference.container), 40))
-
-
-def _shown(value: str | None) -> str:
-    return "(absent)" if value is None else value
+    return (seat, difference.item, shown_value(difference.vm, 40), shown_value(difference.container, 40))
