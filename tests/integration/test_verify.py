@@ -55,8 +55,9 @@ def test_a_freshly_provisioned_pair_verifies_with_only_expected_differences(
     assert report["ok"] is True
     for machine in report["machines"]:
         assert machine["error"] == ""
-        assert len(machine["cases"]) >= 30
-        assert {case["outcome"] for case in machine["cases"]} == {"passed"}
+        outcomes = [case["outcome"] for case in machine["cases"]]
+        assert outcomes.count("passed") >= 30
+        assert set(outcomes) <= {"passed", "skipped"}  # skipped: the room defines no students
     (seat,) = report["seats"]
     assert seat["drift"] == []
     assert seat["compared"] > 200  # packages, files, services, ports, accounts, the app: not a token check
@@ -79,6 +80,7 @@ def test_drift_on_one_machine_is_named_exactly_and_re_provisioning_removes_it(ru
     assert set(drift) == {
         f"file:{MANAGED_FILE}",
         "service-running:ssh.service",
+        "file:/run/sshd",  # sshd's runtime directory goes with the service
         "port:tcp 0.0.0.0:22",
         "port:tcp [::]:22",
         f"package:{PACKAGE}",
