@@ -236,7 +236,7 @@ class _Run:
             record.error = outcome.error
             record.changed = outcome.changed
             record.provisioned_key = self.key if outcome.ok else None
-            record.finished_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            record.finished_at = state.utc_now()
             state.write(self.lab.state_dir, self.state)
         if outcome.ok:
             self.progress(f"{outcome.machine}: ready, changed={outcome.changed} ({outcome.seconds:.0f} s)")

@@ -10,6 +10,7 @@ import fcntl
 import json
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -43,6 +44,11 @@ class RoomState:
 
     def record(self, name: str) -> MachineRecord:
         return self.machines.setdefault(name, MachineRecord())
+
+
+def utc_now() -> str:
+    """The timestamp labtool records everywhere: UTC, ISO 8601, to the second."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def room_dir(settings: Settings, room: str) -> Path:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
-from labtool import proc
+from labtool import inventory, proc, state
 from labtool.backends.base import Presence
 from labtool.errors import LabtoolError
 from labtool.lab import Lab
@@ -87,30 +87,32 @@ class VerifyReport:
 
 
 def verify(lab: Lab, seats: Collection[str] | None, *, parallel: int, progress: Progress) -> VerifyReport:
+    """Test and diff the chosen seats; holds the room's lock, since a room being provisioned would show false drift."""
     started = time.monotonic()
     chosen = [s for s in lab.room.seats if seats is None or s.name in seats]
     allowed = expected.load()
     files = managed_files(ROLES_DIR)
-    observed = lab.observe()
-    running = {m.name for m in lab.room.machines if observed[m.name].presence is Presence.RUNNING}
     report = VerifyReport(lab.room.name)
-    with ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="verify") as pool:
-        suites: dict[str, Future[MachineTests]] = {}
-        prints: dict[str, Future[Fingerprint]] = {}
-        for machine in (m for seat in chosen for m in seat.machines if m.name in running):
-            suites[machine.name] = pool.submit(_run_suite, lab, machine, progress)
-            prints[machine.name] = pool.submit(collect, lab.backends[machine.kind], lab.room, machine, files)
-        for seat in chosen:
-            for machine in seat.machines:
-                report.machines.append(
-                    suites[machine.name].result()
-                    if machine.name in suites
-                    else _not_running(lab, machine, observed[machine.name].presence)
-                )
-            report.seats.append(_seat_parity(seat, prints, allowed, progress))
-    report.seconds = round(time.monotonic() - started, 1)
-    report.finished_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    save(report, lab.state_dir)
+    with state.locked(lab.state_dir, f"room {lab.room.name!r}"):
+        observed = lab.observe()
+        running = [m for seat in chosen for m in seat.machines if observed[m.name].presence is Presence.RUNNING]
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="verify") as pool:
+                suites = {m.name: pool.submit(_run_suite, lab, m, progress) for m in running}
+                prints = {m.name: pool.submit(collect, lab.backends[m.kind], lab.room, m, files) for m in running}
+                for seat in chosen:
+                    for machine in seat.machines:
+                        report.machines.append(
+                            suites[machine.name].result()
+                            if machine.name in suites
+                            else _not_running(lab, machine, observed[machine.name].presence)
+                        )
+                    report.seats.append(_seat_parity(seat, prints, allowed, progress))
+        finally:
+            _close_ssh_connections(lab, [m for m in running if m.kind is Kind.VM])
+        report.seconds = round(time.monotonic() - started, 1)
+        report.finished_at = state.utc_now()
+        save(report, lab.state_dir)
     return report
 
 
@@ -195,6 +197,18 @@ SSH_OPTIONS = (
     "-o ControlPersist=30s",
     "-o ControlPath=/tmp/labtool-ssh-%C",
 )
+
+
+def _close_ssh_connections(lab: Lab, vms: list[Machine]) -> None:
+    """End the shared SSH connections the suites opened, rather than leave them to time out."""
+    connections = inventory.read(lab.inventory_path)
+    for vm in vms:
+        host = connections.get(vm.name, {})
+        if host.get("ansible_host"):
+            destination = f"{host.get('ansible_user', 'vagrant')}@{host['ansible_host']}"
+            control = [word for option in SSH_OPTIONS for word in option.split(" ", 1)]
+            port = str(host.get("ansible_port", 22))
+            proc.run(["ssh", *control, "-p", port, "-O", "exit", destination], check=False, timeout=10)
 
 
 def parse_junit(text: str, machine: str) -> tuple[CaseResult, ...]:

@@ -20,7 +20,7 @@ from labtool import proc
 from labtool.errors import ImageBuildError
 from labtool.images import docker_image, mirror, recipe, rootfs, vagrant_box
 from labtool.settings import Settings
-from labtool.state import atomic_write, locked
+from labtool.state import atomic_write, locked, utc_now
 
 Progress = Callable[[str], None]
 
@@ -160,5 +160,5 @@ def _write_manifests(settings: Settings, container: dict[str, str], vm: dict[str
 
 
 def _write_state(settings: Settings, report: BuildReport) -> None:
-    state = {**report.to_json(), "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    state = {**report.to_json(), "built_at": utc_now()}
     atomic_write(settings.images_dir / "state.json", json.dumps(state, indent=2) + "\n")

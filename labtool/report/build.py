@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import platform
 import re
-import time
 from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
-from labtool import verify
+from labtool import state, verify
 from labtool.compare import SeatComparison, compare
 from labtool.lab import Lab, MachineStatus
 from labtool.model import Seat
@@ -74,7 +73,7 @@ def build(lab: Lab, seats: Collection[str] | None, *, progress: Progress) -> Roo
     statuses = tuple(s for s in lab.status() if s.name in names)
     return RoomReport(
         room=lab.room.name,
-        generated_at=utc_now(),
+        generated_at=state.utc_now(),
         seats=chosen,
         statuses=statuses,
         verify=verify.load(lab.state_dir),
@@ -99,10 +98,6 @@ def clip(text: str, width: int) -> str:
 def shown_value(value: str | None, width: int = VALUE_WIDTH) -> str:
     """A fingerprint value for a table cell: `(absent)` for None, digests cut to 12 hex digits, clipped."""
     return "(absent)" if value is None else clip(DIGEST.sub(r"\1…", value), width)
-
-
-def utc_now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def shown_time(iso: str) -> str:
