@@ -237,6 +237,12 @@ def identical_items(parity: SeatParity | None) -> int | None:
     return parity.compared - len(parity.drift) - len(parity.expected)
 
 
+def identical_text(report: RoomReport, seat: Seat) -> str:
+    """The matrix's last row for a seat: how much matched, said once for every format."""
+    same = identical_items(report.parity(seat.name))
+    return "not compared" if same is None else f"{same} other items: identical"
+
+
 def expected_by_reason(report: RoomReport) -> list[ReasonGroup]:
     """The expected differences of all seats, one group per reason, with the first one seen as example."""
     groups: dict[str, list[Difference]] = {}

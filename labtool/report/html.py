@@ -21,7 +21,7 @@ from labtool.report.build import (
     all_clear,
     clip,
     expected_by_reason,
-    identical_items,
+    identical_text,
     parity_matrix,
     passed_count,
     problems,
@@ -207,7 +207,7 @@ def _parity_matrix(report: RoomReport) -> str:
         return _section("parity-matrix", "Parity", _not_verified(report))
     heads = "".join(f'<th scope="col"><span class="name">{escape(s.name)}</span></th>' for s in report.seats)
     rows = "".join(_matrix_row(row) for row in parity_matrix(report))
-    others = "".join(f"<td>{escape(_identical(report, s))}</td>" for s in report.seats)
+    others = "".join(f"<td>{escape(identical_text(report, s))}</td>" for s in report.seats)
     table = f"""<p class="lead">{intro}</p>
 <div class="scroll"><table class="matrix">
 <thead><tr><th scope="col">Item</th>{heads}</tr></thead>
@@ -240,11 +240,6 @@ def _side(label: str, value: str | None) -> str:
         f'<div class="side"><span class="who">{label}</span>'
         f'<code title="{escape(_shown(value))}">{escape(shown_value(value))}</code></div>'
     )
-
-
-def _identical(report: RoomReport, seat: Seat) -> str:
-    same = identical_items(report.parity(seat.name))
-    return "not compared" if same is None else f"{same} other items: identical"
 
 
 # -- expected differences --------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from labtool.report.build import (
     all_clear,
     clip,
     expected_by_reason,
-    identical_items,
+    identical_text,
     parity_matrix,
     problems,
     shown_time,
@@ -120,7 +120,7 @@ def _parity_matrix(report: RoomReport) -> str:
         return f"## Parity\n\n{_not_verified(report)}"
     headers = ("Item", *(s.name for s in report.seats))
     rows: list[Sequence[str]] = [_matrix_row(row) for row in parity_matrix(report)]
-    rows.append((_text("everything else"), *(_identical(report, s) for s in report.seats)))
+    rows.append((_text("everything else"), *(identical_text(report, s) for s in report.seats)))
     return "## Parity\n\n" + _table(headers, rows)
 
 
@@ -132,11 +132,6 @@ def _matrix_cell(cell: Cell, difference: Difference | None) -> str:
     if cell is Cell.DRIFT and difference is not None:
         return f"**DRIFT**: VM {_value(difference.vm)} vs container {_value(difference.container)}"
     return cell.value
-
-
-def _identical(report: RoomReport, seat: Seat) -> str:
-    same = identical_items(report.parity(seat.name))
-    return "not compared" if same is None else f"{same} other items: identical"
 
 
 def _expected_differences(report: RoomReport) -> str:
