@@ -79,7 +79,10 @@ def lab_container(built_images: str) -> Iterator[Any]:
 def lab_vm(built_images: str, settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[VagrantProject]:
     state_dir = Path(tmp_path_factory.mktemp("vagrant-room"))
     backend = VagrantProject(
-        state_dir, Network("labtool-pytest", "192.168.251.0/24"), accel.detect(settings.vm_accel), "labtoolpytest_"
+        state_dir,
+        Network(f"labtool-{TEST_ROOM}", "192.168.251.0/24"),
+        accel.detect(settings.vm_accel),
+        "labtoolpytest_",
     )
     backend.define([VmSpec("images-vm", memory=1024)])
     try:

@@ -114,7 +114,9 @@ def test_no_kept_report_reads_as_none(tmp_path: Path) -> None:
     assert load(tmp_path) is None
 
 
-def test_verify_refuses_to_run_while_another_labtool_changes_the_room(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_verify_refuses_to_run_while_another_labtool_changes_the_room(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(verify_module, "_run_suite", fake_suite(set()))
     monkeypatch.setattr(verify_module, "collect", lambda backend, room, m, files: fake_fingerprint(m, set()))
     with state.locked(lab.state_dir, "room 'demo'"), pytest.raises(state.BusyError, match="is locked by pid"):
