@@ -66,8 +66,8 @@ def show(report: VerifyReport) -> None:
         say(table(("SEAT", "ITEM", "VM", "CONTAINER"), [_difference_row(seat, d) for seat, d in drift]))
     verdict = "OK" if report.ok else "FAILED"
     say(
-        f"\nverify: room {report.room!r} {verdict}: {len(report.machines)} machines, "
-        f"{len(report.seats)} seats, {len(drift)} drifted items ({report.seconds:.0f} s)"
+        f"\nverify: room {report.room!r} {verdict}: {_count(len(report.machines), 'machine')}, "
+        f"{_count(len(report.seats), 'seat')}, {_count(len(drift), 'drifted item')} ({report.seconds:.0f} s)"
     )
 
 
@@ -83,6 +83,10 @@ def _show_expected(report: VerifyReport) -> None:
     for reason, rows in by_reason.items():
         say(f"\n  {reason}:")
         say("\n".join("    " + line for line in table(("SEAT", "ITEM", "VM", "CONTAINER"), rows).splitlines()))
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
 
 
 def _machine_row(machine: Any) -> tuple[object, ...]:
