@@ -90,7 +90,7 @@ def compare(lab: Lab, seats: Collection[str] | None, *, progress: Progress) -> l
 
 def _measure(lab: Lab, machine: Machine, record: state.MachineRecord) -> Measures:
     backend = lab.backends[machine.kind]
-    fingerprint = collect(backend, lab.room, machine, files=[])
+    fingerprint = collect(backend, lab.room, machine, files=[], system_only=True)
     try:
         host = backend.host_view(lab.room, machine)
     except LabtoolError:

@@ -24,9 +24,12 @@ class Fingerprint:
     """Measured inside the machine for `labtool compare`; never diffed."""
 
 
-def collect(backend: Backend, room: Room, machine: Machine, files: list[str]) -> Fingerprint:
+def collect(
+    backend: Backend, room: Room, machine: Machine, files: list[str], *, system_only: bool = False
+) -> Fingerprint:
+    """The machine's fingerprint; with system_only, just its system items and facts (what compare needs)."""
     # The script travels on stdin, so nothing needs copying to the machine and nothing is left there.
-    command = ["sudo", "-n", "python3", "-", json.dumps({"files": files})]
+    command = ["sudo", "-n", "python3", "-", json.dumps({"files": files, "system_only": system_only})]
     result = proc.run(
         backend.shell_argv(room, machine, command),
         input=COLLECTOR.read_text(),

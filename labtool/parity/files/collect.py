@@ -1,7 +1,7 @@
 """Collect one lab machine's fingerprint; runs ON the machine (as root, stdlib only).
 
 labtool pipes this file to `python3 -` and passes a JSON request as the one
-argument: {"files": [paths the roles manage]}. It prints one JSON object of
+argument: {"files": [paths the roles manage], "system_only": bool}. It prints one JSON object of
 items, "category:key" -> value string, plus "facts" used by `labtool compare`.
 Values are short, comparable strings, so the diff is a plain dict comparison.
 """
@@ -283,7 +283,13 @@ def facts() -> dict[str, object]:
 def main() -> None:
     request = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
     items: dict[str, str] = {}
-    for part in (packages, app_fingerprint, app_page, services, ports, accounts, system):
+    # `labtool compare` needs only the system items and the facts: skip the rest of the work.
+    parts = (
+        (system,)
+        if request.get("system_only")
+        else (packages, app_fingerprint, app_page, services, ports, accounts, system)
+    )
+    for part in parts:
         items.update(part())
     items.update({f"file:{path}": describe(path) for path in request.get("files", [])})
     json.dump({"items": items, "facts": facts()}, sys.stdout)
