@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from labtool import proc
+from labtool import course, proc
 from labtool.errors import RoomError
 from labtool.model import (
     GROUP_OF_KIND,
@@ -34,6 +34,7 @@ from labtool.model import (
     Seat,
     VmResources,
 )
+from labtool.project import Project
 
 SETTINGS_FILE = "labtool.yml"
 VM_MIN_MEMORY_MIB = 512
@@ -83,12 +84,13 @@ def list_rooms(rooms_dir: Path) -> list[str]:
     return sorted(p.name for p in rooms_dir.iterdir() if (p / SETTINGS_FILE).is_file())
 
 
-def load(rooms_dir: Path, name: str) -> Room:
-    """Read and validate room `name`; raise RoomError listing every problem found."""
+def load(rooms_dir: Path, name: str, project: Project) -> Room:
+    """Read and validate room `name` of the lab project; raise RoomError listing every problem found."""
     room_dir = _existing_room_dir(rooms_dir, name)
     problems: list[str] = []
     others = _other_indexes(rooms_dir, name)
     settings = _read_settings(room_dir, _free_index(others), problems)
+    room_course = course.read(settings.pop(COURSE_SECTION, None), _display(room_dir / SETTINGS_FILE), project, problems)
     _check_index_is_free(rooms_dir, name, settings, others, problems)
     inventory = _read_inventory(room_dir, problems)
     seats = _seats(inventory, _inventory_label(room_dir), problems) if inventory is not None else []
@@ -101,6 +103,7 @@ def load(rooms_dir: Path, name: str) -> Room:
         vm=VmResources(**settings["vm"]),
         container=ContainerResources(**settings["container"]),
         networks=Networks(**settings["network"]),
+        course=room_course,
     )
 
 
@@ -144,6 +147,8 @@ def settings_yml(index: int) -> str:
         index=index,
         vm_min=VM_MIN_MEMORY_MIB,
         container_min=CONTAINER_MIN_MEMORY_MIB,
+        playbook=course.DEFAULT_PLAYBOOK,
+        tests=course.DEFAULT_TESTS,
     )
 
 
@@ -181,6 +186,15 @@ network:
   # The third octet of the room's subnets (containers 10.213.<index>.0/24,
   # VMs 10.214.<index>.0/24): 1..254, different for every room on this host.
   index: {index}
+
+# What the room teaches; paths are relative to the lab project. Uncomment to change.
+# course:
+#   playbook: {playbook}          # applied to every machine of the room
+#   tests: {tests}       # the testinfra suite `labtool verify` runs on each machine
+#   expected_differences: parity.yml   # more allowed VM-vs-container differences, each with its reason
+#   app:                               # the course's app, if it describes itself (parity then compares it)
+#     fingerprint_url: http://127.0.0.1/api/fingerprint
+#     page_url: http://127.0.0.1/
 """
 
 
@@ -266,8 +280,10 @@ _SCHEMA: Mapping[str, Mapping[str, _Number]] = {
     "network": {"index": _Number(whole=True, minimum=INDEX_RANGE.start, maximum=INDEX_RANGE.stop - 1)},
 }
 _REQUIRED = {("network", "index")}
+COURSE_SECTION = "course"
+"""What the room teaches: paths into the lab project, checked by labtool.course rather than as numbers."""
 
-_Settings = dict[str, dict[str, Any]]
+_Settings = dict[str, Any]
 
 
 def _read_settings(room_dir: Path, free_index: int | None, problems: list[str]) -> _Settings:
@@ -325,8 +341,11 @@ def _check_schema(data: Any, where: str, example: str, problems: list[str]) -> _
         problems.append(f"{where}: must be a mapping of sections {_known(_SCHEMA)}; got {_show(data)}")
         return settings
     for section, body in data.items():
-        if section not in _SCHEMA:
-            problems.append(f"{where}: {section}: unknown section; {_unknown_fix(str(section), _SCHEMA, '')}")
+        if section == COURSE_SECTION:
+            settings[COURSE_SECTION] = body
+        elif section not in _SCHEMA:
+            known = {**_SCHEMA, COURSE_SECTION: {}}
+            problems.append(f"{where}: {section}: unknown section; {_unknown_fix(str(section), known, '')}")
         elif not isinstance(body, dict):
             problems.append(f"{where}: {section}: must be a mapping of {_known(_SCHEMA[section])}; got {_show(body)}")
         else:

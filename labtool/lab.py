@@ -165,7 +165,6 @@ class _Run:
         self.state = state.read(lab.state_dir)
         self.connections = inventory.read(lab.inventory_path)
         self.provisioners = ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="provision")
-        self.pending: list[tuple[Step, float, Future[ProvisionResult]]] = []
         self.outcomes: list[Outcome] = []
 
     def lane(self, steps: tuple[Step, ...], backend: Backend) -> None:
@@ -207,9 +206,18 @@ class _Run:
             )
             return
         seconds = time.monotonic() - started
+        self._keep_managed_files(result)
         self._record(
             Outcome(machine.name, machine.kind, step.actions, result.ok, result.changed, seconds, result.error)
         )
+
+    def _keep_managed_files(self, result: ProvisionResult) -> None:
+        """What verify fingerprints: a full run's list replaces the last; a failed (partial) run's adds to it."""
+        with self.lock:
+            record = self.state.record(result.machine)
+            kept = set() if result.ok else set(record.managed_files)
+            record.managed_files = sorted(kept | set(result.managed_files))
+            record.hidden_file_tasks = sorted(set(result.hidden_file_tasks))
 
     def _connect(self, machine: Machine, backend: Backend) -> None:
         connection = backend.connection(self.lab.room, machine)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from labtool.project import Project
+
 
 class Kind(StrEnum):
     VM = "vm"
@@ -72,6 +74,30 @@ class Networks:
 
 
 @dataclass(frozen=True)
+class AppProbe:
+    """The course's own app, fingerprinted by parity when the room names it (labtool.yml `course.app`)."""
+
+    fingerprint_url: str | None = None
+    """JSON the app serves about itself; flattened into `app:` items."""
+    page_url: str | None = None
+    """An HTML page whose shape (tags and attributes, not text) becomes `page:` items."""
+    page_ignore_id: str | None = None
+    """The id of an element on that page whose contents are students' data, not shape."""
+
+
+@dataclass(frozen=True)
+class Course:
+    """What a room teaches: the lab project's playbook, its testinfra suite, its extra expected differences."""
+
+    project: Project
+    """The lab project the course comes from; the paths below lie inside it."""
+    playbook: Path
+    tests: Path
+    expected_differences: Path | None = None
+    app: AppProbe = AppProbe()
+
+
+@dataclass(frozen=True)
 class Room:
     name: str
     path: Path
@@ -80,6 +106,7 @@ class Room:
     vm: VmResources
     container: ContainerResources
     networks: Networks
+    course: Course
 
     @property
     def machines(self) -> tuple[Machine, ...]:

@@ -1,25 +1,24 @@
-"""Provision a machine with playbooks/site.yml through ansible-runner's API.
+"""Provision a machine with the room's course (its playbook and roles) through ansible-runner's API.
 
 One run per machine (`--limit`), each with its own private data directory and
 log file, so seats proceed independently and output is never interleaved. The
-runner's event stream drives progress; its per-host stats give changed/failed.
+runner's event stream drives progress, and tells which files the run manages
+(Ansible has resolved the loops, vars and filters by then); its per-host stats
+give changed/failed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from labtool.model import Room
-from labtool.settings import PROJECT_DIR
-
-SITE_PLAYBOOK = PROJECT_DIR / "playbooks" / "site.yml"
-ROLES_DIR = PROJECT_DIR / "roles"
+from labtool import course
+from labtool.model import Course, Room
+from labtool.provision_events import ManagedFiles
 
 TaskProgress = Callable[[str, str], None]
 """Called with (machine, task name) as each task starts."""
@@ -30,21 +29,25 @@ class ProvisionResult:
     machine: str
     ok: bool
     changed: int
-    seconds: float
-    log: Path
     error: str = ""
+    managed_files: tuple[str, ...] = ()
+    """Paths the run's file-writing tasks reported (dest/path), as Ansible resolved them on this machine."""
+    hidden_file_tasks: tuple[str, ...] = ()
+    """File tasks with `no_log`, whose paths Ansible hides along with the rest of their result."""
 
 
 def provision_key(room: Room) -> str:
-    """A content key over what provisioning applies: the playbooks, the roles and the room's own files.
+    """A content key over what provisioning applies: the course's playbook and the roles it uses, and the room.
 
-    When it is unchanged, a running machine provisioned with it needs no new run.
+    When it is unchanged, a running machine provisioned with it needs no new run;
+    a change to a role the playbook does not use changes nothing.
     """
     digest = hashlib.sha256()
-    for tree in (PROJECT_DIR / "playbooks", ROLES_DIR, room.path):
-        for path in sorted(p for p in tree.rglob("*") if p.is_file()):
-            digest.update(str(path.relative_to(PROJECT_DIR if tree != room.path else room.path)).encode())
-            digest.update(path.read_bytes())
+    room_files = sorted(p for p in room.path.rglob("*") if p.is_file() and not p.is_symlink())
+    for path in [*course.content_files(room.course), *room_files]:
+        digest.update(str(path).encode() + b"\0")
+        with path.open("rb") as content:
+            digest.update(hashlib.file_digest(content, "sha256").digest())
     return digest.hexdigest()[:16]
 
 
@@ -57,41 +60,45 @@ def provision(
     log.parent.mkdir(parents=True, exist_ok=True)
     private_data_dir = work_dir / "runner" / machine
     private_data_dir.mkdir(parents=True, exist_ok=True)
-    started = time.monotonic()
+    files = ManagedFiles(machine)
     with log.open("w") as sink:
         runner = ansible_runner.run(
             private_data_dir=str(private_data_dir),
-            playbook=str(SITE_PLAYBOOK),
+            playbook=str(room.course.playbook),
             inventory=[str(room.path), str(generated_inventory)],
             limit=machine,
-            envvars=ansible_env(),
-            event_handler=_event_handler(machine, sink, on_task),
+            envvars=ansible_env(room.course),
+            event_handler=_event_handler(machine, sink, on_task, files),
             quiet=True,
             rotate_artifacts=1,
         )
     changed, failures = _host_stats(runner.stats, machine)
     ok = runner.status == "successful" and failures == 0
     error = "" if ok else _failure_summary(runner, log)
-    return ProvisionResult(machine, ok, changed, time.monotonic() - started, log, error)
+    return ProvisionResult(machine, ok, changed, error, files.paths(), files.hidden())
 
 
-def ansible_env() -> dict[str, str]:
+def ansible_env(lab_course: Course) -> dict[str, str]:
+    """Ansible as the course's project would run by hand: its ansible.cfg, its roles, then the installed ones."""
     venv_bin = str(Path(sys.executable).parent)
     return {
         "PATH": f"{venv_bin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        # The checkout's ansible.cfg (roles path, host keys): the same settings as running Ansible by hand.
-        "ANSIBLE_CONFIG": str(PROJECT_DIR / "ansible.cfg"),
+        "ANSIBLE_CONFIG": str(lab_course.project.ansible_cfg),
+        "ANSIBLE_ROLES_PATH": ":".join(str(p) for p in lab_course.project.roles_path),
         "ANSIBLE_NOCOLOR": "True",
     }
 
 
-def _event_handler(machine: str, sink: Any, on_task: TaskProgress) -> Callable[[dict[str, Any]], bool]:
+def _event_handler(
+    machine: str, sink: Any, on_task: TaskProgress, files: ManagedFiles
+) -> Callable[[dict[str, Any]], bool]:
     def handle(event: dict[str, Any]) -> bool:
         if event.get("stdout"):
             sink.write(event["stdout"] + "\n")
             sink.flush()
         if event.get("event") == "playbook_on_task_start":
             on_task(machine, str(event.get("event_data", {}).get("task", "")))
+        files.observe(event)
         return True  # keep the event in the artifacts too
 
     return handle

@@ -15,8 +15,6 @@ from urllib.parse import urlparse
 from labtool.errors import SettingsError
 
 ACCEL_CHOICES = ("auto", "kvm", "tcg")
-# The checkout labtool runs from: playbooks/, roles/, inventories/ and the Vagrantfile live here.
-PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -27,8 +25,8 @@ class Settings:
     """Debian mirror URL for debootstrap (LABTOOL_DEBIAN_MIRROR); None = the host's own or debootstrap's default."""
     vm_accel: str
     """auto | kvm | tcg (LABTOOL_VM_ACCEL): force KVM where the CPU check is wrong, or TCG."""
-    rooms_dir: Path = PROJECT_DIR / "inventories"
-    """Where the rooms' inventories live (LABTOOL_ROOMS_DIR); inventories/ of the checkout by default."""
+    rooms_dir: Path | None = None
+    """Where the rooms live (LABTOOL_ROOMS_DIR); None: the lab project's inventories/."""
 
     @property
     def log_dir(self) -> Path:
@@ -48,11 +46,11 @@ class Settings:
         home = Path(env.get("LABTOOL_HOME") or Path.home() / ".local/share/labtool")
         mirror = env.get("LABTOOL_DEBIAN_MIRROR") or None
         accel = (env.get("LABTOOL_VM_ACCEL") or "auto").lower()
-        rooms_dir = Path(env.get("LABTOOL_ROOMS_DIR") or PROJECT_DIR / "inventories")
+        rooms_dir = Path(env["LABTOOL_ROOMS_DIR"]) if env.get("LABTOOL_ROOMS_DIR") else None
         problems = []
         if not home.is_absolute():
             problems.append(f"LABTOOL_HOME must be an absolute path, got {str(home)!r}")
-        if not rooms_dir.is_absolute():
+        if rooms_dir is not None and not rooms_dir.is_absolute():
             problems.append(f"LABTOOL_ROOMS_DIR must be an absolute path, got {str(rooms_dir)!r}")
         if mirror is not None and not _is_http_url(mirror):
             problems.append(f"LABTOOL_DEBIAN_MIRROR must be an http(s) or file URL, got {mirror!r}")

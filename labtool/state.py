@@ -13,7 +13,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from labtool.errors import LabtoolError
@@ -36,6 +36,10 @@ class MachineRecord:
     """How long the last create or start took, until the machine was ready (measured by `labtool up`)."""
     start_action: str = ""
     """Which it was: "create" or "start"."""
+    managed_files: list[str] = field(default_factory=list)
+    """Files the last provisioning run's file tasks wrote or checked (from its events): parity fingerprints them."""
+    hidden_file_tasks: list[str] = field(default_factory=list)
+    """File tasks whose paths `no_log` hid from the events: parity cannot cover what they manage."""
 
 
 @dataclass
@@ -61,7 +65,10 @@ def read(directory: Path) -> RoomState:
     except (OSError, ValueError):
         return RoomState()
     machines = raw.get("machines", {}) if isinstance(raw, dict) else {}
-    return RoomState({name: MachineRecord(**record) for name, record in machines.items()})
+    known = {f.name for f in fields(MachineRecord)}
+    return RoomState(
+        {name: MachineRecord(**{k: v for k, v in record.items() if k in known}) for name, record in machines.items()}
+    )
 
 
 def write(directory: Path, state: RoomState) -> None:

@@ -27,12 +27,9 @@ from labtool.model import Kind, Machine, Seat
 from labtool.parity import expected
 from labtool.parity.diff import Difference, SeatParity, diff
 from labtool.parity.fingerprint import Fingerprint, collect
-from labtool.parity.managed_files import managed_files
-from labtool.provision import ROLES_DIR, ansible_env
-from labtool.settings import PROJECT_DIR
-from labtool.state import atomic_write
+from labtool.provision import ansible_env
+from labtool.state import RoomState, atomic_write
 
-SUITE_DIR = PROJECT_DIR / "molecule" / "shared" / "tests"
 SUITE_TIMEOUT = 1200.0
 PYTEST_FAILED_TESTS = 1  # pytest's exit code when tests ran and some failed; others mean it could not run them
 Progress = Callable[[str], None]
@@ -90,16 +87,19 @@ def verify(lab: Lab, seats: Collection[str] | None, *, parallel: int, progress: 
     """Test and diff the chosen seats; holds the room's lock, since a room being provisioned would show false drift."""
     started = time.monotonic()
     chosen = [s for s in lab.room.seats if seats is None or s.name in seats]
-    allowed = expected.load()
-    files = managed_files(ROLES_DIR)
+    allowed = expected.for_course(lab.room.course)
     report = VerifyReport(lab.room.name)
     with state.locked(lab.state_dir, f"room {lab.room.name!r}"):
         observed = lab.observe()
+        records = state.read(lab.state_dir)
         running = [m for seat in chosen for m in seat.machines if observed[m.name].presence is Presence.RUNNING]
         try:
             with ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="verify") as pool:
                 suites = {m.name: pool.submit(_run_suite, lab, m, progress) for m in running}
-                prints = {m.name: pool.submit(collect, lab.backends[m.kind], lab.room, m, files) for m in running}
+                prints = {
+                    m.name: pool.submit(_fingerprint, lab, m, seat_files(lab.room.seat(m.seat), records))
+                    for m in running
+                }
                 for seat in chosen:
                     for machine in seat.machines:
                         report.machines.append(
@@ -114,6 +114,24 @@ def verify(lab: Lab, seats: Collection[str] | None, *, parallel: int, progress: 
         report.finished_at = state.utc_now()
         save(report, lab.state_dir)
     return report
+
+
+def seat_files(seat: Seat, records: RoomState) -> list[str]:
+    """The files either machine's provisioning reported managing: both machines are fingerprinted on all of them."""
+    return sorted({path for m in seat.machines for path in records.record(m.name).managed_files})
+
+
+def _fingerprint(lab: Lab, machine: Machine, files: list[str]) -> Fingerprint:
+    app = lab.room.course.app
+    return collect(
+        lab.backends[machine.kind],
+        lab.room,
+        machine,
+        files,
+        fingerprint_url=app.fingerprint_url,
+        page_url=app.page_url,
+        page_ignore_id=app.page_ignore_id,
+    )
 
 
 def _not_running(lab: Lab, machine: Machine, presence: Presence) -> MachineTests:
@@ -144,10 +162,11 @@ def _run_suite(lab: Lab, machine: Machine, progress: Progress) -> MachineTests:
     junit, log = out_dir / f"{machine.name}.xml", out_dir / f"{machine.name}.log"
     junit.unlink(missing_ok=True)
     log.unlink(missing_ok=True)
+    suite = lab.room.course.tests
     result = proc.run(
-        suite_argv(machine.name, junit),
+        suite_argv(suite, machine.name, junit),
         env=suite_env(lab),
-        cwd=SUITE_DIR,
+        cwd=suite,
         log=log,
         check=False,
         timeout=SUITE_TIMEOUT,
@@ -161,16 +180,16 @@ def _run_suite(lab: Lab, machine: Machine, progress: Progress) -> MachineTests:
     return tests
 
 
-def suite_argv(machine: str, junit: Path) -> list[str]:
+def suite_argv(tests: Path, machine: str, junit: Path) -> list[str]:
     return [
         sys.executable,
         "-m",
         "pytest",
-        str(SUITE_DIR),
+        str(tests),
         f"--hosts=ansible://{machine}",
         f"--junitxml={junit}",
         "--rootdir",
-        str(SUITE_DIR),
+        str(tests),
         "-c",
         "/dev/null",  # the suite's own settings only: not labtool's test configuration
         "-p",
@@ -181,7 +200,7 @@ def suite_argv(machine: str, junit: Path) -> list[str]:
 
 def suite_env(lab: Lab) -> dict[str, str]:
     return {
-        **ansible_env(),
+        **ansible_env(lab.room.course),
         # testinfra asks `ansible-inventory` about the host; with no -i it reads every source listed here.
         "ANSIBLE_INVENTORY": f"{lab.room.path},{lab.inventory_path}",
         # testinfra runs each command over a new SSH connection unless given a control path; on an

@@ -1,4 +1,4 @@
-"""The VM backend: the project's single Vagrantfile, driven through python-vagrant.
+"""The VM backend: labtool's one Vagrantfile (package data), driven through python-vagrant.
 
 labtool writes the machine list as JSON (the Vagrantfile reads it from
 LABTOOL_MACHINES) and keeps Vagrant's state per room (VAGRANT_DOTFILE_PATH), so
@@ -26,7 +26,9 @@ from labtool.host.accel import Accel
 from labtool.host.daemons import LIBVIRT_URI
 from labtool.images import recipe
 from labtool.model import Kind, Machine, Room
-from labtool.settings import PROJECT_DIR
+
+VAGRANTFILE_DIR = Path(__file__).parent / "files"
+"""Holds the one Vagrantfile every room and Molecule's VM scenario use; it ships inside the package."""
 
 
 class VagrantError(LabtoolError):
@@ -49,7 +51,7 @@ class Network:
 
 
 class VagrantProject:
-    """One Vagrant environment: the project's Vagrantfile, a machine list and a dotfile directory."""
+    """One Vagrant environment: labtool's Vagrantfile, a machine list and a dotfile directory."""
 
     def __init__(self, state_dir: Path, network: Network, accel: Accel, prefix: str) -> None:
         self.state_dir = state_dir
@@ -112,7 +114,7 @@ class VagrantProject:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         log_cm = vagrant.make_file_cm(str(self.log))  # type: ignore[no-untyped-call]
         client = vagrant.Vagrant(  # type: ignore[no-untyped-call]
-            root=str(PROJECT_DIR), env=self._full_env(), out_cm=log_cm, err_cm=log_cm
+            root=str(VAGRANTFILE_DIR), env=self._full_env(), out_cm=log_cm, err_cm=log_cm
         )
         try:
             yield client

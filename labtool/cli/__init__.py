@@ -11,12 +11,27 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 
 from labtool import __version__
-from labtool.cli import compare, daemons, doctor, down, images, provision, report, room, shell, status, up, verify
+from labtool.cli import (
+    compare,
+    daemons,
+    doctor,
+    down,
+    images,
+    init,
+    provision,
+    report,
+    room,
+    shell,
+    status,
+    up,
+    verify,
+)
 from labtool.errors import LabtoolError
 
-VERBS = (up, status, provision, down, verify, compare, report, shell, room, images, daemons, doctor)
+VERBS = (init, up, status, provision, down, verify, compare, report, shell, room, images, daemons, doctor)
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -29,6 +44,13 @@ def parser() -> argparse.ArgumentParser:
     )
     top.add_argument("--version", action="version", version=f"labtool {__version__}")
     top.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    top.add_argument(
+        "--project",
+        type=Path,
+        metavar="DIR",
+        help="the lab project (default: LABTOOL_PROJECT, else the nearest directory above with inventories/ "
+        "and playbooks/)",
+    )
     subparsers = top.add_subparsers(dest="verb", metavar="VERB", required=True)
     for verb in VERBS:
         verb.register(subparsers)

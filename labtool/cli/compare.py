@@ -6,8 +6,8 @@ import argparse
 from dataclasses import asdict
 from typing import Any
 
+from labtool.cli.context import add_room_arguments, lab_for
 from labtool.cli.output import print_json, progress, say, table
-from labtool.cli.rooms import add_room_arguments, lab_for
 from labtool.compare import compare
 
 

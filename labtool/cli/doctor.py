@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from labtool import config
+from labtool.cli.context import lab_project, rooms_dir
 from labtool.cli.output import print_json, say, table
-from labtool.host.doctor import SystemProbe, failed_required, run_checks
+from labtool.errors import LabtoolError
+from labtool.host.doctor import OK, WARN, Check, SystemProbe, failed_required, run_checks
 from labtool.settings import Settings
 
 
@@ -18,9 +21,21 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
-    checks = run_checks(SystemProbe(settings), settings)
+    checks = [*run_checks(SystemProbe(settings), settings), project_check(args, settings)]
     if args.json:
         print_json([c.to_json() for c in checks])
     else:
         say(table(("CHECK", "STATUS", "DETAIL", "FIX"), [(c.name, c.status, c.detail, c.hint) for c in checks]))
     return 1 if failed_required(checks) else 0
+
+
+def project_check(args: argparse.Namespace, settings: Settings) -> Check:
+    """Which lab project (and rooms) labtool uses from here: not needed for the host, so never required."""
+    try:
+        here = lab_project(args)
+    except LabtoolError as exc:
+        return Check("lab project", WARN, exc.message, exc.hint, required=False)
+    directory = rooms_dir(settings, here)
+    rooms = config.list_rooms(directory)
+    detail = f"{here.root}; rooms in {directory}: {', '.join(rooms) or 'none'}"
+    return Check("lab project", OK, detail, "" if rooms else "add one with `labtool room new NAME`", required=False)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from labtool.cli.context import add_room_arguments, lab_for
 from labtool.cli.output import progress, say
-from labtool.cli.rooms import add_room_arguments, lab_for
 
 
 def register(subparsers: Any) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from labtool.cli import up
-from labtool.cli.rooms import add_room_arguments
+from labtool.cli.context import add_room_arguments
 
 
 def register(subparsers: Any) -> None:

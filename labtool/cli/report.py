@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from labtool.cli.context import add_room_arguments, lab_for
 from labtool.cli.output import progress, say
-from labtool.cli.rooms import add_room_arguments, lab_for
 from labtool.errors import LabtoolError
 from labtool.report import html, markdown
 from labtool.report.build import RoomReport, build, headline, to_json

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from labtool import config
+from labtool.cli.context import lab_project, rooms_dir
 from labtool.cli.output import print_json, say, table
-from labtool.settings import PROJECT_DIR, Settings
+from labtool.settings import Settings
 
 
 def register(subparsers: Any) -> None:
@@ -23,18 +25,25 @@ def register(subparsers: Any) -> None:
 
 
 def run_new(args: argparse.Namespace) -> int:
-    path = config.new_room(Settings.from_env().rooms_dir, args.name, args.seats)
-    shown = path.relative_to(PROJECT_DIR) if path.is_relative_to(PROJECT_DIR) else path
+    here = lab_project(args)
+    path = config.new_room(rooms_dir(Settings.from_env(), here), args.name, args.seats)
+    shown = path.relative_to(here.root) if path.is_relative_to(here.root) else path
     say(f"created room {args.name!r} with {args.seats} seat(s) in {shown}/")
     say(f"edit it, then run `labtool up {args.name}`")
     return 0
 
 
 def run_list(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
-    rooms = [config.load(settings.rooms_dir, name) for name in config.list_rooms(settings.rooms_dir)]
+    here = lab_project(args)
+    directory = rooms_dir(Settings.from_env(), here)
+    rooms = [config.load(directory, name, here) for name in config.list_rooms(directory)]
+    rows = [(r.name, len(r.seats), r.networks.index, _relative(r.course.playbook, here.root)) for r in rooms]
     if args.json:
-        print_json([{"room": r.name, "seats": len(r.seats), "network_index": r.networks.index} for r in rooms])
+        print_json([dict(zip(("room", "seats", "network_index", "playbook"), row, strict=True)) for row in rows])
     else:
-        say(table(("ROOM", "SEATS", "NETWORK INDEX"), [(r.name, len(r.seats), r.networks.index) for r in rooms]))
+        say(table(("ROOM", "SEATS", "NETWORK INDEX", "PLAYBOOK"), rows))
     return 0
+
+
+def _relative(path: Path, root: Path) -> str:
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)

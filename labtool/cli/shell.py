@@ -10,8 +10,8 @@ import argparse
 import os
 from typing import Any
 
-from labtool import config
 from labtool.backends.base import Presence
+from labtool.cli.context import load_room
 from labtool.errors import LabtoolError
 from labtool.lab import open_lab
 from labtool.settings import Settings
@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     if args.verb == "exec" and not command:
         raise LabtoolError("no command given", "put the command after --, e.g. `labtool exec seat01-ct -- uptime`")
     settings = Settings.from_env()
-    room = config.load(settings.rooms_dir, args.room)
+    room = load_room(args, settings)
     try:
         machine = room.machine(args.machine)
     except KeyError:

@@ -6,8 +6,9 @@ import argparse
 import os
 from typing import Any
 
+from labtool import requirements
+from labtool.cli.context import add_room_arguments, lab_for
 from labtool.cli.output import print_json, progress, say, table
-from labtool.cli.rooms import add_room_arguments, lab_for
 from labtool.host import capacity
 from labtool.lab import Lab, UpReport, default_parallel
 from labtool.plan import Plan
@@ -30,6 +31,11 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     lab = lab_for(args)
+    if not args.dry_run:
+        # Before planning: installed roles are part of the provisioning key.
+        installed = requirements.install(lab.room.course.project)
+        if installed:
+            progress(f"installed roles from requirements.yml: {', '.join(installed)}")
     plan = lab.plan(args.seats, force_provision=args.force_provision)
     if args.dry_run:
         show_plan(plan, args.json)

@@ -8,8 +8,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from labtool.cli.context import add_room_arguments, lab_for
 from labtool.cli.output import print_json, progress, say, table
-from labtool.cli.rooms import add_room_arguments, lab_for
 from labtool.cli.up import default_parallel_here
 from labtool.parity.diff import Difference
 from labtool.report import junit

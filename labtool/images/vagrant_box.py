@@ -92,7 +92,9 @@ def package_box(raw: Path, workdir: Path, key: str, log: Path) -> Path:
 
 def register(box: Path, log: Path) -> None:
     """`vagrant box add --force`, then drop libvirt's copy of the previous box so new VMs use the new disk."""
-    proc.run(["vagrant", "box", "add", "--force", "--name", recipe.BOX_NAME, str(box)], timeout=900, log=log)
+    # From the box's own directory: vagrant reads a Vagrantfile in the working directory even to add a box.
+    argv = ["vagrant", "box", "add", "--force", "--name", recipe.BOX_NAME, str(box)]
+    proc.run(argv, timeout=900, log=log, cwd=box.parent)
     remove_stale_pool_volumes(log)
 
 

@@ -25,11 +25,31 @@ class Fingerprint:
 
 
 def collect(
-    backend: Backend, room: Room, machine: Machine, files: list[str], *, system_only: bool = False
+    backend: Backend,
+    room: Room,
+    machine: Machine,
+    files: list[str],
+    *,
+    system_only: bool = False,
+    fingerprint_url: str | None = None,
+    page_url: str | None = None,
+    page_ignore_id: str | None = None,
 ) -> Fingerprint:
-    """The machine's fingerprint; with system_only, just its system items and facts (what compare needs)."""
+    """The machine's fingerprint; with system_only, just its system items and facts (what compare needs).
+
+    The app's JSON fingerprint (`fingerprint_url`) and the shape of its page (`page_url`, with
+    the contents of the element whose id is `page_ignore_id` left out) are collected only when
+    the course names them: URLs as seen from the machine itself.
+    """
+    request = {
+        "files": files,
+        "system_only": system_only,
+        "fingerprint_url": fingerprint_url,
+        "page_url": page_url,
+        "page_ignore_id": page_ignore_id,
+    }
     # The script travels on stdin, so nothing needs copying to the machine and nothing is left there.
-    command = ["sudo", "-n", "python3", "-", json.dumps({"files": files, "system_only": system_only})]
+    command = ["sudo", "-n", "python3", "-", json.dumps(request)]
     result = proc.run(
         backend.shell_argv(room, machine, command),
         input=COLLECTOR.read_text(),

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from labtool.model import ContainerResources, Kind, Machine, Networks, Room, Seat, VmResources
+from labtool.model import ContainerResources, Course, Kind, Machine, Networks, Room, Seat, VmResources
+from labtool.project import Project
 
 
 def paired_room(
@@ -17,6 +18,7 @@ def paired_room(
     vm: VmResources | None = None,
     container: ContainerResources | None = None,
     index: int = 10,
+    course: Course | None = None,
 ) -> Room:
     def seat(i: int) -> Seat:
         seat_id = seat_name(i)
@@ -31,4 +33,13 @@ def paired_room(
         vm or VmResources(),
         container or ContainerResources(),
         Networks(index),
+        course or reference_course(),
     )
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def reference_course() -> Course:
+    """The reference lab project's course (this repository's playbook and suite)."""
+    return Course(Project(REPO), REPO / "playbooks" / "site.yml", REPO / "molecule" / "shared" / "tests")

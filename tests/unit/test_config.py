@@ -11,8 +11,11 @@ import pytest
 from labtool import config
 from labtool.errors import LabtoolError, RoomError
 from labtool.model import Kind
+from labtool.project import Project
 
 REPO = Path(__file__).resolve().parents[2]
+REFERENCE = Project(REPO)
+"""The reference lab project: its playbooks/site.yml and molecule/shared/tests are every room's default course."""
 FIXTURES = Path(__file__).parent / "fixtures" / "rooms"
 
 ONE_SEAT = "vms:\n  hosts:\n    seat01-vm:\ncontainers:\n  hosts:\n    seat01-ct:\n"
@@ -225,7 +228,7 @@ BAD_ROOMS = [
 def test_bad_room_reports_every_problem(rooms: Path, files: dict[str, str], problems: list[str]) -> None:
     write(rooms, files)
     with pytest.raises(RoomError) as caught:
-        config.load(rooms, "demo")
+        config.load(rooms, "demo", REFERENCE)
     assert list(caught.value.problems) == problems
     assert caught.value.message == "\n".join(problems)
     assert HINT_FIX in caught.value.hint
@@ -233,7 +236,7 @@ def test_bad_room_reports_every_problem(rooms: Path, files: dict[str, str], prob
 
 @pytest.mark.parametrize("room", ["ini-range", "yaml-range"])
 def test_host_ranges_load_in_ini_and_yaml(room: str) -> None:
-    loaded = config.load(FIXTURES, room)
+    loaded = config.load(FIXTURES, room, REFERENCE)
     assert [s.name for s in loaded.seats] == ["seat01", "seat02", "seat03"]
     assert [(s.vm.name, s.container.name) for s in loaded.seats] == [
         (f"seat0{i}-vm", f"seat0{i}-ct") for i in (1, 2, 3)
@@ -242,16 +245,16 @@ def test_host_ranges_load_in_ini_and_yaml(room: str) -> None:
 
 
 def test_settings_are_read_and_omitted_keys_default() -> None:
-    yaml_room = config.load(FIXTURES, "yaml-range")
+    yaml_room = config.load(FIXTURES, "yaml-range", REFERENCE)
     assert (yaml_room.vm.cpus, yaml_room.vm.memory_mib) == (2, 2048)
     assert (yaml_room.container.cpus, yaml_room.container.memory_mib) == (0.5, 256)
     assert yaml_room.networks.container_subnet == "10.213.22.0/24"
-    ini_room = config.load(FIXTURES, "ini-range")
+    ini_room = config.load(FIXTURES, "ini-range", REFERENCE)
     assert (ini_room.vm.cpus, ini_room.vm.memory_mib, ini_room.container.memory_mib) == (1, 1024, 512)
 
 
 def test_labtool_seat_overrides_the_name_rule_also_from_host_vars() -> None:
-    loaded = config.load(FIXTURES, "seat-variable")
+    loaded = config.load(FIXTURES, "seat-variable", REFERENCE)
     assert [(s.name, s.vm.name, s.container.name) for s in loaded.seats] == [
         ("desk1", "pc-left", "box-right"),
         ("desk2", "seat02-vm", "desk2-ct"),
@@ -259,22 +262,33 @@ def test_labtool_seat_overrides_the_name_rule_also_from_host_vars() -> None:
 
 
 def test_the_default_room_is_one_seat() -> None:
-    room = config.load(REPO / "inventories", "default")
+    room = config.load(REPO / "inventories", "default", REFERENCE)
     assert [(s.name, s.vm.name, s.container.name) for s in room.seats] == [("seat01", "seat01-vm", "seat01-ct")]
     assert room.networks.index == 10
     assert (room.vm.cpus, room.vm.memory_mib, room.container.cpus, room.container.memory_mib) == (1, 1024, 1.0, 512)
 
 
-def test_the_default_room_is_what_new_room_writes(rooms: Path) -> None:
+def test_the_default_room_is_what_new_room_writes_plus_its_course(rooms: Path) -> None:
     written = config.new_room(rooms, "default", 1)
-    for name in ("hosts.yml", "labtool.yml"):
-        assert (written / name).read_text() == (REPO / "inventories" / "default" / name).read_text()
+    default = REPO / "inventories" / "default"
+    assert (written / "hosts.yml").read_text() == (default / "hosts.yml").read_text()
+    settings, course_comment = (written / "labtool.yml").read_text().split("# What the room teaches")
+    assert (default / "labtool.yml").read_text().startswith(settings)
+    assert "# course:" in course_comment
+
+
+def test_the_default_room_names_the_labnotes_course() -> None:
+    room = config.load(REPO / "inventories", "default", REFERENCE)
+    assert room.course.playbook == REPO / "playbooks" / "site.yml"
+    assert room.course.tests == REPO / "molecule" / "shared" / "tests"
+    assert room.course.app.fingerprint_url == "http://127.0.0.1/api/fingerprint"
+    assert room.course.app.page_ignore_id == "notes"
 
 
 def test_missing_room_lists_the_rooms_that_exist(rooms: Path) -> None:
     write(rooms, {"alpha/labtool.yml": "", "beta/labtool.yml": "", "not-a-room/hosts.yml": ""})
     with pytest.raises(RoomError) as caught:
-        config.load(rooms, "gamma")
+        config.load(rooms, "gamma", REFERENCE)
     assert (
         caught.value.message == "room gamma does not exist (no directory inventories/gamma); the rooms are: alpha, beta"
     )
@@ -283,12 +297,12 @@ def test_missing_room_lists_the_rooms_that_exist(rooms: Path) -> None:
 
 def test_missing_room_when_there_are_none(rooms: Path) -> None:
     with pytest.raises(RoomError, match=r"there are no rooms in inventories yet"):
-        config.load(rooms, "default")
+        config.load(rooms, "default", REFERENCE)
 
 
 def test_invalid_room_name_is_refused_before_touching_the_disk(rooms: Path) -> None:
     with pytest.raises(RoomError, match=r'room name "\.\./etc" is not valid'):
-        config.load(rooms, "../etc")
+        config.load(rooms, "../etc", REFERENCE)
 
 
 def test_list_rooms(rooms: Path) -> None:
@@ -301,7 +315,7 @@ def test_new_room_round_trip_takes_a_free_network_index(rooms: Path) -> None:
     config.new_room(rooms, "default", 1)
     path = config.new_room(rooms, "demo", 3)
     assert path == rooms / "demo"
-    room = config.load(rooms, "demo")
+    room = config.load(rooms, "demo", REFERENCE)
     assert [s.name for s in room.seats] == ["seat01", "seat02", "seat03"]
     assert room.networks.index == 11
     assert room.path == path

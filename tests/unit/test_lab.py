@@ -29,7 +29,7 @@ def provisioned(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     def fake_provision(room: Room, machine: str, inventory: Path, work_dir: Path, on_task: object) -> ProvisionResult:
         calls.append(machine)
         ok = machine != "s2-ct"
-        return ProvisionResult(machine, ok, 3 if ok else 0, 0.1, work_dir / f"{machine}.log", "" if ok else "boom")
+        return ProvisionResult(machine, ok, 3 if ok else 0, "" if ok else "boom", (f"/etc/{machine}.conf",))
 
     monkeypatch.setattr(lab_module, "provision", fake_provision)
     monkeypatch.setattr(lab_module, "provision_key", lambda room: "key1")

@@ -69,7 +69,7 @@ def fake_suite(failing: set[str]) -> object:
 
 def test_a_clean_room_verifies_ok_and_the_report_is_kept(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(verify_module, "_run_suite", fake_suite(set()))
-    monkeypatch.setattr(verify_module, "collect", lambda backend, room, m, files: fake_fingerprint(m, set()))
+    monkeypatch.setattr(verify_module, "collect", lambda backend, room, m, files, **app: fake_fingerprint(m, set()))
     report = verify(lab, None, parallel=4, progress=lambda _: None)
     assert report.ok
     assert [m.machine for m in report.machines] == ["seat01-vm", "seat01-ct", "seat02-vm", "seat02-ct"]
@@ -79,7 +79,9 @@ def test_a_clean_room_verifies_ok_and_the_report_is_kept(lab: Lab, monkeypatch: 
 
 def test_drift_on_one_seat_fails_verify_and_names_seat_and_item(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(verify_module, "_run_suite", fake_suite(set()))
-    monkeypatch.setattr(verify_module, "collect", lambda backend, room, m, files: fake_fingerprint(m, {"seat02-ct"}))
+    monkeypatch.setattr(
+        verify_module, "collect", lambda backend, room, m, files, **app: fake_fingerprint(m, {"seat02-ct"})
+    )
     report = verify(lab, None, parallel=2, progress=lambda _: None)
     assert not report.ok
     seat01, seat02 = report.seats
@@ -89,7 +91,7 @@ def test_drift_on_one_seat_fails_verify_and_names_seat_and_item(lab: Lab, monkey
 
 def test_a_failing_test_fails_verify(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(verify_module, "_run_suite", fake_suite({"seat01-vm"}))
-    monkeypatch.setattr(verify_module, "collect", lambda backend, room, m, files: fake_fingerprint(m, set()))
+    monkeypatch.setattr(verify_module, "collect", lambda backend, room, m, files, **app: fake_fingerprint(m, set()))
     report = verify(lab, ["seat01"], parallel=2, progress=lambda _: None)
     assert not report.ok
     assert [m.machine for m in report.machines if not m.ok] == ["seat01-vm"]
@@ -98,7 +100,7 @@ def test_a_failing_test_fails_verify(lab: Lab, monkeypatch: pytest.MonkeyPatch) 
 
 def test_a_machine_that_is_not_running_is_reported_not_skipped(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(verify_module, "_run_suite", fake_suite(set()))
-    monkeypatch.setattr(verify_module, "collect", lambda backend, room, m, files: fake_fingerprint(m, set()))
+    monkeypatch.setattr(verify_module, "collect", lambda backend, room, m, files, **app: fake_fingerprint(m, set()))
     lab.backends[Kind.CONTAINER].running.discard("seat01-ct")  # type: ignore[attr-defined]
     report = verify(lab, None, parallel=2, progress=lambda _: None)
     assert not report.ok
@@ -118,6 +120,29 @@ def test_verify_refuses_to_run_while_another_labtool_changes_the_room(
     lab: Lab, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(verify_module, "_run_suite", fake_suite(set()))
-    monkeypatch.setattr(verify_module, "collect", lambda backend, room, m, files: fake_fingerprint(m, set()))
+    monkeypatch.setattr(verify_module, "collect", lambda backend, room, m, files, **app: fake_fingerprint(m, set()))
     with state.locked(lab.state_dir, "room 'demo'"), pytest.raises(state.BusyError, match="is locked by pid"):
         verify(lab, None, parallel=2, progress=lambda _: None)
+
+
+def test_both_machines_of_a_seat_are_fingerprinted_on_the_files_either_run_managed(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records = state.RoomState()
+    records.record("seat01-vm").managed_files = ["/etc/a.conf", "/etc/vm-only.conf"]
+    records.record("seat01-ct").managed_files = ["/etc/a.conf", "/etc/ct-only.conf"]
+    state.write(lab.state_dir, records)
+    asked: dict[str, tuple[list[str], dict[str, object]]] = {}
+
+    def fake_collect(backend: object, room: object, m: Machine, files: list[str], **app: object) -> Fingerprint:
+        asked[m.name] = (files, app)
+        return fake_fingerprint(m, set())
+
+    monkeypatch.setattr(verify_module, "_run_suite", fake_suite(set()))
+    monkeypatch.setattr(verify_module, "collect", fake_collect)
+    verify(lab, None, parallel=2, progress=lambda _: None)
+    both = ["/etc/a.conf", "/etc/ct-only.conf", "/etc/vm-only.conf"]
+    assert asked["seat01-vm"][0] == asked["seat01-ct"][0] == both
+    assert asked["seat02-vm"][0] == []  # never provisioned: nothing recorded, nothing guessed
+    # The reference course used by the unit rooms names no app: none is probed.
+    assert asked["seat01-vm"][1] == {"fingerprint_url": None, "page_url": None, "page_ignore_id": None}

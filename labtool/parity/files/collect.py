@@ -1,9 +1,15 @@
 """Collect one lab machine's fingerprint; runs ON the machine (as root, stdlib only).
 
-labtool pipes this file to `python3 -` and passes a JSON request as the one
-argument: {"files": [paths the roles manage], "system_only": bool}. It prints one JSON object of
-items, "category:key" -> value string, plus "facts" used by `labtool compare`.
-Values are short, comparable strings, so the diff is a plain dict comparison.
+labtool pipes this file to `python3 -` and passes a JSON request as the one argument:
+
+    {"files": [paths the roles manage], "system_only": bool,
+     "fingerprint_url": str | null, "page_url": str | null, "page_ignore_id": str | null}
+
+It prints one JSON object of items, "category:key" -> value string, plus "facts" used by
+`labtool compare`. Values are short, comparable strings, so the diff is a plain dict comparison.
+What a course's app answers is collected only when the request names its URLs; everything
+else (packages, their conffiles and modified files, files, services, ports, accounts,
+system) comes from the machine itself, whatever the course.
 """
 
 from __future__ import annotations
@@ -22,8 +28,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-
-APP = "http://127.0.0.1"
+from typing import Any
 
 
 def run(*argv: str, ok_codes: tuple[int, ...] = (0,)) -> str:
@@ -57,6 +62,59 @@ def packages() -> dict[str, str]:
     return items
 
 
+def parse_conffiles(text: str) -> dict[str, str]:
+    """Conffile path -> dpkg's md5sum of it as shipped, for the packages that are installed.
+
+    `text` is `dpkg-query -W -f '${db:Status-Abbrev}${Package}\n${Conffiles}\n'`: a line per
+    package (status first, e.g. "ii "), then one line per conffile: " PATH MD5 [obsolete]
+    [remove-on-upgrade]". PATH may hold spaces (dpkg reads the flags and the hash from the
+    end), so the line is split from the right. Obsolete conffiles (no longer shipped) and
+    remove-on-upgrade ones (the next upgrade deletes them) are not the package's state.
+    """
+    conffiles: dict[str, str] = {}
+    installed = False
+    for line in text.splitlines():
+        if not line.startswith(" "):
+            installed = line.startswith("ii")
+            continue
+        words = line[1:].split(" ")  # dpkg writes " PATH HASH[ obsolete][ remove-on-upgrade]"
+        flags = set()
+        while len(words) > 2 and words[-1] in ("obsolete", "remove-on-upgrade"):
+            flags.add(words.pop())
+        if installed and len(words) >= 2 and not flags:
+            conffiles[" ".join(words[:-1])] = words[-1]
+    return conffiles
+
+
+def conffiles() -> dict[str, str]:
+    """Every installed package's conffile, described like the files the roles manage."""
+    listing = parse_conffiles(run("dpkg-query", "-W", "-f", "${db:Status-Abbrev}${Package}\n${Conffiles}\n"))
+    return {f"conffile:{path}": describe(path) for path in listing}
+
+
+def parse_verify(text: str) -> dict[str, str]:
+    """Path -> dpkg's verify flags, from `dpkg --verify` (its default "rpm" format).
+
+    Each line is "FLAGS A PATH": nine flag characters ("??5??????" for changed content,
+    "missing  " for a missing file), the attribute ("c" for a conffile, else a space) and the
+    path (which may hold spaces; dpkg may append " (error)" when a file cannot be checked).
+    """
+    modified = {}
+    for line in text.splitlines():
+        if len(line) > 12 and line[9] == " " and line[11] == " ":
+            modified[line[12:]] = line[:11]
+    return modified
+
+
+def dpkg_modified() -> dict[str, str]:
+    """The package-owned files whose content differs from what the package shipped (or that are gone)."""
+    # What dpkg finds is its answer, not a failure: dpkg 1.21 (Debian 12) exits 0 however many
+    # files it reports (1 is kept for dpkg versions that say "found some" that way); a fatal error is 2.
+    return {
+        f"dpkg-modified:{path}": flags for path, flags in parse_verify(run("dpkg", "--verify", ok_codes=(0, 1))).items()
+    }
+
+
 def flatten(prefix: str, value: object) -> dict[str, str]:
     if isinstance(value, dict):
         items: dict[str, str] = {}
@@ -66,9 +124,9 @@ def flatten(prefix: str, value: object) -> dict[str, str]:
     return {prefix: json.dumps(value) if not isinstance(value, str) else value}
 
 
-def get(path: str) -> tuple[int, str, str]:
+def get(url: str) -> tuple[int, str, str]:
     try:
-        with urllib.request.urlopen(APP + path, timeout=10) as response:
+        with urllib.request.urlopen(url, timeout=10) as response:
             return response.status, response.headers.get("Content-Type", ""), response.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.headers.get("Content-Type", ""), ""
@@ -76,25 +134,29 @@ def get(path: str) -> tuple[int, str, str]:
         return 0, "", str(exc)
 
 
-def app_fingerprint() -> dict[str, str]:
-    status, _, body = get("/api/fingerprint")
+def app_fingerprint(url: str) -> dict[str, str]:
+    """The course app's own fingerprint: a JSON object, flattened to dotted `app:` items."""
+    status, _, body = get(url)
     if status != 200:
-        return {"app:error": f"GET /api/fingerprint answered {status or body}"}
-    return {f"app:{k}": v for k, v in flatten("", json.loads(body)).items()}
+        return {"app:error": f"GET {url} answered {status or body}"}
+    try:
+        return {f"app:{k}": v for k, v in flatten("", json.loads(body)).items()}
+    except ValueError:
+        return {"app:error": f"GET {url} answered something that is not JSON: {body[:100]!r}"}
 
 
 class Skeleton(html.parser.HTMLParser):
     """The page's shape: its tags and attributes in order, without the text (which names the machine).
 
-    The element with id="notes" holds the students' data, which differs by design: only
-    the element itself counts, not what is inside it.
+    The element whose id is `ignore_id` (if any) holds data that differs by design (say,
+    what the students typed): only the element itself counts, not what is inside it.
     """
 
-    DATA_ID = "notes"
     VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"})
 
-    def __init__(self) -> None:
+    def __init__(self, ignore_id: str | None = None) -> None:
         super().__init__()
+        self.ignore_id = ignore_id
         self.tags: list[str] = []
         self.title = ""
         self._in_title = False
@@ -106,7 +168,7 @@ class Skeleton(html.parser.HTMLParser):
             return
         self.tags.append(tag + "".join(f" {k}={v}" for k, v in attrs))
         self._in_title = tag == "title"
-        self._data_depth = 1 if ("id", self.DATA_ID) in attrs else 0
+        self._data_depth = 1 if self.ignore_id is not None and ("id", self.ignore_id) in attrs else 0
 
     def handle_endtag(self, tag: str) -> None:
         if self._data_depth > 1:
@@ -121,9 +183,10 @@ class Skeleton(html.parser.HTMLParser):
             self.title += data
 
 
-def app_page() -> dict[str, str]:
-    status, content_type, body = get("/")
-    skeleton = Skeleton()
+def app_page(url: str, ignore_id: str | None = None) -> dict[str, str]:
+    """The shape of the course app's page (not its text), and how it was answered."""
+    status, content_type, body = get(url)
+    skeleton = Skeleton(ignore_id)
     skeleton.feed(body)
     return {
         "page:status": str(status),
@@ -280,19 +343,26 @@ def facts() -> dict[str, object]:
     }
 
 
+def collect(request: dict[str, Any]) -> dict[str, str]:
+    """The machine's items for this request."""
+    items: dict[str, str] = {}
+    if request.get("system_only"):  # `labtool compare` needs only these and the facts: skip the rest of the work
+        items.update(system())
+    else:
+        for part in (packages, conffiles, dpkg_modified, services, ports, accounts, system):
+            items.update(part())
+        # The course's app, if it has one and the course says where it answers.
+        if request.get("fingerprint_url"):
+            items.update(app_fingerprint(request["fingerprint_url"]))
+        if request.get("page_url"):
+            items.update(app_page(request["page_url"], request.get("page_ignore_id")))
+    items.update({f"file:{path}": describe(path) for path in request.get("files") or []})
+    return items
+
+
 def main() -> None:
     request = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
-    items: dict[str, str] = {}
-    # `labtool compare` needs only the system items and the facts: skip the rest of the work.
-    parts = (
-        (system,)
-        if request.get("system_only")
-        else (packages, app_fingerprint, app_page, services, ports, accounts, system)
-    )
-    for part in parts:
-        items.update(part())
-    items.update({f"file:{path}": describe(path) for path in request.get("files", [])})
-    json.dump({"items": items, "facts": facts()}, sys.stdout)
+    json.dump({"items": collect(request), "facts": facts()}, sys.stdout)
 
 
 if __name__ == "__main__":  # also when piped to `python3 -`

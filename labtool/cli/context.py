@@ -1,12 +1,15 @@
-"""What the room verbs share: the ROOM and --seat arguments, and turning them into a Lab."""
+"""What the verbs share: the lab project and its rooms, the ROOM and --seat arguments, and turning them into a Lab."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from labtool import config
+from labtool import config, project
 from labtool.errors import LabtoolError
 from labtool.lab import Lab, open_lab
+from labtool.model import Room
+from labtool.project import Project
 from labtool.settings import Settings
 
 DEFAULT_ROOM = "default"
@@ -18,9 +21,25 @@ def add_room_arguments(parser: argparse.ArgumentParser, *, seats: bool = True) -
         parser.add_argument("--seat", action="append", dest="seats", metavar="SEAT", help="only this seat (repeatable)")
 
 
+def lab_project(args: argparse.Namespace) -> Project:
+    """`--project DIR`, LABTOOL_PROJECT, or the lab project above the working directory."""
+    explicit: Path | None = getattr(args, "project", None)
+    return project.find(explicit)
+
+
+def rooms_dir(settings: Settings, here: Project) -> Path:
+    """The project's inventories/, unless LABTOOL_ROOMS_DIR puts the rooms elsewhere."""
+    return settings.rooms_dir or here.rooms_dir
+
+
+def load_room(args: argparse.Namespace, settings: Settings) -> Room:
+    here = lab_project(args)
+    return config.load(rooms_dir(settings, here), args.room, here)
+
+
 def lab_for(args: argparse.Namespace) -> Lab:
     settings = Settings.from_env()
-    room = config.load(settings.rooms_dir, args.room)
+    room = load_room(args, settings)
     seats = getattr(args, "seats", None)
     if seats:
         known = {s.name for s in room.seats}
