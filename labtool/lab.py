@@ -115,6 +115,7 @@ class Lab:
         started = time.monotonic()
         report = UpReport(self.room.name)
         with state.locked(self.state_dir, f"room {self.room.name!r}"):
+            state.claim(self.state_dir, self.room.path)
             run = _Run(self, progress, parallel)
             with ThreadPoolExecutor(max_workers=2, thread_name_prefix="lane") as lanes:
                 futures = [lanes.submit(run.lane, plan.of_kind(k), self.backends[k]) for k in (Kind.CONTAINER, Kind.VM)]
@@ -264,6 +265,7 @@ def open_lab(settings: Settings, room: Room) -> Lab:
     from labtool.host import accel
     from labtool.images import build, docker_image, recipe
 
+    state.check_claim(state.room_dir(settings, room.name), room.path)
     key = recipe.cache_key()
     if not build.images_ready(settings, key):
         raise LabtoolError("the base images are not built for the current recipe", "run `labtool images build`")

@@ -24,6 +24,40 @@ class BusyError(LabtoolError):
     """Another labtool process holds the lock on the same room (or the image build)."""
 
 
+class RoomClaimedError(LabtoolError):
+    """Another room directory (another lab project) already uses this room name on this host."""
+
+
+OWNER_FILE = "owner"
+"""Which room directory the state belongs to: room names are host-wide (container, domain and network names)."""
+
+
+def check_claim(directory: Path, room_path: Path) -> None:
+    """Refuse when the state directory belongs to another room directory that still exists."""
+    owner = _owner(directory)
+    if owner is not None and owner != room_path and (owner / "labtool.yml").is_file():
+        raise RoomClaimedError(
+            f"room name {directory.name!r} is already used on this host by {owner}; "
+            "machine, network and state names come from the room's name",
+            f"rename this room's directory, or take the other one down first (`labtool down {directory.name}` "
+            f"from its lab project)",
+        )
+
+
+def claim(directory: Path, room_path: Path) -> None:
+    """Mark the state directory as room_path's (after check_claim)."""
+    check_claim(directory, room_path)
+    if _owner(directory) != room_path:
+        atomic_write(directory / OWNER_FILE, f"{room_path}\n")
+
+
+def _owner(directory: Path) -> Path | None:
+    try:
+        return Path((directory / OWNER_FILE).read_text().strip())
+    except OSError:
+        return None
+
+
 @dataclass
 class MachineRecord:
     provisioned_key: str | None = None

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -25,3 +26,14 @@ class LiveRoom:
             check=False,
             env={**os.environ, **self.env},
         )
+
+
+def problems(report: dict[str, Any]) -> dict[str, Any]:
+    """What made verify fail, for the assertion message: drift per seat and the failed tests per machine."""
+    return {
+        "drift": {s["seat"]: [s["error"], *s["drift"]] for s in report["seats"]},
+        "failed": {
+            m["machine"]: [m["error"], *(c for c in m["cases"] if c["outcome"] in ("failed", "error"))]
+            for m in report["machines"]
+        },
+    }

@@ -23,6 +23,8 @@ from typing import Any
 
 import pytest
 
+from tests.integration.rooms import problems
+
 pytestmark = [pytest.mark.docker, pytest.mark.vagrant]
 REPO = Path(__file__).resolve().parents[2]
 ROOM = "wheelcache"
@@ -127,7 +129,7 @@ def test_a_course_of_public_style_roles_comes_up_verifies_and_names_drift_exactl
     assert all(m["ok"] for m in json.loads(up.stdout)["machines"])
 
     report = installed.verify()
-    assert report["ok"], json.dumps(report["seats"], indent=1)[-4000:]
+    assert report["ok"], json.dumps(problems(report), indent=1)[-4000:]
     (seat,) = report["seats"]
     assert seat["drift"] == []
 

@@ -1,4 +1,5 @@
 import multiprocessing
+import shutil
 from pathlib import Path
 
 import pytest
@@ -34,3 +35,19 @@ def test_a_second_process_is_told_who_holds_the_room(tmp_path: Path) -> None:
         holder.join(10)
     with state.locked(tmp_path, "room 'demo'"):
         pass
+
+
+def test_a_room_name_belongs_to_one_room_directory_while_that_directory_exists(tmp_path: Path) -> None:
+    mine, theirs = tmp_path / "a" / "default", tmp_path / "b" / "default"
+    for room in (mine, theirs):
+        room.mkdir(parents=True)
+        (room / "labtool.yml").write_text("network: {index: 10}\n")
+    directory = tmp_path / "state" / "default"
+    state.claim(directory, theirs)
+    state.claim(directory, theirs)  # its own again: fine
+    with pytest.raises(state.RoomClaimedError) as caught:
+        state.claim(directory, mine)
+    assert str(theirs) in caught.value.message
+    shutil.rmtree(theirs)  # the other project is gone: its name is free again
+    state.claim(directory, mine)
+    state.check_claim(directory, mine)

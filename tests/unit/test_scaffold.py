@@ -1,0 +1,38 @@
+"""`labtool init`: an example project written whole, loadable as a room, never over existing files."""
+
+from pathlib import Path
+
+import pytest
+
+from labtool import config, project
+from labtool.errors import LabtoolError
+from labtool.scaffold import init
+
+
+@pytest.mark.parametrize("example", ["minimal", "labnotes"])
+def test_an_example_is_a_lab_project_whose_default_room_loads(tmp_path: Path, example: str) -> None:
+    target = init(tmp_path / "course", example)
+    found = project.find(env={}, cwd=target / "roles")
+    room = config.load(found.rooms_dir, "default", found)
+    assert room.course.playbook == target / "playbooks" / "site.yml"
+    assert room.course.tests.is_relative_to(target)
+    for scenario in ("docker", "vagrant"):
+        assert (target / "molecule" / scenario / "molecule.yml").is_file()
+    assert (target / "README.md").is_file()
+    assert ".labtool/" in (target / ".gitignore").read_text()
+    assert not list(target.rglob("__pycache__"))
+
+
+def test_init_never_writes_over_files(tmp_path: Path) -> None:
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "notes.txt").write_text("mine")
+    with pytest.raises(LabtoolError, match="not an empty directory"):
+        init(tmp_path / "taken", "minimal")
+    assert [p.name for p in (tmp_path / "taken").iterdir()] == ["notes.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]  # no staging directory left
+
+
+def test_an_unknown_example_names_the_known_ones(tmp_path: Path) -> None:
+    with pytest.raises(LabtoolError) as caught:
+        init(tmp_path / "x", "nope")
+    assert "minimal" in caught.value.hint
