@@ -13,7 +13,7 @@ import re
 import sys
 import time
 from collections.abc import Callable, Collection
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,11 +95,14 @@ def verify(lab: Lab, seats: Collection[str] | None, *, parallel: int, progress: 
         running = [m for seat in chosen for m in seat.machines if observed[m.name].presence is Presence.RUNNING]
         try:
             with ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="verify") as pool:
-                suites = {m.name: pool.submit(_run_suite, lab, m, progress) for m in running}
+                # Each machine is fingerprinted before its suite runs: tests may write data or restart
+                # services, which a fingerprint taken meanwhile would read as drift. Submitted first, so
+                # every suite's fingerprint is done or running when the suite waits for it.
                 prints = {
                     m.name: pool.submit(_fingerprint, lab, m, seat_files(lab.room.seat(m.seat), records))
                     for m in running
                 }
+                suites = {m.name: pool.submit(_suite_after, prints[m.name], lab, m, progress) for m in running}
                 for seat in chosen:
                     for machine in seat.machines:
                         report.machines.append(
@@ -132,6 +135,11 @@ def _fingerprint(lab: Lab, machine: Machine, files: list[str]) -> Fingerprint:
         page_url=app.page_url,
         page_ignore_id=app.page_ignore_id,
     )
+
+
+def _suite_after(fingerprint: Future[Fingerprint], lab: Lab, machine: Machine, progress: Progress) -> MachineTests:
+    wait([fingerprint])
+    return _run_suite(lab, machine, progress)
 
 
 def _not_running(lab: Lab, machine: Machine, presence: Presence) -> MachineTests:
