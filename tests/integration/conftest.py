@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -105,7 +107,11 @@ def running_room(built_images: str, tmp_path_factory: pytest.TempPathFactory) ->
     It lives in a rooms directory of its own (LABTOOL_ROOMS_DIR) on a network index of
     its own, so an instructor's rooms on the same host are never touched.
     """
-    rooms_dir = tmp_path_factory.mktemp("rooms")
+    # One path for every session: a room's state names its directory, and the next session's
+    # `down` of leftovers from an interrupted run must be the same room to be allowed.
+    rooms_dir = Path(tempfile.gettempdir()) / "labtool-integration-rooms"
+    shutil.rmtree(rooms_dir, ignore_errors=True)
+    rooms_dir.mkdir()
     room = LiveRoom(LIVE_ROOM, {"LABTOOL_ROOMS_DIR": str(rooms_dir)})
     created = room.labtool("room", "new", room.name, "--seats", "1")
     assert created.returncode == 0, created.stderr

@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -92,7 +93,10 @@ def fresh_venv(directory: Path, wheel: Path) -> Path:
 def installed(built_images: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     work = tmp_path_factory.mktemp("wheel")
     venv = fresh_venv(work / "venv", build_wheel(work / "dist"))
-    project = work / "cache-course"
+    # One path for every session (outside the checkout): a room's state names its directory, and
+    # the `down` of leftovers from an interrupted run must come from the same room to be allowed.
+    project = Path(tempfile.gettempdir()) / "labtool-wheel-course"
+    shutil.rmtree(project, ignore_errors=True)
     shutil.copytree(REPO / "examples" / "cache", project)
     room = project / "inventories" / ROOM
     (project / "inventories" / "default").rename(room)

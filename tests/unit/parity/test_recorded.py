@@ -11,10 +11,20 @@ from pathlib import Path
 
 import pytest
 
+from labtool.model import Course
 from labtool.parity import expected
 from labtool.parity.diff import diff
+from labtool.project import Project
 
 RECORDED = Path(__file__).parents[1] / "fixtures" / "fingerprints"
+REPO = Path(__file__).resolve().parents[3]
+LABNOTES = Course(
+    Project(REPO),
+    REPO / "playbooks" / "site.yml",
+    REPO / "molecule" / "shared" / "tests",
+    expected_differences=REPO / "molecule" / "shared" / "expected_differences.yml",
+)
+"""The reference course, with its own allow-list over the built-in one (as its room names them)."""
 
 
 def recorded(kind: str) -> dict[str, str]:
@@ -23,7 +33,7 @@ def recorded(kind: str) -> dict[str, str]:
 
 
 def test_a_real_fresh_pair_differs_only_as_the_allow_list_expects() -> None:
-    parity = diff("seat01", recorded("vm"), recorded("container"), expected.load())
+    parity = diff("seat01", recorded("vm"), recorded("container"), expected.for_course(LABNOTES))
     assert parity.drift == ()
     assert parity.compared > 300
     items = {d.item for d in parity.expected}
@@ -52,5 +62,11 @@ def test_one_change_to_the_real_container_is_exactly_one_drifted_item(item: str,
         container.pop(item)
     else:
         container[item] = value
-    parity = diff("seat01", recorded("vm"), container, expected.load())
+    parity = diff("seat01", recorded("vm"), container, expected.for_course(LABNOTES))
     assert [d.item for d in parity.drift] == [item]
+
+
+def test_without_the_courses_own_entries_its_app_differences_are_drift() -> None:
+    parity = diff("seat01", recorded("vm"), recorded("container"), expected.load())
+    assert {d.item.split(":", 1)[0] for d in parity.drift} == {"app", "file"}
+    assert "file:/etc/motd" in {d.item for d in parity.drift}
