@@ -92,6 +92,10 @@ def verify(lab: Lab, seats: Collection[str] | None, *, parallel: int, progress: 
     with state.locked(lab.state_dir, f"room {lab.room.name!r}"):
         observed = lab.observe()
         records = state.read(lab.state_dir)
+        for machine in (m for seat in chosen for m in seat.machines):
+            hidden = records.record(machine.name).hidden_file_tasks
+            if hidden:
+                progress(f"{machine.name}: not compared: files of no_log tasks ({'; '.join(hidden)})")
         running = [m for seat in chosen for m in seat.machines if observed[m.name].presence is Presence.RUNNING]
         try:
             with ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="verify") as pool:

@@ -114,7 +114,8 @@ def installed(built_images: str, tmp_path_factory: pytest.TempPathFactory) -> It
 def test_the_wheel_carries_the_tool_and_not_the_checkout(installed: Installed) -> None:
     code = "import labtool, pathlib; print(pathlib.Path(labtool.__file__).parent)"
     python = str(installed.venv / "bin" / "python")
-    where = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True)
+    # From the project, as the `labtool` command runs: `python -c` in the checkout would import the checkout.
+    where = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True, cwd=installed.project)
     package = Path(where.stdout.strip())
     assert not package.is_relative_to(REPO), package
     for data in ("backends/files/Vagrantfile", "files/ansible.cfg", "parity/files/collect.py"):
