@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import re
 import sys
 from collections.abc import Iterable, Mapping
@@ -44,15 +45,24 @@ CONTAINER_MIN_MEMORY_MIB = 128
 INDEX_RANGE = range(1, 255)
 """The network index is the third octet of the room's /24 subnets."""
 MAX_SEATS = 250
+MAX_CPUS = 64
+MAX_MEMORY_MIB = 256 * 1024
+"""Sanity limits per machine: above them a value is a typo, not a lab machine."""
 """One /24 per kind and room: 253 usable addresses, minus the gateway and some slack."""
 
 # RFC 1123 label: machine names become hostnames, container names and Vagrant machine names.
 _LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+# Connection variables: labtool's generated inventory sets them; a room setting one could point
+# the playbook (run with become) at the labtool host itself or at another machine.
+_CONNECTION_VARIABLE = re.compile(
+    r"^ansible_(host|port|user|connection|password|private_key_file|remote_user|ssh_.+|docker_.+|become_password)$"
+)
 _LABEL_RULE = "lowercase letters, digits and hyphens, at most 63 characters, not starting or ending with a hyphen"
 
 # Read a room so that a broken inventory is an error rather than a warning and an empty
 # room: skip labtool.yml (it is not an inventory), fail on any source Ansible cannot
 # parse and on duplicate YAML keys (which would silently merge two machines into one).
+INVENTORY_PLUGINS = "yaml,ini"
 ANSIBLE_ENV = {
     "ANSIBLE_INVENTORY_IGNORE_REGEX": r"^labtool\.yml$",
     "ANSIBLE_INVENTORY_UNPARSED_FAILED": "True",
@@ -62,6 +72,8 @@ ANSIBLE_ENV = {
     "ANSIBLE_DEPRECATION_WARNINGS": "False",
     "ANSIBLE_NOCOLOR": "True",
     "ANSIBLE_FORCE_COLOR": "False",
+    # Only the documented file formats: reading a room must never run a script or a plugin's lookups.
+    "ANSIBLE_INVENTORY_ENABLED": INVENTORY_PLUGINS,
 }
 INVENTORY_TIMEOUT = 60.0
 
@@ -255,6 +267,8 @@ class _Number:
     above_minimum: bool = False
     maximum: float | None = None
     unit: str = ""
+    cap: float | None = None
+    """A sanity limit above which the value is surely a typo (a machine of 4096 CPUs)."""
 
     @property
     def expected(self) -> str:
@@ -268,13 +282,18 @@ class _Number:
 # Section -> key -> rule. Omitted keys take the model's defaults, except _REQUIRED ones.
 _SCHEMA: Mapping[str, Mapping[str, _Number]] = {
     "vm": {
-        "cpus": _Number(whole=True, minimum=1),
-        "memory_mib": _Number(whole=True, minimum=VM_MIN_MEMORY_MIB, unit="MiB, the least the base image boots with"),
+        "cpus": _Number(whole=True, minimum=1, cap=MAX_CPUS),
+        "memory_mib": _Number(
+            whole=True, minimum=VM_MIN_MEMORY_MIB, unit="MiB, the least the base image boots with", cap=MAX_MEMORY_MIB
+        ),
     },
     "container": {
-        "cpus": _Number(whole=False, minimum=0, above_minimum=True),
+        "cpus": _Number(whole=False, minimum=0, above_minimum=True, cap=MAX_CPUS),
         "memory_mib": _Number(
-            whole=True, minimum=CONTAINER_MIN_MEMORY_MIB, unit="MiB, the least a systemd container runs with"
+            whole=True,
+            minimum=CONTAINER_MIN_MEMORY_MIB,
+            unit="MiB, the least a systemd container runs with",
+            cap=MAX_MEMORY_MIB,
         ),
     },
     "network": {"index": _Number(whole=True, minimum=INDEX_RANGE.start, maximum=INDEX_RANGE.stop - 1)},
@@ -291,6 +310,9 @@ def _read_settings(room_dir: Path, free_index: int | None, problems: list[str]) 
     path = room_dir / SETTINGS_FILE
     where = _display(path)
     example = f" that no other room uses, e.g. {free_index}" if free_index is not None else ""
+    if path.exists() and not path.is_file():
+        problems.append(f"{where}: is not a regular file; make labtool.yml a plain YAML file")
+        return {section: {} for section in _SCHEMA}
     if not path.is_file():
         problems.append(
             f"{where}: missing; create it with at least `network: {{index: N}}`, N from 1 to 254{example} "
@@ -307,20 +329,58 @@ def _read_settings(room_dir: Path, free_index: int | None, problems: list[str]) 
 def _parse_yaml(path: Path, where: str) -> tuple[Any, str | None]:
     """The file's data, or the problem that stops it being read (then the schema is not checked)."""
     try:
+        if path.stat().st_size > MAX_SETTINGS_BYTES:
+            return None, f"{where}: is over {MAX_SETTINGS_BYTES // 1024} KiB; a room's settings are a few lines"
         return yaml.load(path.read_text(), Loader=_StrictLoader), None  # a SafeLoader subclass: safe
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         at = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        return None, f"{where}: {at}not valid YAML: {exc.problem}; fix it there"
+        return None, f"{where}: {at}not valid YAML: {_clip(str(exc.problem), MAX_QUOTED)}; fix it there"
+    except RecursionError:
+        return None, f"{where}: nested too deeply to be a room's settings; fix it there"
     except (yaml.YAMLError, OSError, UnicodeDecodeError) as exc:
-        return None, f"{where}: cannot be read: {exc}; make it a readable UTF-8 YAML file"
+        return None, f"{where}: cannot be read: {_clip(str(exc), MAX_QUOTED)}; make it a readable UTF-8 YAML file"
 
 
-class _StrictLoader(yaml.SafeLoader):
+def read_settings_data(path: Path) -> Any:
+    """labtool.yml's data as the strict loader reads it, or None when it cannot be read for any reason."""
+    data, problem = _parse_yaml(path, str(path))
+    return None if problem else data
+
+
+MAX_SETTINGS_BYTES = 64 * 1024
+
+
+class _NoDuplicatesLoader(yaml.SafeLoader):
     """SafeLoader that rejects duplicate keys, which plain YAML loaders silently let the last one win."""
 
 
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+class _StrictLoader(_NoDuplicatesLoader):
+    """Also rejects anchors and aliases (an alias bomb expands to gigabytes; settings never need them),
+    and leading-zero numbers (YAML 1.1 reads 010 as 8)."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, yaml.events.AliasEvent) or getattr(event, "anchor", None):
+            raise yaml.composer.ComposerError(
+                None, None, "anchors and aliases (& and *) are not allowed here", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
+def _construct_int(loader: _StrictLoader, node: yaml.ScalarNode) -> int:
+    if re.fullmatch(r"[-+]?0[0-9_]+", str(node.value)):
+        plain = str(node.value).lstrip("+-0_") or "0"
+        raise yaml.constructor.ConstructorError(
+            None, None, f"{node.value} has a leading zero (YAML reads it as octal); write {plain}", node.start_mark
+        )
+    return int(loader.construct_yaml_int(node))
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+
+
+def _construct_mapping(loader: _NoDuplicatesLoader, node: yaml.MappingNode) -> dict[Any, Any]:
     seen: set[object] = set()
     for key_node, _ in node.value:
         key = loader.construct_object(key_node)
@@ -330,6 +390,7 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[An
     return loader.construct_mapping(node)
 
 
+_NoDuplicatesLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
@@ -379,6 +440,12 @@ def _number_problem(value: Any, rule: _Number) -> str | None:
     if isinstance(value, bool) or not isinstance(value, kinds):
         what = "a whole number" if rule.whole else "a number"
         return f"{_show(value)} is not {what}; set it to {rule.expected}"
+    if not math.isfinite(value):
+        return f"{_show(value)} is not a finite number; set it to {rule.expected}"
+    return _below_problem(value, rule) or _above_problem(value, rule)
+
+
+def _below_problem(value: float, rule: _Number) -> str | None:
     if rule.above_minimum and value <= rule.minimum:
         return f"{value} is not above {rule.minimum}; set it to {rule.expected}"
     if value < rule.minimum and rule.maximum is not None:
@@ -386,8 +453,14 @@ def _number_problem(value: Any, rule: _Number) -> str | None:
     if value < rule.minimum:
         unit = f" {rule.unit}" if rule.unit else ""
         return f"{value} is below {rule.minimum}{unit}; set it to {rule.minimum} or more"
+    return None
+
+
+def _above_problem(value: float, rule: _Number) -> str | None:
     if rule.maximum is not None and value > rule.maximum:
         return f"{value} is above {rule.maximum}; set it to {rule.expected}"
+    if rule.cap is not None and value > rule.cap:
+        return f"{value} is above {rule.cap:g}, more than a lab machine can use; set it to {rule.cap:g} or less"
     return None
 
 
@@ -403,8 +476,18 @@ def _known(keys: Iterable[str]) -> str:
 
 
 def _show(value: object) -> str:
-    """A value as the user wrote it in YAML: strings quoted, null/true/false spelled the YAML way."""
-    return json.dumps(value, default=str)
+    """A value as the user wrote it in YAML: strings quoted, null/true/false spelled the YAML way; clipped."""
+    return _clip(json.dumps(value, default=str))
+
+
+MAX_SHOWN = 80
+MAX_QUOTED = 300
+"""How much of a value (MAX_SHOWN) or of a parser's message (MAX_QUOTED) a message may quote."""
+
+
+def _clip(text: str, limit: int = MAX_SHOWN) -> str:
+    """Messages quote what the user (or Ansible) wrote, but never pages of it."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # -- network index ----------------------------------------------------------------------
@@ -432,9 +515,8 @@ def _other_indexes(rooms_dir: Path, name: str) -> dict[int, str]:
         if other == name:
             continue
         try:
-            data = yaml.safe_load((rooms_dir / other / SETTINGS_FILE).read_text())
-            index = data["network"]["index"]
-        except (OSError, UnicodeDecodeError, yaml.YAMLError, KeyError, TypeError):
+            index = read_settings_data(rooms_dir / other / SETTINGS_FILE)["network"]["index"]
+        except (KeyError, TypeError):  # a broken room is that room's problem, not this one's
             continue
         if isinstance(index, int) and not isinstance(index, bool):
             used.setdefault(index, other)
@@ -540,13 +622,27 @@ def _parse_failure(output: str, room_dir: Path) -> str:
     reasons = [attempts[p] for p in preferred if p in attempts] + list(attempts.values())
     reason = reasons[0] if reasons else (messages[-1].text if messages else proc.tail(output, 3))
     at = next((msg.at for msg in messages if msg.line and msg.text.endswith(reason)), "")
-    reason = reason.removeprefix("Failed to parse inventory: ").rstrip(".")
+    if not at and source and source.suffix in _YAML_SUFFIXES:
+        at = _yaml_position(source)  # Ansible's yaml plugin names no position; PyYAML finds the same fault
+    reason = _clip(reason.removeprefix("Failed to parse inventory: ").rstrip("."), MAX_QUOTED)
     # Without a failed source (e.g. a broken group_vars file) Ansible names no file: point at the room.
     place = _display(source) if source and source.is_file() else _display(room_dir)
     return (
         f"{place}: {at}Ansible cannot read this inventory: {reason}; "
         f"fix it until `ansible-inventory -i {_display(room_dir)} --list` reads it"
     )
+
+
+def _yaml_position(path: Path) -> str:
+    try:
+        if path.stat().st_size <= MAX_SETTINGS_BYTES * 16:
+            yaml.load(path.read_text(), Loader=_NoDuplicatesLoader)  # a SafeLoader subclass: safe
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        return f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+    except (yaml.YAMLError, OSError, UnicodeDecodeError, RecursionError):
+        pass
+    return ""
 
 
 def _inventory_warnings(output: str, where: str) -> list[str]:
@@ -567,6 +663,8 @@ def _seats(inventory: dict[str, Any], where: str, problems: list[str]) -> list[S
     by_seat: dict[str, dict[Kind, list[Machine]]] = {}
     for machine in machines:
         by_seat.setdefault(machine.seat, {kind: [] for kind in Kind})[machine.kind].append(machine)
+    if len(by_seat) > MAX_SEATS:
+        problems.append(f"{where}: {len(by_seat)} seats; a room has at most {MAX_SEATS}: split it into rooms")
     seats = []
     for name in sorted(by_seat, key=_natural):
         seat_problems = _pair_problems(name, by_seat[name])
@@ -588,6 +686,12 @@ def _machines(inventory: dict[str, Any], where: str, problems: list[str]) -> lis
     machines = []
     for host in _all_hosts(groups):
         host_problems: list[str] = []
+        owned = sorted(k for k in hostvars.get(host, {}) if _CONNECTION_VARIABLE.match(k))
+        if owned:
+            host_problems.append(
+                f"sets {', '.join(owned)}; labtool owns how lab machines are reached (it generates their "
+                "connection details): remove it from the room's host_vars, group_vars and inventory"
+            )
         valid = bool(_LABEL.fullmatch(host))
         if not valid:
             host_problems.append(f"not a valid hostname; rename it using {_LABEL_RULE}")

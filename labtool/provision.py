@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from labtool import course
+from labtool import config, course
 from labtool.model import Course, Room
 from labtool.provision_events import ManagedFiles
 
@@ -73,8 +73,9 @@ def provision(
             rotate_artifacts=1,
         )
     changed, failures = _host_stats(runner.stats, machine)
-    ok = runner.status == "successful" and failures == 0
-    error = "" if ok else _failure_summary(runner, log)
+    matched = _played(runner.stats, machine)
+    ok = runner.status == "successful" and failures == 0 and matched
+    error = "" if ok else _failure_summary(runner, log) if matched else _no_play(room, machine)
     return ProvisionResult(machine, ok, changed, error, files.paths(), files.hidden())
 
 
@@ -85,6 +86,8 @@ def ansible_env(lab_course: Course) -> dict[str, str]:
         "PATH": f"{venv_bin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         "ANSIBLE_CONFIG": str(lab_course.project.ansible_cfg),
         "ANSIBLE_ROLES_PATH": ":".join(str(p) for p in lab_course.project.roles_path),
+        # The room is read as the documented file formats only, as `config.load` read it: no scripts.
+        "ANSIBLE_INVENTORY_ENABLED": config.INVENTORY_PLUGINS,
         "ANSIBLE_NOCOLOR": "True",
     }
 
@@ -109,6 +112,18 @@ def _host_stats(stats: dict[str, Any] | None, machine: str) -> tuple[int, int]:
     changed = int(stats.get("changed", {}).get(machine, 0))
     failures = sum(int(stats.get(kind, {}).get(machine, 0)) for kind in ("failures", "dark"))
     return changed, failures
+
+
+def _played(stats: dict[str, Any] | None, machine: str) -> bool:
+    """Whether any play ran on the machine: a playbook whose `hosts:` match it not at all did nothing."""
+    return any(machine in (counts or {}) for counts in (stats or {}).values() if isinstance(counts, dict))
+
+
+def _no_play(room: Room, machine: str) -> str:
+    return (
+        f"no play of {room.course.playbook.name} targets {machine}; put the room's machines in the groups its "
+        "plays name in `hosts:` (the reference course's: lab)"
+    )
 
 
 def _failure_summary(runner: Any, log: Path) -> str:

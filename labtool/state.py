@@ -109,12 +109,36 @@ def write(directory: Path, state: RoomState) -> None:
     atomic_write(directory / "state.json", json.dumps(asdict(state), indent=2, sort_keys=True) + "\n")
 
 
-def atomic_write(path: Path, text: str) -> None:
+PRIVATE = 0o600
+"""Room state, inventories and logs: they name machines, keys and students."""
+SHARED = 0o644
+"""What is meant to be read by others: reports, JUnit files, image manifests."""
+
+
+def atomic_write(path: Path, text: str, *, mode: int = PRIVATE) -> None:
+    """Replace path with text all at once: a crash or a full disk leaves the old file, never half a new one.
+
+    The temporary file lives beside the target (one filesystem, so the rename is atomic)
+    and is removed on every failure; the file and its directory are fsynced before and
+    after the rename, so a power cut cannot bring back the old content or an empty file.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fchmod(handle.fileno(), mode)
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
 
 
 @contextmanager

@@ -21,6 +21,17 @@ def add_room_arguments(parser: argparse.ArgumentParser, *, seats: bool = True) -
         parser.add_argument("--seat", action="append", dest="seats", metavar="SEAT", help="only this seat (repeatable)")
 
 
+def positive_int(text: str) -> int:
+    """argparse type for counts such as --parallel: a whole number of 1 or more (else a usage error, exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more")
+    return value
+
+
 def lab_project(args: argparse.Namespace) -> Project:
     """`--project DIR`, LABTOOL_PROJECT, or the lab project above the working directory."""
     explicit: Path | None = getattr(args, "project", None)

@@ -18,7 +18,7 @@ from labtool.cli.output import progress, say
 from labtool.errors import LabtoolError
 from labtool.report import html, markdown
 from labtool.report.build import RoomReport, build, headline, to_json
-from labtool.state import atomic_write
+from labtool.state import SHARED, atomic_write
 
 FORMATS = ("html", "json", "markdown")
 STDOUT = "-"
@@ -68,7 +68,7 @@ def write(path: Path, text: str) -> None:
     if path.is_dir():
         raise LabtoolError(f"cannot write the report to {path}: it is a directory", "name a file with -o FILE")
     try:
-        atomic_write(path, text)
+        atomic_write(path, text, mode=SHARED)
     except OSError as exc:
         raise LabtoolError(
             f"cannot write the report to {path}: {exc.strerror or exc}",

@@ -9,6 +9,7 @@ from typing import Any
 from labtool import config
 from labtool.cli.context import lab_project, rooms_dir
 from labtool.cli.output import print_json, say, table
+from labtool.errors import RoomError
 from labtool.settings import Settings
 
 
@@ -34,15 +35,37 @@ def run_new(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    """Every room, each loaded on its own: one broken room is listed with its first problem, not fatal to the rest."""
     here = lab_project(args)
     directory = rooms_dir(Settings.from_env(), here)
-    rooms = [config.load(directory, name, here) for name in config.list_rooms(directory)]
-    rows = [(r.name, len(r.seats), r.networks.index, _relative(r.course.playbook, here.root)) for r in rooms]
+    rows: list[dict[str, object]] = []
+    for name in config.list_rooms(directory):
+        try:
+            room = config.load(directory, name, here)
+        except RoomError as exc:
+            more = f" (and {len(exc.problems) - 1} more)" if len(exc.problems) > 1 else ""
+            rows.append({"room": name, "error": exc.problems[0] + more})
+            continue
+        rows.append(
+            {
+                "room": room.name,
+                "seats": len(room.seats),
+                "network_index": room.networks.index,
+                "playbook": _relative(room.course.playbook, here.root),
+                "error": "",
+            }
+        )
     if args.json:
-        print_json([dict(zip(("room", "seats", "network_index", "playbook"), row, strict=True)) for row in rows])
+        print_json(rows)
     else:
-        say(table(("ROOM", "SEATS", "NETWORK INDEX", "PLAYBOOK"), rows))
-    return 0
+        columns = ("room", "seats", "network_index", "playbook")
+        say(table(("ROOM", "SEATS", "NETWORK INDEX", "PLAYBOOK"), [[r.get(c, "-") for c in columns] for r in rows]))
+        for row in rows:
+            if row["error"]:
+                say(
+                    f"room {row['room']} is invalid: {row['error']}; `labtool status {row['room']}` lists every problem"
+                )
+    return 1 if any(row["error"] for row in rows) else 0
 
 
 def _relative(path: Path, root: Path) -> str:

@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 from labtool import requirements
-from labtool.cli.context import add_room_arguments, lab_for
+from labtool.cli.context import add_room_arguments, lab_for, positive_int
 from labtool.cli.output import print_json, progress, say, table
 from labtool.host import capacity
 from labtool.lab import Lab, UpReport, default_parallel
@@ -19,7 +19,7 @@ def register(subparsers: Any) -> None:
     add_room_arguments(parser)
     parser.add_argument(
         "--parallel",
-        type=int,
+        type=positive_int,
         default=None,
         metavar="N",
         help="provisioning runs at once (default: from cores and free memory)",
@@ -52,8 +52,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def execute(lab: Lab, plan: Plan, parallel: int | None) -> UpReport:
-    if parallel is not None and parallel < 1:
-        parallel = 1
     progress(f"room {lab.room.name!r}: {len(plan.changes)} of {len(plan.steps)} machines need work")
     return lab.up(plan, parallel=parallel or default_parallel_here(), progress=progress)
 

@@ -8,7 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from labtool.cli.context import add_room_arguments, lab_for
+from labtool.cli.context import add_room_arguments, lab_for, positive_int
 from labtool.cli.output import print_json, progress, say, table
 from labtool.cli.up import default_parallel_here
 from labtool.parity.diff import Difference
@@ -26,13 +26,13 @@ def register(subparsers: Any) -> None:
     add_room_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--junit", type=Path, metavar="FILE", help="also write the results as JUnit XML to FILE")
-    parser.add_argument("--parallel", type=int, default=None, metavar="N", help="machines checked at once")
+    parser.add_argument("--parallel", type=positive_int, default=None, metavar="N", help="machines checked at once")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     lab = lab_for(args)
-    parallel = max(1, args.parallel or default_parallel_here())
+    parallel = args.parallel or default_parallel_here()
     report = verify(lab, args.seats, parallel=parallel, progress=progress)
     if args.junit:
         junit.write(report, args.junit)

@@ -20,7 +20,7 @@ from labtool import proc
 from labtool.errors import ImageBuildError
 from labtool.images import docker_image, mirror, recipe, rootfs, vagrant_box
 from labtool.settings import Settings
-from labtool.state import atomic_write, locked, utc_now
+from labtool.state import SHARED, atomic_write, locked, utc_now
 
 Progress = Callable[[str], None]
 
@@ -156,7 +156,7 @@ def _step(report: BuildReport, name: str, progress: Progress, message: str) -> I
 
 def _write_manifests(settings: Settings, container: dict[str, str], vm: dict[str, str]) -> None:
     for name, packages in (("container", container), ("vm", vm)):
-        atomic_write(settings.images_dir / f"manifest-{name}.txt", rootfs.format_manifest(packages))
+        atomic_write(settings.images_dir / f"manifest-{name}.txt", rootfs.format_manifest(packages), mode=SHARED)
 
 
 def _write_state(settings: Settings, report: BuildReport) -> None:

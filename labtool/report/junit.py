@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from xml.etree import ElementTree
 
-from labtool.state import atomic_write
+from labtool.state import SHARED, atomic_write
 from labtool.verify import VerifyReport
 
 
@@ -40,4 +40,4 @@ def _suite(parent: ElementTree.Element, name: str, tests: int, failures: int) ->
 
 
 def write(report: VerifyReport, path: Path) -> None:
-    atomic_write(path, render(report))
+    atomic_write(path, render(report), mode=SHARED)

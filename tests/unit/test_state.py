@@ -51,3 +51,26 @@ def test_a_room_name_belongs_to_one_room_directory_while_that_directory_exists(t
     shutil.rmtree(theirs)  # the other project is gone: its name is free again
     state.claim(directory, mine)
     state.check_claim(directory, mine)
+
+
+def test_atomic_write_sets_the_mode_it_is_given(tmp_path: Path) -> None:
+    state.atomic_write(tmp_path / "state.json", "{}\n")
+    state.atomic_write(tmp_path / "report.html", "<p>\n", mode=state.SHARED)
+    assert (tmp_path / "state.json").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "report.html").stat().st_mode & 0o777 == 0o644
+
+
+def test_a_failed_atomic_write_keeps_the_old_file_and_leaves_no_temporary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "state.json"
+    state.atomic_write(target, "old\n")
+
+    def full_disk(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("labtool.state.os.fsync", full_disk)
+    with pytest.raises(OSError, match="No space"):
+        state.atomic_write(target, "new\n")
+    assert target.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
