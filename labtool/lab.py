@@ -19,7 +19,7 @@ from labtool.backends.base import Backend, Observed, Presence
 from labtool.errors import LabtoolError
 from labtool.model import Kind, Machine, Room
 from labtool.plan import Action, Plan, Step, make_plan
-from labtool.provision import ProvisionResult, provision, provision_key
+from labtool.provision import ProvisionResult, provision, provision_key, strategy
 from labtool.settings import Settings
 
 Progress = Callable[[str], None]
@@ -166,6 +166,9 @@ class _Run:
         self.state = state.read(lab.state_dir)
         self.connections = inventory.read(lab.inventory_path)
         self.provisioners = ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="provision")
+        self.strategy = strategy(lab.settings.mitogen)
+        if self.strategy.note:
+            progress(f"warning: {self.strategy.note}")
         self.outcomes: list[Outcome] = []
 
     def lane(self, steps: tuple[Step, ...], backend: Backend) -> None:
@@ -188,7 +191,13 @@ class _Run:
                 continue
             self.progress(f"{machine.name}: provisioning ({step.reason})")
             future = self.provisioners.submit(
-                provision, self.lab.room, machine.name, self.lab.inventory_path, self.lab.state_dir, self._task
+                provision,
+                self.lab.room,
+                machine.name,
+                self.lab.inventory_path,
+                self.lab.state_dir,
+                self._task,
+                how=self.strategy,
             )
             future.add_done_callback(functools.partial(self._provisioned, step, started))
 

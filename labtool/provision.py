@@ -36,6 +36,29 @@ class ProvisionResult:
     """File tasks with `no_log`, whose paths Ansible hides along with the rest of their result."""
 
 
+@dataclass(frozen=True)
+class Strategy:
+    """How Ansible runs a play: its environment, and a note for the user when the fast way is unavailable."""
+
+    env: dict[str, str]
+    note: str = ""
+
+
+def strategy(mitogen: bool) -> Strategy:
+    """mitogen_linear where mitogen loads (one Python per machine instead of one per task: 3-5x faster
+    here, most of all on emulated VMs); else the stock strategy with pipelining, and a note saying why."""
+    pipelining = Strategy({"ANSIBLE_PIPELINING": "True"})
+    if not mitogen:
+        return pipelining
+    try:
+        import ansible_mitogen
+    except ImportError as exc:
+        note = f"mitogen cannot load ({exc}): provisioning with Ansible's stock strategy, which is slower"
+        return Strategy(pipelining.env, note)
+    plugins = Path(ansible_mitogen.__file__).parent / "plugins" / "strategy"
+    return Strategy({"ANSIBLE_STRATEGY_PLUGINS": str(plugins), "ANSIBLE_STRATEGY": "mitogen_linear"})
+
+
 def provision_key(room: Room) -> str:
     """A content key over what provisioning applies: the course's playbook and the roles it uses, and the room.
 
@@ -52,7 +75,13 @@ def provision_key(room: Room) -> str:
 
 
 def provision(
-    room: Room, machine: str, generated_inventory: Path, work_dir: Path, on_task: TaskProgress
+    room: Room,
+    machine: str,
+    generated_inventory: Path,
+    work_dir: Path,
+    on_task: TaskProgress,
+    *,
+    how: Strategy | None = None,
 ) -> ProvisionResult:
     import ansible_runner
 
@@ -67,7 +96,7 @@ def provision(
             playbook=str(room.course.playbook),
             inventory=[str(room.path), str(generated_inventory)],
             limit=machine,
-            envvars=ansible_env(room.course),
+            envvars={**ansible_env(room.course), **(how.env if how else {})},
             event_handler=_event_handler(machine, sink, on_task, files),
             quiet=True,
             rotate_artifacts=1,

@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 from labtool.errors import SettingsError
 
 ACCEL_CHOICES = ("auto", "kvm", "tcg")
+SWITCH_CHOICES = {"on": True, "1": True, "true": True, "off": False, "0": False, "false": False}
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,8 @@ class Settings:
     """auto | kvm | tcg (LABTOOL_VM_ACCEL): force KVM where the CPU check is wrong, or TCG."""
     rooms_dir: Path | None = None
     """Where the rooms live (LABTOOL_ROOMS_DIR); None: the lab project's inventories/."""
+    mitogen: bool = True
+    """Run playbooks with the mitogen strategy (LABTOOL_MITOGEN=off turns it off: stock strategy, pipelining)."""
 
     @property
     def log_dir(self) -> Path:
@@ -47,7 +50,10 @@ class Settings:
         mirror = env.get("LABTOOL_DEBIAN_MIRROR") or None
         accel = (env.get("LABTOOL_VM_ACCEL") or "auto").lower()
         rooms_dir = Path(env["LABTOOL_ROOMS_DIR"]) if env.get("LABTOOL_ROOMS_DIR") else None
+        mitogen = (env.get("LABTOOL_MITOGEN") or "on").lower()
         problems = []
+        if mitogen not in SWITCH_CHOICES:
+            problems.append(f"LABTOOL_MITOGEN must be on or off, got {mitogen!r}")
         if not home.is_absolute():
             problems.append(f"LABTOOL_HOME must be an absolute path, got {str(home)!r}")
         if rooms_dir is not None and not rooms_dir.is_absolute():
@@ -58,7 +64,9 @@ class Settings:
             problems.append(f"LABTOOL_VM_ACCEL must be one of {', '.join(ACCEL_CHOICES)}, got {accel!r}")
         if problems:
             raise SettingsError("; ".join(problems), "fix or unset the environment variable(s) named above")
-        return cls(home=home, debian_mirror=mirror, vm_accel=accel, rooms_dir=rooms_dir)
+        return cls(
+            home=home, debian_mirror=mirror, vm_accel=accel, rooms_dir=rooms_dir, mitogen=SWITCH_CHOICES[mitogen]
+        )
 
 
 def _is_http_url(value: str) -> bool:

@@ -74,9 +74,11 @@ class DockerBackend:
             _wait_for_systemd(container, machine)
 
     def connection(self, room: Room, machine: Machine) -> dict[str, object]:
-        # Ansible talks to the container through the Docker API: no SSH, no keys.
+        # Ansible talks to the container through `docker exec`: no SSH, no keys. `docker` (not its
+        # collection's full name) is what the mitogen strategy recognises; stock Ansible routes it to
+        # community.docker.docker.
         return {
-            "ansible_connection": "community.docker.docker",
+            "ansible_connection": "docker",
             "ansible_host": container_name(room, machine),
             "ansible_python_interpreter": "/usr/bin/python3",
         }

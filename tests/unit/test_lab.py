@@ -26,7 +26,9 @@ def make_room(tmp_path: Path, seats: int = 2) -> Room:
 def provisioned(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
 
-    def fake_provision(room: Room, machine: str, inventory: Path, work_dir: Path, on_task: object) -> ProvisionResult:
+    def fake_provision(
+        room: Room, machine: str, inventory: Path, work_dir: Path, on_task: object, *, how: object
+    ) -> ProvisionResult:
         calls.append(machine)
         ok = machine != "s2-ct"
         return ProvisionResult(machine, ok, 3 if ok else 0, "" if ok else "boom", (f"/etc/{machine}.conf",))

@@ -106,7 +106,7 @@ def test_bring_up_starts_a_stopped_container_instead_of_making_another(
 
 def test_containers_are_reached_through_the_docker_api_as_the_lab_user(backend: DockerBackend) -> None:
     machine = ROOM.seats[0].container
-    assert backend.connection(ROOM, machine)["ansible_connection"] == "community.docker.docker"
+    assert backend.connection(ROOM, machine)["ansible_connection"] == "docker"
     argv = backend.shell_argv(ROOM, machine, ["uptime"])
     assert argv == ["docker", "exec", "-i", "-u", "vagrant", "-w", "/home/vagrant", "labtool-demo-s1-ct", "uptime"]
 
