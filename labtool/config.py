@@ -119,10 +119,12 @@ def load(rooms_dir: Path, name: str, project: Project) -> Room:
     )
 
 
-def new_room(rooms_dir: Path, name: str, seats: int) -> Path:
+def new_room(rooms_dir: Path, name: str, seats: int, course_from: Path | None = None) -> Path:
     """Write rooms_dir/<name>/ (hosts.yml with `seats` seats, documented labtool.yml); return it.
 
-    Never overwrites: an existing directory of that name is an error.
+    The new room teaches what the labtool.yml at `course_from` teaches (its `course:`
+    section), if it exists and names one; else the defaults, shown commented out. Never
+    overwrites: an existing directory of that name is an error.
     """
     room_dir = rooms_dir / name
     problems = [p for p in (_room_name_problem(name), _seat_count_problem(seats)) if p]
@@ -136,7 +138,7 @@ def new_room(rooms_dir: Path, name: str, seats: int) -> Path:
     try:
         room_dir.mkdir(parents=True)
         (room_dir / "hosts.yml").write_text(hosts_yml(seats))
-        (room_dir / SETTINGS_FILE).write_text(settings_yml(index))
+        (room_dir / SETTINGS_FILE).write_text(settings_yml(index, _course_in(course_from)))
     except OSError as exc:
         raise RoomError(
             [f"{_display(room_dir)}: cannot be written: {exc.strerror}"], "check the directory's owner and free space"
@@ -151,8 +153,28 @@ def hosts_yml(seats: int) -> str:
     return _HOSTS_TEMPLATE.format(vms=f"{names}-vm", containers=f"{names}-ct")
 
 
-def settings_yml(index: int) -> str:
-    """The labtool.yml of a new room: every key at its default, each explained."""
+def _course_in(settings_file: Path | None) -> dict[str, Any] | None:
+    if settings_file is None or not settings_file.is_file():
+        return None
+    data = read_settings_data(settings_file)
+    chosen = data.get(COURSE_SECTION) if isinstance(data, dict) else None
+    return chosen if isinstance(chosen, dict) else None
+
+
+def settings_yml(index: int, chosen_course: Mapping[str, Any] | None = None) -> str:
+    """The labtool.yml of a new room: every key at its default, each explained; the course given, if any."""
+    text = _settings_text(index)
+    if chosen_course is None:
+        return text
+    settings, _ = text.split(_COURSE_HEADING)
+    course_yaml = yaml.safe_dump({COURSE_SECTION: dict(chosen_course)}, sort_keys=False, default_flow_style=False)
+    return f"{settings}{_COURSE_HEADING}; as the project's default room teaches it.\n{course_yaml}"
+
+
+_COURSE_HEADING = "# What the room teaches"
+
+
+def _settings_text(index: int) -> str:
     return _SETTINGS_TEMPLATE.format(
         vm=VmResources(),
         container=ContainerResources(),

@@ -165,41 +165,47 @@ class _Run:
         self.lock = threading.Lock()
         self.state = state.read(lab.state_dir)
         self.connections = inventory.read(lab.inventory_path)
-        self.provisioners = ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="provision")
+        self.parallel = max(1, parallel)
+        self.provisioners = ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="provision")
         self.strategy = strategy(lab.settings.mitogen)
         if self.strategy.note:
             progress(f"warning: {self.strategy.note}")
         self.outcomes: list[Outcome] = []
 
     def lane(self, steps: tuple[Step, ...], backend: Backend) -> None:
-        for step in steps:
-            machine = step.machine
-            started = time.monotonic()
-            try:
-                if step.needs_machine:
-                    verb = "creating" if Action.CREATE in step.actions else "starting"
-                    self.progress(f"{machine.name}: {verb} ({step.reason})")
-                    backend.bring_up(self.lab.room, [machine])
-                    self._started(machine, step.actions[0], time.monotonic() - started)
-                self._connect(machine, backend)
-            except LabtoolError as exc:
-                self._record(Outcome(machine.name, machine.kind, step.actions, False, error=exc.message))
-                continue
-            except Exception as exc:  # an SDK's own error: one machine failing must not stop the others
-                error = f"unexpected {type(exc).__name__}: {exc}"
-                self._record(Outcome(machine.name, machine.kind, step.actions, False, error=error))
-                continue
-            self.progress(f"{machine.name}: provisioning ({step.reason})")
-            future = self.provisioners.submit(
-                provision,
-                self.lab.room,
-                machine.name,
-                self.lab.inventory_path,
-                self.lab.state_dir,
-                self._task,
-                how=self.strategy,
-            )
-            future.add_done_callback(functools.partial(self._provisioned, step, started))
+        """One kind's machines, up to `parallel` at a time; each is provisioned as soon as it is ready."""
+        with ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix=f"{backend.kind}-lane") as pool:
+            for done in [pool.submit(self._bring_up, step, backend) for step in steps]:
+                done.result()  # _bring_up records every failure per machine; re-raise only a bug
+
+    def _bring_up(self, step: Step, backend: Backend) -> None:
+        machine = step.machine
+        started = time.monotonic()
+        try:
+            if step.needs_machine:
+                verb = "creating" if Action.CREATE in step.actions else "starting"
+                self.progress(f"{machine.name}: {verb} ({step.reason})")
+                backend.bring_up(self.lab.room, [machine])
+                self._started(machine, step.actions[0], time.monotonic() - started)
+            self._connect(machine, backend)
+        except LabtoolError as exc:
+            self._record(Outcome(machine.name, machine.kind, step.actions, False, error=exc.message))
+            return
+        except Exception as exc:  # an SDK's own error: one machine failing must not stop the others
+            error = f"unexpected {type(exc).__name__}: {exc}"
+            self._record(Outcome(machine.name, machine.kind, step.actions, False, error=error))
+            return
+        self.progress(f"{machine.name}: provisioning ({step.reason})")
+        future = self.provisioners.submit(
+            provision,
+            self.lab.room,
+            machine.name,
+            self.lab.inventory_path,
+            self.lab.state_dir,
+            self._task,
+            how=self.strategy,
+        )
+        future.add_done_callback(functools.partial(self._provisioned, step, started))
 
     def finish(self) -> list[Outcome]:
         self.provisioners.shutdown(wait=True)

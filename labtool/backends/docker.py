@@ -7,6 +7,7 @@ containers are found, listed and removed by label, never by guessing names.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -40,6 +41,7 @@ class DockerBackend:
     def __init__(self, image: str) -> None:
         self.image = image
         self._client: Any = None
+        self._network = threading.Lock()  # machines come up in parallel; the room's network is made once
 
     @property
     def client(self) -> Any:
@@ -63,7 +65,8 @@ class DockerBackend:
         return observed
 
     def bring_up(self, room: Room, machines: Sequence[Machine]) -> None:
-        self._ensure_network(room)
+        with self._network:
+            self._ensure_network(room)
         existing = {c.labels.get(MACHINE_LABEL): c for c in self._room_containers(room)}
         for machine in machines:
             container = existing.get(machine.name)

@@ -12,7 +12,9 @@ import os
 import shlex
 import shutil
 import subprocess
-from collections.abc import Iterator, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,6 +28,7 @@ from labtool.host.accel import Accel
 from labtool.host.daemons import LIBVIRT_URI
 from labtool.images import recipe
 from labtool.model import Kind, Machine, Room
+from labtool.state import SHARED, atomic_write
 
 VAGRANTFILE_DIR = Path(__file__).parent / "files"
 """Holds the one Vagrantfile every room and Molecule's VM scenario use; it ships inside the package."""
@@ -81,7 +84,8 @@ class VagrantProject:
             "network": asdict(self.network),
             "machines": [asdict(m) for m in machines],
         }
-        self.machines_file.write_text(json.dumps(spec, indent=2) + "\n")
+        # Atomically: a `vagrant up` of another VM of the room may be reading it at this moment.
+        atomic_write(self.machines_file, json.dumps(spec, indent=2) + "\n", mode=SHARED)
 
     def up(self, name: str) -> None:
         with self._vagrant(f"start the VM {name}") as v:
@@ -133,6 +137,10 @@ class VagrantBackend:
     def __init__(self, rooms_home: Path, accel: Accel) -> None:
         self.rooms_home = rooms_home
         self.accel = accel
+        # Rooms whose shared resources (the box volume in the pool, the libvirt network) exist.
+        self._shared_ready: set[str] = set()
+        self._first_up = threading.Lock()
+        self._define = threading.Lock()
 
     def project(self, room: Room) -> VagrantProject:
         return VagrantProject(
@@ -157,11 +165,37 @@ class VagrantBackend:
         return observed
 
     def bring_up(self, room: Room, machines: Sequence[Machine]) -> None:
+        """Create or start the machines; safe to call from several threads at once for one room."""
         project = self.project(room)
-        project.define([VmSpec(m.name, room.vm.cpus, room.vm.memory_mib) for m in _vms(room)])
-        # One VM at a time: vagrant-libvirt races on box upload and network creation when parallel.
+        with self._define:
+            project.define([VmSpec(m.name, room.vm.cpus, room.vm.memory_mib) for m in _vms(room)])
         for machine in machines:
+            self._up(project, room, machine)
+
+    def _up(self, project: VagrantProject, room: Room, machine: Machine) -> None:
+        """`vagrant up`, with the room's first one alone until its domain runs.
+
+        vagrant-libvirt uploads the box into the storage pool and creates the room's network
+        during the first `up`; two at once both see neither and both create them, and one
+        fails (or boots from a half-uploaded volume). Both are done once a domain runs, so
+        the others start then, in parallel.
+        """
+        first: threading.Thread | None = None
+        failures: list[BaseException] = []
+        with self._first_up:
+            if room.name not in self._shared_ready:
+                first = threading.Thread(target=_catching, args=(project.up, machine.name, failures), daemon=True)
+                first.start()
+                domain = project.domain_name(machine.name)
+                while first.is_alive() and _virsh("domstate", domain, check=False).strip() != "running":
+                    time.sleep(FIRST_UP_POLL_SECONDS)
+                self._shared_ready.add(room.name)
+        if first is None:
             project.up(machine.name)
+            return
+        first.join()
+        if failures:
+            raise failures[0]
 
     def connection(self, room: Room, machine: Machine) -> dict[str, object]:
         ssh = self.project(room).ssh_config(machine.name)
@@ -234,6 +268,16 @@ def network_name(room: Room) -> str:
 
 def _vms(room: Room) -> list[Machine]:
     return [m for m in room.machines if m.kind is Kind.VM]
+
+
+FIRST_UP_POLL_SECONDS = 1.0
+
+
+def _catching(call: Callable[[str], None], argument: str, failures: list[BaseException]) -> None:
+    try:
+        call(argument)
+    except BaseException as exc:  # handed to the caller's thread, which raises it
+        failures.append(exc)
 
 
 def _virsh(*args: str, check: bool = True) -> str:

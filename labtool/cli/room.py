@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from labtool import config
-from labtool.cli.context import lab_project, rooms_dir
+from labtool.cli.context import DEFAULT_ROOM, lab_project, rooms_dir
 from labtool.cli.output import print_json, say, table
 from labtool.errors import RoomError
 from labtool.settings import Settings
@@ -27,7 +27,9 @@ def register(subparsers: Any) -> None:
 
 def run_new(args: argparse.Namespace) -> int:
     here = lab_project(args)
-    path = config.new_room(rooms_dir(Settings.from_env(), here), args.name, args.seats)
+    # A new room teaches what the project's own default room teaches, when it names a course.
+    default_room = here.rooms_dir / DEFAULT_ROOM / config.SETTINGS_FILE
+    path = config.new_room(rooms_dir(Settings.from_env(), here), args.name, args.seats, course_from=default_room)
     shown = path.relative_to(here.root) if path.is_relative_to(here.root) else path
     say(f"created room {args.name!r} with {args.seats} seat(s) in {shown}/")
     say(f"edit it, then run `labtool up {args.name}`")

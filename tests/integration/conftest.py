@@ -24,8 +24,6 @@ TEST_LABEL = "labtool.room"
 TEST_ROOM = "pytest-images"
 LIVE_ROOM = "pytest"
 LIVE_ROOM_NETWORK_INDEX = 250
-REPO = Path(__file__).resolve().parents[2]
-COURSE_HEADING = "# What the room teaches"
 LIFECYCLE_MODULE = "test_room.py"
 
 
@@ -116,10 +114,9 @@ def running_room(built_images: str, tmp_path_factory: pytest.TempPathFactory) ->
     created = room.labtool("room", "new", room.name, "--seats", "1")
     assert created.returncode == 0, created.stderr
     settings = rooms_dir / room.name / "labtool.yml"
-    written = re.sub(r"index: \d+", f"index: {LIVE_ROOM_NETWORK_INDEX}", settings.read_text())
-    # The default room's course (labnotes, with its app's fingerprint), in place of the commented-out one.
-    course = (REPO / "inventories" / "default" / "labtool.yml").read_text().split(COURSE_HEADING)[1]
-    settings.write_text(written.split(COURSE_HEADING)[0] + COURSE_HEADING + course)
+    settings.write_text(re.sub(r"index: \d+", f"index: {LIVE_ROOM_NETWORK_INDEX}", settings.read_text()))
+    # `room new` gave it the default room's course: labnotes, its app's fingerprint, its allow-list.
+    assert "expected_differences: molecule/shared/expected_differences.yml" in settings.read_text()
     room.labtool("down", room.name)  # machines left over from an interrupted run
     try:
         room.first_up = room.labtool("up", room.name, "--json")

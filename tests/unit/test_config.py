@@ -369,3 +369,10 @@ def test_room_error_is_a_labtool_error() -> None:
     error = RoomError(["a: x", "b: y"], "fix")
     assert isinstance(error, LabtoolError)
     assert (error.message, error.hint, error.problems) == ("a: x\nb: y", "fix", ("a: x", "b: y"))
+
+
+def test_a_new_room_teaches_what_the_default_room_teaches(rooms: Path) -> None:
+    written = config.new_room(rooms, "demo", 1, course_from=REPO / "inventories" / "default" / "labtool.yml")
+    room = config.load(rooms, "demo", REFERENCE)
+    assert room.course == config.load(REPO / "inventories", "default", REFERENCE).course
+    assert "# course:" not in (written / "labtool.yml").read_text()

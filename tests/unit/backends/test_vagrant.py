@@ -1,4 +1,6 @@
 import shlex
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -48,3 +50,56 @@ def test_each_room_gets_its_own_vagrant_environment_network_and_prefix(
     project.define([vagrant.VmSpec("s1-vm", 2, 2048)])
     assert project.env["LABTOOL_MACHINES"] == str(project.machines_file)
     assert '"memory": 2048' in project.machines_file.read_text()
+
+
+def test_the_rooms_first_vm_starts_alone_until_its_domain_runs_then_the_others_in_parallel(
+    backend: vagrant.VagrantBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    room = paired_room(3, index=43)
+    running: set[str] = set()
+    events: list[str] = []
+    lock = threading.Lock()
+
+    def fake_up(self: vagrant.VagrantProject, name: str) -> None:
+        with lock:
+            events.append(f"start {name}")
+        time.sleep(0.3)  # box upload, network, domain definition
+        with lock:
+            running.add(self.domain_name(name))
+        time.sleep(0.3)  # the guest boots
+        with lock:
+            events.append(f"end {name}")
+
+    def fake_virsh(*args: str, check: bool = True) -> str:
+        with lock:
+            return "running" if args[0] == "domstate" and args[1] in running else "shut off"
+
+    monkeypatch.setattr(vagrant.VagrantProject, "up", fake_up)
+    monkeypatch.setattr(vagrant, "_virsh", fake_virsh)
+    monkeypatch.setattr(vagrant, "FIRST_UP_POLL_SECONDS", 0.02)
+    vms = [seat.vm for seat in room.seats]
+    threads = [threading.Thread(target=backend.bring_up, args=(room, [vm])) for vm in vms]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    first = events[0].split()[1]
+    assert events.index(f"end {first}") > 1  # the others started before the first finished booting
+    assert len([e for e in events[:3] if e.startswith("start")]) == 3
+    assert sorted(e for e in events if e.startswith("end")) == sorted(f"end {vm.name}" for vm in vms)
+
+
+def test_a_failing_first_vm_fails_its_own_bring_up_only(
+    backend: vagrant.VagrantBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    room = paired_room(2, index=44)
+
+    def fake_up(self: vagrant.VagrantProject, name: str) -> None:
+        if name == "s1-vm":
+            raise vagrant.VagrantError("vagrant failed to start the VM s1-vm (exit 1)")
+
+    monkeypatch.setattr(vagrant.VagrantProject, "up", fake_up)
+    monkeypatch.setattr(vagrant, "_virsh", lambda *args, check=True: "shut off")
+    with pytest.raises(vagrant.VagrantError):
+        backend.bring_up(room, [room.seats[0].vm])
+    backend.bring_up(room, [room.seats[1].vm])  # the room's shared resources are no longer waited for
