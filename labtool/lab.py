@@ -116,7 +116,7 @@ class Lab:
         report = UpReport(self.room.name)
         with state.locked(self.state_dir, f"room {self.room.name!r}"):
             state.claim(self.state_dir, self.room.path)
-            run = _Run(self, progress, parallel)
+            run = _Run(self, plan.provision_key, progress, parallel)
             with ThreadPoolExecutor(max_workers=2, thread_name_prefix="lane") as lanes:
                 futures = [lanes.submit(run.lane, plan.of_kind(k), self.backends[k]) for k in (Kind.CONTAINER, Kind.VM)]
             report.outcomes = run.finish()
@@ -158,10 +158,10 @@ class Lab:
 class _Run:
     """One `up`: shared by the two lanes and the provisioning pool, guarded by one lock."""
 
-    def __init__(self, lab: Lab, progress: Progress, parallel: int) -> None:
+    def __init__(self, lab: Lab, key: str, progress: Progress, parallel: int) -> None:
         self.lab = lab
         self.progress = progress
-        self.key = provision_key(lab.room)
+        self.key = key  # the plan's: the course and roles are read and hashed once per `up`
         self.lock = threading.Lock()
         self.state = state.read(lab.state_dir)
         self.connections = inventory.read(lab.inventory_path)

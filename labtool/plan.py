@@ -32,6 +32,8 @@ class Step:
 @dataclass(frozen=True)
 class Plan:
     steps: tuple[Step, ...]
+    provision_key: str = ""
+    """The key the plan was made against; a machine provisioned by carrying it out is recorded with it."""
 
     @property
     def changes(self) -> tuple[Step, ...]:
@@ -54,7 +56,7 @@ def make_plan(
     for machine in room.machines:
         if seats is None or machine.seat in seats:
             steps.append(_step(machine, observed.get(machine.name), state, provision_key, force_provision))
-    return Plan(tuple(steps))
+    return Plan(tuple(steps), provision_key)
 
 
 def _step(machine: Machine, seen: Observed | None, state: RoomState, key: str, force: bool) -> Step:
