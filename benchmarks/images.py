@@ -85,8 +85,8 @@ def main() -> None:
     results["warm_build_s"] = round(warm, 2)
     if not args.skip_cold:
         results["warm_vs_cold"] = round(warm / cold, 4)
-    results["docker_image_mib"] = round(docker_image.size_bytes(report.key) / MIB)
-    results["vagrant_box_mib"] = round(vagrant_box.size_bytes() / MIB)
+    results["docker_image_mib"] = round(docker_image.size_bytes(report.docker_image) / MIB)
+    results["vagrant_box_mib"] = round(vagrant_box.size_bytes(report.box) / MIB)
     container = statistics.median(container_ready_seconds(report.key) for _ in range(args.runs))
     vm = vm_boot_to_ssh_seconds(settings)
     results["container_ready_s"] = round(container, 2)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from labtool import inventory, state
 from labtool.backends.base import Backend, Observed, Presence
 from labtool.errors import LabtoolError
+from labtool.images.pair import ImagePair
 from labtool.model import Kind, Machine, Room
 from labtool.plan import Action, Plan, Step, make_plan
 from labtool.provision import ProvisionResult, provision, provision_key, strategy
@@ -63,10 +64,14 @@ class MachineStatus:
 
 
 class Lab:
-    def __init__(self, settings: Settings, room: Room, backends: Mapping[Kind, Backend]) -> None:
+    def __init__(
+        self, settings: Settings, room: Room, backends: Mapping[Kind, Backend], images: ImagePair | None = None
+    ) -> None:
         self.settings = settings
         self.room = room
         self.backends = backends
+        self.images = images
+        """The pair new machines are made from; None for verbs that create nothing."""
         self.state_dir = state.room_dir(settings, room.name)
         self.inventory_path = self.state_dir / "inventory.yml"
 
@@ -78,14 +83,18 @@ class Lab:
             observed.update(backend.observe(self.room))
         return observed
 
-    def plan(self, seats: Collection[str] | None = None, *, force_provision: bool = False) -> Plan:
+    def plan(
+        self, seats: Collection[str] | None = None, *, force_provision: bool = False, key: str | None = None
+    ) -> Plan:
+        """What `up` would do; `key` is the room's provisioning key when the caller has computed it already."""
         return make_plan(
             self.room,
             self.observe(),
             state.read(self.state_dir),
-            provision_key(self.room),
+            key or provision_key(self.room),
             seats=seats,
             force_provision=force_provision,
+            images=self.images,
         )
 
     def status(self) -> list[MachineStatus]:
@@ -273,19 +282,17 @@ def default_parallel(cpus: int, available_memory_gib: float) -> int:
     return max(1, min(2 * cpus, int(available_memory_gib)))
 
 
-def open_lab(settings: Settings, room: Room) -> Lab:
-    """A Lab with the real backends, on the base images of the current recipe."""
+def open_lab(settings: Settings, room: Room, images: ImagePair | None = None) -> Lab:
+    """A Lab with the real backends; `images` is the pair new machines are made from (only `up` needs one)."""
     from labtool.backends.docker import DockerBackend
     from labtool.backends.vagrant import VagrantBackend
     from labtool.host import accel
-    from labtool.images import build, docker_image, recipe
 
     state.check_claim(state.room_dir(settings, room.name), room.path)
-    key = recipe.cache_key()
-    if not build.images_ready(settings, key):
-        raise LabtoolError("the base images are not built for the current recipe", "run `labtool images build`")
     backends: dict[Kind, Backend] = {
-        Kind.CONTAINER: DockerBackend(docker_image.ref(key)),
-        Kind.VM: VagrantBackend(settings.rooms_state_dir, accel.detect(settings.vm_accel)),
+        Kind.CONTAINER: DockerBackend(images.docker_ref if images else None),
+        Kind.VM: VagrantBackend(
+            settings.rooms_state_dir, accel.detect(settings.vm_accel), images.box if images else None
+        ),
     }
-    return Lab(settings, room, backends)
+    return Lab(settings, room, backends, images)

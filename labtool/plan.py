@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from labtool.backends.base import Observed, Presence
+from labtool.images.pair import ImagePair
 from labtool.model import Kind, Machine, Room
 from labtool.state import RoomState
 
@@ -34,6 +35,12 @@ class Plan:
     steps: tuple[Step, ...]
     provision_key: str = ""
     """The key the plan was made against; a machine provisioned by carrying it out is recorded with it."""
+    images: ImagePair | None = None
+    """The pair machines the plan creates are made from (base, or the course's baked pair)."""
+
+    @property
+    def creates(self) -> bool:
+        return any(Action.CREATE in s.actions for s in self.steps)
 
     @property
     def changes(self) -> tuple[Step, ...]:
@@ -51,12 +58,13 @@ def make_plan(
     *,
     seats: Collection[str] | None = None,
     force_provision: bool = False,
+    images: ImagePair | None = None,
 ) -> Plan:
     steps = []
     for machine in room.machines:
         if seats is None or machine.seat in seats:
             steps.append(_step(machine, observed.get(machine.name), state, provision_key, force_provision))
-    return Plan(tuple(steps), provision_key)
+    return Plan(tuple(steps), provision_key, images)
 
 
 def _step(machine: Machine, seen: Observed | None, state: RoomState, key: str, force: bool) -> Step:

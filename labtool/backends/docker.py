@@ -38,8 +38,9 @@ def network_name(room: Room) -> str:
 class DockerBackend:
     kind = Kind.CONTAINER
 
-    def __init__(self, image: str) -> None:
+    def __init__(self, image: str | None) -> None:
         self.image = image
+        """The image new containers are made from; None when this backend only looks and destroys."""
         self._client: Any = None
         self._network = threading.Lock()  # machines come up in parallel; the room's network is made once
 
@@ -74,17 +75,10 @@ class DockerBackend:
                 container = self._create(room, machine)
             elif container.status != "running":
                 container.start()
-            _wait_for_systemd(container, machine)
+            wait_for_systemd(container, machine.name)
 
     def connection(self, room: Room, machine: Machine) -> dict[str, object]:
-        # Ansible talks to the container through `docker exec`: no SSH, no keys. `docker` (not its
-        # collection's full name) is what the mitogen strategy recognises; stock Ansible routes it to
-        # community.docker.docker.
-        return {
-            "ansible_connection": "docker",
-            "ansible_host": container_name(room, machine),
-            "ansible_python_interpreter": "/usr/bin/python3",
-        }
+        return docker_connection(container_name(room, machine))
 
     def shell_argv(self, room: Room, machine: Machine, command: Sequence[str]) -> list[str]:
         interactive = ["-it"] if not command else ["-i"]
@@ -150,6 +144,8 @@ class DockerBackend:
     def _create(self, room: Room, machine: Machine) -> Any:
         import docker
 
+        if self.image is None:
+            raise DockerBackendError(f"no image to create {machine.name} from", "create machines with `labtool up`")
         try:
             return self.client.containers.run(
                 self.image,
@@ -175,7 +171,16 @@ def _address(container: Any, room: Room) -> str | None:
     return address or None
 
 
-def _wait_for_systemd(container: Any, machine: Machine) -> None:
+def docker_connection(container: str) -> dict[str, object]:
+    """Ansible host variables for a container: `docker exec`, no SSH, no keys.
+
+    `docker` (not its collection's full name) is what the mitogen strategy recognises;
+    stock Ansible routes it to community.docker.docker.
+    """
+    return {"ansible_connection": "docker", "ansible_host": container, "ansible_python_interpreter": "/usr/bin/python3"}
+
+
+def wait_for_systemd(container: Any, name: str) -> None:
     """Ready = systemd finished booting ("running", or "degraded" when a unit failed: provisioning still works)."""
     deadline = time.monotonic() + READY_TIMEOUT
     state = ""
@@ -185,7 +190,7 @@ def _wait_for_systemd(container: Any, machine: Machine) -> None:
             return
         time.sleep(0.1)
     raise DockerBackendError(
-        f"systemd in the container {machine.name} did not finish booting within {READY_TIMEOUT:.0f} s "
+        f"systemd in the container {name} did not finish booting within {READY_TIMEOUT:.0f} s "
         f"(state: {state or 'unknown'})",
         f"look inside with `docker logs {container.name}`",
     )

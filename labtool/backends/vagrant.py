@@ -26,7 +26,6 @@ from labtool.errors import LabtoolError
 from labtool.host import processes
 from labtool.host.accel import Accel
 from labtool.host.daemons import LIBVIRT_URI
-from labtool.images import recipe
 from labtool.model import Kind, Machine, Room
 from labtool.state import SHARED, atomic_write
 
@@ -56,8 +55,10 @@ class Network:
 class VagrantProject:
     """One Vagrant environment: labtool's Vagrantfile, a machine list and a dotfile directory."""
 
-    def __init__(self, state_dir: Path, network: Network, accel: Accel, prefix: str) -> None:
+    def __init__(self, state_dir: Path, network: Network, accel: Accel, prefix: str, box: str | None = None) -> None:
         self.state_dir = state_dir
+        self.box = box
+        """The box new VMs are made from; None when the project only looks at, stops or destroys VMs."""
         self.network = network
         self.accel = accel
         self.prefix = prefix
@@ -77,7 +78,7 @@ class VagrantProject:
         """Write the machine list the Vagrantfile reads."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
         spec = {
-            "box": recipe.BOX_NAME,
+            "box": self.box,
             "driver": self.accel.driver,
             "cpu_model": self.accel.cpu_model,
             "prefix": self.prefix,
@@ -134,9 +135,10 @@ class VagrantBackend:
 
     kind = Kind.VM
 
-    def __init__(self, rooms_home: Path, accel: Accel) -> None:
+    def __init__(self, rooms_home: Path, accel: Accel, box: str | None = None) -> None:
         self.rooms_home = rooms_home
         self.accel = accel
+        self.box = box
         # Rooms whose shared resources (the box volume in the pool, the libvirt network) exist.
         self._shared_ready: set[str] = set()
         self._first_up = threading.Lock()
@@ -148,6 +150,7 @@ class VagrantBackend:
             Network(network_name(room), room.networks.vm_subnet),
             self.accel,
             f"labtool-{room.name}_",
+            self.box,
         )
 
     def observe(self, room: Room) -> dict[str, Observed]:

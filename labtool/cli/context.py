@@ -7,6 +7,7 @@ from pathlib import Path
 
 from labtool import config, project
 from labtool.errors import LabtoolError
+from labtool.images.pair import ImagePair
 from labtool.lab import Lab, open_lab
 from labtool.model import Room
 from labtool.project import Project
@@ -48,8 +49,13 @@ def load_room(args: argparse.Namespace, settings: Settings) -> Room:
     return config.load(rooms_dir(settings, here), args.room, here)
 
 
-def lab_for(args: argparse.Namespace) -> Lab:
+def lab_for(args: argparse.Namespace, images: ImagePair | None = None) -> Lab:
+    """The room of the arguments, with its seats checked; `images` only for verbs that create machines."""
     settings = Settings.from_env()
+    return open_lab(settings, room_for(args, settings), images)
+
+
+def room_for(args: argparse.Namespace, settings: Settings) -> Room:
     room = load_room(args, settings)
     seats = getattr(args, "seats", None)
     if seats:
@@ -60,4 +66,4 @@ def lab_for(args: argparse.Namespace) -> Lab:
                 f"room {room.name!r} has no seat {', '.join(unknown)}",
                 f"its seats are: {', '.join(sorted(known))}",
             )
-    return open_lab(settings, room)
+    return room

@@ -1,25 +1,44 @@
-"""`labtool images build|list`: the paired base images (Docker image + Vagrant box) from one rootfs."""
+"""`labtool images build|bake|list|prune`: the paired images (Docker image + Vagrant box) machines are made from."""
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import asdict
 from typing import Any
 
+from labtool.cli.context import add_room_arguments, room_for
 from labtool.cli.output import print_json, progress, say, table
-from labtool.images import build, recipe
+from labtool.images import bake, build, pair, prune, recipe
+from labtool.provision import provision_key
 from labtool.settings import Settings
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("images", help="build or list the base images")
+    parser = subparsers.add_parser("images", help="build, bake, list or prune the image pairs")
     verbs = parser.add_subparsers(dest="images_verb", metavar="ACTION", required=True)
-    build_parser = verbs.add_parser("build", help="build the Docker image and the Vagrant box (cached)")
+    build_parser = verbs.add_parser("build", help="build the base Docker image and Vagrant box (cached)")
     build_parser.add_argument("--force", action="store_true", help="rebuild even if nothing changed")
     build_parser.add_argument("--json", action="store_true", help="print the build report as JSON")
     build_parser.set_defaults(run=run_build)
-    list_parser = verbs.add_parser("list", help="show the base images and whether they are current")
+    bake_parser = verbs.add_parser(
+        "bake",
+        help="apply a room's playbook once and make an image pair of the result (cached by course)",
+        description="Converge a builder container from the base image with the room's playbook, remove its "
+        "identity, and make both the Docker image and the Vagrant box of that one tree. `labtool up` then makes "
+        "the room's new machines from it while it is current (same base images, same provisioning key).",
+    )
+    add_room_arguments(bake_parser, seats=False)
+    bake_parser.add_argument("--force", action="store_true", help="bake again even if the pair is current")
+    bake_parser.add_argument("--json", action="store_true", help="print the bake report as JSON")
+    bake_parser.set_defaults(run=run_bake)
+    list_parser = verbs.add_parser("list", help="show the base pair and every baked pair, and which are current")
     list_parser.add_argument("--json", action="store_true", help="print as JSON")
     list_parser.set_defaults(run=run_list)
+    prune_parser = verbs.add_parser(
+        "prune", help="remove image pairs other than the current base pair and the baked ones on record"
+    )
+    prune_parser.add_argument("--json", action="store_true", help="print what was removed as JSON")
+    prune_parser.set_defaults(run=run_prune)
 
 
 def run_build(args: argparse.Namespace) -> int:
@@ -35,22 +54,83 @@ def run_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_bake(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    room = room_for(args, settings)
+    report = bake.bake(settings, room, provision_key(room), force=args.force, progress=progress)
+    if args.json:
+        print_json(report.to_json())
+    elif report.cached:
+        say(
+            f"room {room.name!r}: the baked pair is current (key {report.key}): {report.docker_image}, box {report.box}"
+        )
+    else:
+        steps = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in report.seconds.items())
+        say(
+            f"baked room {room.name!r} into {report.docker_image} and box {report.box} ({steps}; converge changed "
+            f"{report.changed} tasks)"
+        )
+    return 0
+
+
 def run_list(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     state = build.read_state(settings)
     key = recipe.cache_key()
-    current = build.images_ready(settings, key)
-    rows = [
-        {"kind": "docker", "name": f"{recipe.DOCKER_REPOSITORY}:{key}", "key": state.get("key"), "current": current},
-        {"kind": "vagrant-box", "name": recipe.BOX_NAME, "key": state.get("key"), "current": current},
+    base = pair.base(key)
+    rows: list[dict[str, Any]] = [
+        {
+            "pair": "base",
+            "key": key,
+            "docker_image": base.docker_ref,
+            "box": base.box,
+            "current": build.images_ready(settings, key),
+            "made_at": state.get("built_at"),
+            "room": None,
+        },
     ]
+    for record in bake.records(settings):
+        images = bake.pair_of(record)
+        rows.append(
+            {
+                "pair": "baked",
+                "key": images.key,
+                "docker_image": images.docker_ref,
+                "box": images.box,
+                "current": record.get("base_key") == key and build.pair_present(images),
+                "made_at": record.get("baked_at"),
+                "room": record.get("room"),
+            }
+        )
     if args.json:
-        print_json({"recipe_key": key, "built_at": state.get("built_at"), "images": rows})
+        print_json({"recipe_key": key, "pairs": rows})
     else:
         say(
             table(
-                ("KIND", "NAME", "BUILT KEY", "CURRENT"),
-                [(r["kind"], r["name"], r["key"] or "-", "yes" if r["current"] else "no") for r in rows],
+                ("PAIR", "ROOM", "DOCKER IMAGE", "BOX", "CURRENT", "MADE"),
+                [
+                    (
+                        r["pair"],
+                        r["room"] or "-",
+                        r["docker_image"],
+                        r["box"],
+                        "yes" if r["current"] else "no",
+                        r["made_at"] or "-",
+                    )
+                    for r in rows
+                ],
             )
+        )
+    return 0
+
+
+def run_prune(args: argparse.Namespace) -> int:
+    report = prune.prune(Settings.from_env())
+    if args.json:
+        print_json(asdict(report))
+    else:
+        say(
+            f"removed {len(report.docker_images)} Docker images and {len(report.boxes)} boxes "
+            "(an image a container uses, or a box a VM boots from, stays until it is free)"
         )
     return 0

@@ -7,11 +7,14 @@ import os
 from typing import Any
 
 from labtool import requirements
-from labtool.cli.context import add_room_arguments, lab_for, positive_int
+from labtool.cli.context import add_room_arguments, positive_int, room_for
 from labtool.cli.output import print_json, progress, say, table
 from labtool.host import capacity
-from labtool.lab import Lab, UpReport, default_parallel
+from labtool.images import bake
+from labtool.lab import Lab, UpReport, default_parallel, open_lab
 from labtool.plan import Plan
+from labtool.provision import provision_key
+from labtool.settings import Settings
 
 
 def register(subparsers: Any) -> None:
@@ -24,19 +27,29 @@ def register(subparsers: Any) -> None:
         metavar="N",
         help="provisioning runs at once (default: from cores and free memory)",
     )
+    parser.add_argument(
+        "--bake",
+        action="store_true",
+        help="bake the room's course into an image pair first (`labtool images bake`), so seats start converged",
+    )
     parser.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
     parser.add_argument("--json", action="store_true", help="print the plan or the result as JSON")
     parser.set_defaults(run=run, force_provision=False)
 
 
 def run(args: argparse.Namespace) -> int:
-    lab = lab_for(args)
+    settings = Settings.from_env()
+    room = room_for(args, settings)
     if not args.dry_run:
         # Before planning: installed roles are part of the provisioning key.
-        installed = requirements.install(lab.room.course.project)
+        installed = requirements.install(room.course.project)
         if installed:
             progress(f"installed roles from requirements.yml: {', '.join(installed)}")
-    plan = lab.plan(args.seats, force_provision=args.force_provision)
+    key = provision_key(room)
+    if getattr(args, "bake", False) and not args.dry_run:
+        bake.bake(settings, room, key, progress=progress)
+    lab = open_lab(settings, room, bake.images_for(settings, key))
+    plan = lab.plan(args.seats, force_provision=args.force_provision, key=key)
     if args.dry_run:
         show_plan(plan, args.json)
         return 0
@@ -52,16 +65,21 @@ def run(args: argparse.Namespace) -> int:
 
 
 def execute(lab: Lab, plan: Plan, parallel: int | None) -> UpReport:
-    progress(f"room {lab.room.name!r}: {len(plan.changes)} of {len(plan.steps)} machines need work")
+    made_from = f"; new machines from the {plan.images.description}" if plan.images and plan.creates else ""
+    progress(f"room {lab.room.name!r}: {len(plan.changes)} of {len(plan.steps)} machines need work{made_from}")
     return lab.up(plan, parallel=parallel or default_parallel_here(), progress=progress)
 
 
 def show_plan(plan: Plan, as_json: bool) -> None:
     rows = [(s.machine.name, s.machine.kind, ", ".join(s.actions) or "nothing", s.reason) for s in plan.steps]
     if as_json:
-        print_json([dict(zip(("machine", "kind", "actions", "reason"), row, strict=True)) for row in rows])
-    else:
-        say(table(("MACHINE", "KIND", "ACTIONS", "WHY"), rows))
+        steps = [dict(zip(("machine", "kind", "actions", "reason"), row, strict=True)) for row in rows]
+        print_json({"images": plan.images.to_json() if plan.images else None, "steps": steps})
+        return
+    say(table(("MACHINE", "KIND", "ACTIONS", "WHY"), rows))
+    if plan.images:
+        images = plan.images
+        say(f"new machines are made from the {images.description}: {images.docker_ref} and box {images.box}")
 
 
 def show_report(report: UpReport, as_json: bool) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from labtool import proc
 from labtool.errors import ImageBuildError
-from labtool.images import docker_image, mirror, recipe, rootfs, vagrant_box
+from labtool.images import docker_image, mirror, pair, recipe, rootfs, vagrant_box
 from labtool.settings import Settings
 from labtool.state import SHARED, atomic_write, locked, utc_now
 
@@ -41,8 +41,23 @@ class BuildReport:
 def images_ready(settings: Settings, key: str | None = None) -> bool:
     """True when the Docker image and the box of the current recipe are both registered."""
     key = key or recipe.cache_key()
-    state = read_state(settings)
-    return state.get("key") == key and docker_image.present(key) and vagrant_box.registered_key() == key
+    return read_state(settings).get("key") == key and pair_present(pair.base(key))
+
+
+def pair_present(images: pair.ImagePair) -> bool:
+    return docker_image.present(images.docker_ref) and box_present(images)
+
+
+def box_present(images: pair.ImagePair) -> bool:
+    return vagrant_box.registered_key(images.box) == images.key
+
+
+def current_pair(settings: Settings) -> pair.ImagePair:
+    """The base pair of the current recipe, or an error saying how to build it."""
+    key = recipe.cache_key()
+    if not images_ready(settings, key):
+        raise ImageBuildError("the base images are not built for the current recipe", "run `labtool images build`")
+    return pair.base(key)
 
 
 def read_state(settings: Settings) -> dict[str, object]:
@@ -59,7 +74,7 @@ def build(settings: Settings, *, force: bool = False, progress: Progress = lambd
     with locked(settings.images_dir, "the image build"):
         remove_workdir(workdir(settings))  # leftovers of an interrupted build, even when nothing is rebuilt
         if not force and images_ready(settings, key):
-            return BuildReport(key, True, docker_image.ref(key), recipe.BOX_NAME)
+            return BuildReport(key, True, pair.base(key).docker_ref, pair.base(key).box)
         return _build(settings, key, progress)
 
 
@@ -72,21 +87,22 @@ def _build(settings: Settings, key: str, progress: Progress) -> BuildReport:
     log = settings.log_dir / "images-build.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text(f"labtool images build, key {key}\n")
-    docker_image.remove_leftovers()
+    docker_image.remove_build_leftovers(recipe.DOCKER_REPOSITORY)
     scratch.mkdir(parents=True)
-    report = BuildReport(key, False, docker_image.ref(key), recipe.BOX_NAME)
+    images = pair.base(key)
+    report = BuildReport(key, False, images.docker_ref, images.box)
     source = settings.debian_mirror or mirror.host_mirror(recipe.SUITE)
     try:
-        with _step(report, "debootstrap", progress, f"debootstrapping Debian {recipe.SUITE} (log: {log})"):
+        with timed_step(report.seconds, "debootstrap", progress, f"debootstrapping Debian {recipe.SUITE} (log: {log})"):
             if source:
                 mirror.check_reachable(source, recipe.SUITE)
             root = scratch / "rootfs"
             rootfs.debootstrap(root, source, log)
             rootfs.configure(root, log)
             container_packages = rootfs.manifest(root)
-        with _step(report, "docker_image", progress, "importing the Docker image"):
-            docker_image.import_rootfs(root, key, scratch, log)
-        with _step(report, "vm_disk", progress, "making the VM disk (kernel, extlinux)"):
+        with timed_step(report.seconds, "docker_image", progress, "importing the Docker image"):
+            docker_image.import_rootfs(root, images.docker_ref, scratch, log, latest=True)
+        with timed_step(report.seconds, "vm_disk", progress, "making the VM disk (kernel, extlinux)"):
             raw, vm_manifest = vagrant_box.make_disk(root, scratch, log)
             vm_packages = rootfs.parse_manifest(vm_manifest.read_text())
             shutil.rmtree(root)
@@ -97,12 +113,11 @@ def _build(settings: Settings, key: str, progress: Progress) -> BuildReport:
                 + ", ".join(report.manifest_differences),
                 "add the package to COMMON_PACKAGES in labtool/images/recipe.py",
             )
-        with _step(report, "vagrant_box", progress, "packaging and registering the Vagrant box"):
+        with timed_step(report.seconds, "vagrant_box", progress, "packaging and registering the Vagrant box"):
             box = vagrant_box.package_box(raw, scratch, key, log)
-            vagrant_box.register(box, log)
+            vagrant_box.register(box, images.box, log)
         _write_manifests(settings, container_packages, vm_packages)
         _write_state(settings, report)
-        docker_image.remove_leftovers(keep_key=key)
     finally:
         remove_workdir(scratch)
     return report
@@ -147,11 +162,12 @@ def unexpected_differences(container: dict[str, str], vm: dict[str, str]) -> lis
 
 
 @contextmanager
-def _step(report: BuildReport, name: str, progress: Progress, message: str) -> Iterator[None]:
+def timed_step(seconds: dict[str, float], name: str, progress: Progress, message: str) -> Iterator[None]:
+    """Say what a long step does, then keep how long it took under its name."""
     progress(message)
     started = time.monotonic()
     yield
-    report.seconds[name] = round(time.monotonic() - started, 1)
+    seconds[name] = round(time.monotonic() - started, 1)
 
 
 def _write_manifests(settings: Settings, container: dict[str, str], vm: dict[str, str]) -> None:

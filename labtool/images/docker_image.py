@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -32,61 +33,82 @@ def ref(key: str) -> str:
     return f"{recipe.DOCKER_REPOSITORY}:{key}"
 
 
-def present(key: str) -> bool:
+def present(image_ref: str) -> bool:
     import docker
 
     try:
-        client().images.get(ref(key))
+        client().images.get(image_ref)
     except docker.errors.ImageNotFound:
         return False
     return True
 
 
-def remove_leftovers(keep_key: str | None = None) -> None:
-    """Drop tags of interrupted builds, and key tags other than `keep_key`.
+def remove_build_leftovers(repository: str) -> None:
+    """Drop the tags of interrupted imports (never a finished image)."""
+    docker_client = client()
+    for image in docker_client.images.list(name=repository):
+        for tag in image.tags:
+            if tag.rsplit(":", 1)[1].startswith(BUILD_TAG_PREFIX):
+                docker_client.images.remove(tag)
 
-    An old image that a container still runs keeps its tag (Docker refuses, rightly);
-    the next build tries again.
+
+def labtool_tags() -> list[str]:
+    """Every tag of an image labtool made (base and baked)."""
+    return sorted(tag for image in client().images.list() for tag in image.tags if tag.startswith(recipe.BOX_PREFIX))
+
+
+def prune(keep: Collection[str]) -> list[str]:
+    """Remove labtool's image tags other than `keep` (and `:latest`); returns those removed.
+
+    A tag a container still uses stays: Docker refuses (409), and the next prune tries again.
     """
     import docker
 
     docker_client = client()
-    for image in docker_client.images.list(name=recipe.DOCKER_REPOSITORY):
-        for tag in image.tags:
-            version = tag.rsplit(":", 1)[1]
-            stale_build = version.startswith(BUILD_TAG_PREFIX)
-            old_key = keep_key is not None and version not in (keep_key, "latest")
-            if stale_build or old_key:
-                try:
-                    docker_client.images.remove(tag)
-                except docker.errors.APIError as exc:
-                    if exc.status_code != 409:  # 409: in use by a container
-                        raise
+    removed = []
+    for tag in labtool_tags():
+        if tag in keep or tag.endswith(":latest"):
+            continue
+        try:
+            docker_client.images.remove(tag)
+        except docker.errors.APIError as exc:
+            if exc.status_code != 409:  # 409: in use by a container
+                raise
+        else:
+            removed.append(tag)
+    return removed
 
 
-def import_rootfs(rootfs: Path, key: str, workdir: Path, log: Path) -> str:
-    """Import the rootfs as `<repo>:<key>` and `<repo>:latest`; returns the image id.
+def import_rootfs(rootfs: Path, image_ref: str, workdir: Path, log: Path, *, latest: bool = False) -> str:
+    """Import the rootfs as `image_ref` (and `<repository>:latest` if asked); returns the image id.
 
     The image is imported under a build tag first and only then given its real tags,
     so an interrupted import never leaves something that looks like a finished image.
     """
     tarball = workdir / "rootfs.tar"
     proc.run(["tar", "-C", str(rootfs), "--numeric-owner", "-cf", str(tarball), "."], timeout=600, log=log)
+    image_id = import_tarball(tarball, image_ref, latest=latest)
+    tarball.unlink()
+    return image_id
+
+
+def import_tarball(tarball: Path, image_ref: str, *, latest: bool = False) -> str:
+    repository, tag = image_ref.rsplit(":", 1)
     docker_client = client()
-    build_tag = f"{BUILD_TAG_PREFIX}{key}"
+    build_ref = f"{repository}:{BUILD_TAG_PREFIX}{tag}"
     docker_client.api.import_image_from_file(
         str(tarball),
-        repository=recipe.DOCKER_REPOSITORY,
-        tag=build_tag,
+        repository=repository,
+        tag=build_ref.rsplit(":", 1)[1],
         changes=list(recipe.DOCKER_IMPORT_CHANGES),
     )
-    tarball.unlink()
-    image = docker_client.images.get(f"{recipe.DOCKER_REPOSITORY}:{build_tag}")
-    image.tag(recipe.DOCKER_REPOSITORY, key)
-    image.tag(recipe.DOCKER_REPOSITORY, "latest")
-    docker_client.images.remove(f"{recipe.DOCKER_REPOSITORY}:{build_tag}")
+    image = docker_client.images.get(build_ref)
+    image.tag(repository, tag)
+    if latest:
+        image.tag(repository, "latest")
+    docker_client.images.remove(build_ref)
     return str(image.id)
 
 
-def size_bytes(key: str) -> int:
-    return int(client().images.get(ref(key)).attrs["Size"])
+def size_bytes(image_ref: str) -> int:
+    return int(client().images.get(image_ref).attrs["Size"])

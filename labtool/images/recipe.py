@@ -45,8 +45,11 @@ BOOT_PACKAGE_PREFIXES = (
     "cpio",
 )
 
+# Every image and box labtool makes is named under this prefix (and `images prune` touches no others).
+BOX_PREFIX = "labtool/"
 DOCKER_REPOSITORY = "labtool/debian12"
 BOX_NAME = "labtool/debian12"
+"""The base box's name; each build registers it as `<BOX_NAME>-<key>` (labtool/images/pair.py)."""
 VM_DISK_GIB = 8
 VAGRANT_USER = "vagrant"
 

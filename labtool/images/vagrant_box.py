@@ -5,10 +5,12 @@ from __future__ import annotations
 import glob
 import json
 import os
+from collections.abc import Collection
 from pathlib import Path
 
 from labtool import proc
 from labtool.errors import ImageBuildError
+from labtool.host.daemons import LIBVIRT_URI, STORAGE_POOL
 from labtool.images import recipe
 
 # Where Debian's and HashiCorp's packages put the gem that carries Vagrant's insecure key pair.
@@ -23,13 +25,18 @@ def vagrant_home() -> Path:
     return Path(os.environ.get("VAGRANT_HOME") or Path.home() / ".vagrant.d")
 
 
-def box_dir() -> Path:
-    return vagrant_home() / "boxes" / recipe.BOX_NAME.replace("/", "-VAGRANTSLASH-") / "0" / "libvirt"
+def escaped(name: str) -> str:
+    """How Vagrant (its box directory) and vagrant-libvirt (the pool volume) spell a box name."""
+    return name.replace("/", "-VAGRANTSLASH-")
 
 
-def registered_key() -> str | None:
+def box_dir(name: str) -> Path:
+    return vagrant_home() / "boxes" / escaped(name) / "0" / "libvirt"
+
+
+def registered_key(name: str) -> str | None:
     """The image key the registered box was built with (read from its metadata.json), or None."""
-    metadata = box_dir() / "metadata.json"
+    metadata = box_dir(name) / "metadata.json"
     try:
         key = json.loads(metadata.read_text()).get("labtool_image_key")
     except (OSError, ValueError):
@@ -90,24 +97,87 @@ def package_box(raw: Path, workdir: Path, key: str, log: Path) -> Path:
     return box
 
 
-def register(box: Path, log: Path) -> None:
-    """`vagrant box add --force`, then drop libvirt's copy of the previous box so new VMs use the new disk."""
+def register(box: Path, name: str, log: Path) -> None:
+    """`vagrant box add --force` under the pair's own name.
+
+    A pool volume of that name left by an earlier registration would shadow the new box
+    (vagrant-libvirt uploads a box once and reuses its volume), so it goes first, unless
+    a VM still boots from it.
+    """
+    remove_pool_volumes(name, log)
     # From the box's own directory: vagrant reads a Vagrantfile in the working directory even to add a box.
-    argv = ["vagrant", "box", "add", "--force", "--name", recipe.BOX_NAME, str(box)]
+    argv = ["vagrant", "box", "add", "--force", "--name", name, str(box)]
     proc.run(argv, timeout=900, log=log, cwd=box.parent)
-    remove_stale_pool_volumes(log)
 
 
-def remove_stale_pool_volumes(log: Path) -> None:
-    # vagrant-libvirt uploads a box into the storage pool once, named after the box, and
-    # reuses that volume forever: after a rebuild the old volume would shadow the new box.
-    prefix = recipe.BOX_NAME.replace("/", "-VAGRANTSLASH-") + "_vagrant_box_image_"
-    virsh = ["virsh", "-c", "qemu:///system"]
-    listing = proc.run([*virsh, "vol-list", "default", "--name"], timeout=30, check=False)
-    for name in listing.stdout.split():
-        if name.startswith(prefix):
-            proc.run([*virsh, "vol-delete", name, "--pool", "default"], timeout=60, log=log)
+def labtool_boxes() -> list[str]:
+    """Names of the registered boxes labtool made (base and baked)."""
+    boxes = vagrant_home() / "boxes"
+    prefix = escaped(recipe.BOX_PREFIX)
+    found = boxes.glob(f"{prefix}*") if boxes.is_dir() else []
+    return sorted(p.name.replace("-VAGRANTSLASH-", "/") for p in found if (p / "0" / "libvirt").is_dir())
 
 
-def size_bytes() -> int:
-    return sum(p.stat().st_size for p in box_dir().glob("*") if p.is_file())
+def prune(keep: Collection[str], log: Path) -> list[str]:
+    """Remove labtool's boxes other than `keep` that no VM boots from; returns the names removed.
+
+    A VM's disk is an overlay whose backing file is its box's pool volume: deleting that
+    volume would leave the VM unable to start again, so such a box stays until its last
+    VM is gone.
+    """
+    in_use = volumes_in_use()
+    removed = []
+    for name in labtool_boxes():
+        if name in keep or any(v.startswith(volume_prefix(name)) for v in in_use):
+            continue
+        proc.run(["vagrant", "box", "remove", "--force", "--all", name], timeout=300, log=log, cwd=vagrant_home())
+        remove_pool_volumes(name, log)
+        removed.append(name)
+    return removed
+
+
+def volume_prefix(name: str) -> str:
+    return escaped(name) + "_vagrant_box_image_"
+
+
+def pool_volumes() -> list[str]:
+    """Names of the storage pool's volumes (this virsh's vol-list has no --name: read its table)."""
+    lines = _virsh("vol-list", STORAGE_POOL).splitlines()
+    return [line.split()[0] for line in lines[2:] if line.strip()]
+
+
+def remove_pool_volumes(name: str, log: Path) -> None:
+    in_use = volumes_in_use()
+    for volume in pool_volumes():
+        if volume.startswith(volume_prefix(name)) and volume not in in_use:
+            _virsh("vol-delete", volume, "--pool", STORAGE_POOL, log=log)
+
+
+def volumes_in_use() -> set[str]:
+    """Pool volumes some libvirt domain (running or not) has in its disk's backing chain."""
+    used: set[str] = set()
+    for domain in _virsh("list", "--all", "--name").split():
+        for line in _virsh("domblklist", domain, "--details", check=False).splitlines():
+            words = line.split()
+            if len(words) == 4 and words[1] == "disk":
+                used.update(Path(p).name for p in backing_chain(words[3]))
+    return used
+
+
+def backing_chain(disk: str) -> list[str]:
+    """The files under a disk image, the image itself first."""
+    result = proc.run(
+        ["qemu-img", "info", "--force-share", "--backing-chain", "--output=json", disk], timeout=60, check=False
+    )
+    try:
+        return [str(layer["filename"]) for layer in json.loads(result.stdout)]
+    except (ValueError, KeyError, TypeError):
+        return []
+
+
+def _virsh(*args: str, check: bool = True, log: Path | None = None) -> str:
+    return proc.run(["virsh", "-c", LIBVIRT_URI, *args], timeout=60, check=check, log=log).stdout
+
+
+def size_bytes(name: str) -> int:
+    return sum(p.stat().st_size for p in box_dir(name).glob("*") if p.is_file())

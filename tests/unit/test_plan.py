@@ -1,6 +1,7 @@
 import pytest
 
 from labtool.backends.base import Observed, Presence
+from labtool.images import pair
 from labtool.model import Kind, Room
 from labtool.plan import Action, make_plan
 from labtool.state import MachineRecord, RoomState
@@ -66,3 +67,12 @@ def test_seat_filter_and_forced_provisioning() -> None:
     plan = make_plan(room(), running(*ALL), provisioned(*ALL), KEY, seats={"seat02"}, force_provision=True)
     assert [s.machine.name for s in plan.steps] == ["seat02-vm", "seat02-ct"]
     assert all(s.actions == (Action.PROVISION,) and not s.needs_machine for s in plan.changes)
+
+
+def test_the_plan_names_the_pair_new_machines_are_made_from() -> None:
+    baked = pair.baked("base", KEY)
+    plan = make_plan(room(), running("seat01-vm", "seat01-ct"), provisioned(*ALL), KEY, images=baked)
+    assert plan.images == baked
+    assert plan.creates, "seat02 does not exist: it is made from the baked pair"
+    healthy = make_plan(room(), running(*ALL), provisioned(*ALL), KEY, images=baked)
+    assert not healthy.creates

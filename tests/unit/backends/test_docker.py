@@ -124,7 +124,7 @@ def test_systemd_that_never_finishes_booting_is_a_readable_error(monkeypatch: py
     stuck = FakeContainer("labtool-demo-s1-ct", {})
     stuck.exec_run = lambda argv: type("Result", (), {"output": b"starting\n"})()  # type: ignore[method-assign]
     with pytest.raises(backend_module.DockerBackendError, match=r"did not finish booting .* \(state: starting\)"):
-        backend_module._wait_for_systemd(stuck, ROOM.seats[0].container)
+        backend_module.wait_for_systemd(stuck, ROOM.seats[0].container.name)
 
 
 def test_memory_in_use_leaves_out_reclaimable_page_cache_as_docker_stats_does() -> None:

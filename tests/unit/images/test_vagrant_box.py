@@ -1,0 +1,66 @@
+"""Pruning boxes never removes the volume a VM boots from (its overlay's backing file)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from labtool import proc
+from labtool.images import vagrant_box
+
+VOLUME_TABLE = """\
+ Name                                                    Path
+--------------------------------------------------------------------------------
+ labtool-room_seat01-vm.img                              /pool/labtool-room_seat01-vm.img
+ labtool-VAGRANTSLASH-debian12-old_vagrant_box_image_0_17_box.img   /pool/old.img
+ labtool-VAGRANTSLASH-debian12-gone_vagrant_box_image_0_18_box.img  /pool/gone.img
+ labtool-VAGRANTSLASH-debian12-new_vagrant_box_image_0_19_box.img   /pool/new.img
+"""
+
+
+@pytest.fixture
+def host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """Three registered boxes; one VM whose overlay is backed by the `old` box's volume."""
+    monkeypatch.setenv("VAGRANT_HOME", str(tmp_path))
+    for key in ("old", "gone", "new"):
+        (tmp_path / "boxes" / f"labtool-VAGRANTSLASH-debian12-{key}" / "0" / "libvirt").mkdir(parents=True)
+    (tmp_path / "boxes" / "someone-VAGRANTSLASH-else" / "0" / "libvirt").mkdir(parents=True)
+    calls: list[list[str]] = []
+
+    def run(argv: list[str], **_kwargs: object) -> proc.Result:
+        calls.append(list(argv))
+        out = ""
+        if argv[-2:] == ["vol-list", "default"]:
+            out = VOLUME_TABLE
+        elif "list" in argv and "--all" in argv:
+            out = "labtool-room_seat01\n"
+        elif "domblklist" in argv:
+            out = " Type   Device   Target   Source\n----\n file   disk   vda   /pool/labtool-room_seat01-vm.img\n"
+        elif argv[0] == "qemu-img":
+            chain = [
+                {"filename": "/pool/labtool-room_seat01-vm.img"},
+                {"filename": "/pool/labtool-VAGRANTSLASH-debian12-old_vagrant_box_image_0_17_box.img"},
+            ]
+            out = json.dumps(chain)
+        return proc.Result(tuple(argv), 0, out, "", 0.0)
+
+    monkeypatch.setattr(vagrant_box.proc, "run", run)
+    return calls
+
+
+def test_labtool_boxes_are_only_those_under_its_prefix(host: list[list[str]]) -> None:
+    assert vagrant_box.labtool_boxes() == ["labtool/debian12-gone", "labtool/debian12-new", "labtool/debian12-old"]
+
+
+def test_prune_keeps_the_current_box_and_any_box_a_vm_boots_from(host: list[list[str]], tmp_path: Path) -> None:
+    removed = vagrant_box.prune({"labtool/debian12-new"}, tmp_path / "log")
+    assert removed == ["labtool/debian12-gone"]
+    deleted = [c[-3] for c in host if "vol-delete" in c]
+    assert deleted == ["labtool-VAGRANTSLASH-debian12-gone_vagrant_box_image_0_18_box.img"]
+    assert ["vagrant", "box", "remove", "--force", "--all", "labtool/debian12-gone"] in host
+
+
+def test_registering_a_box_keeps_a_same_named_volume_that_a_vm_uses(host: list[list[str]], tmp_path: Path) -> None:
+    vagrant_box.register(tmp_path / "labtool.box", "labtool/debian12-old", tmp_path / "log")
+    assert not [c for c in host if "vol-delete" in c]
+    assert host[-1][:4] == ["vagrant", "box", "add", "--force"]
