@@ -44,7 +44,7 @@ def host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
             out = json.dumps(chain)
         return proc.Result(tuple(argv), 0, out, "", 0.0)
 
-    monkeypatch.setattr(vagrant_box.proc, "run", run)
+    monkeypatch.setattr(proc, "run", run)
     return calls
 
 
