@@ -42,6 +42,7 @@ class UpReport:
     room: str
     outcomes: list[Outcome] = field(default_factory=list)
     seconds: float = 0.0
+    images: ImagePair | None = None
 
     @property
     def failed(self) -> list[Outcome]:
@@ -122,7 +123,7 @@ class Lab:
     def up(self, plan: Plan, *, parallel: int, progress: Progress) -> UpReport:
         """Carry out the plan: containers and VMs in two lanes, provisioning as soon as each is ready."""
         started = time.monotonic()
-        report = UpReport(self.room.name)
+        report = UpReport(self.room.name, images=plan.images if plan.creates else None)
         with state.locked(self.state_dir, f"room {self.room.name!r}"):
             state.claim(self.state_dir, self.room.path)
             run = _Run(self, plan.provision_key, progress, parallel)

@@ -88,6 +88,7 @@ def show_report(report: UpReport, as_json: bool) -> None:
             {
                 "room": report.room,
                 "seconds": round(report.seconds, 1),
+                "images": report.images.to_json() if report.images else None,
                 "machines": [
                     {
                         "machine": o.machine,

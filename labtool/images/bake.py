@@ -127,6 +127,7 @@ class _Bake:
             raw, vm_manifest = vagrant_box.make_disk(tree, self.scratch, log)
             vm_packages = rootfs.parse_manifest(vm_manifest.read_text())
             shutil.rmtree(tree)
+        _write_manifests(self.settings, self.images.key, container_packages, vm_packages)
         differences = build.unexpected_differences(container_packages, vm_packages)
         if differences:
             raise ImageBuildError(
@@ -157,6 +158,15 @@ class _Bake:
 
     def _step(self, name: str, message: str) -> AbstractContextManager[None]:
         return build.timed_step(self.report.seconds, name, self.progress, message)
+
+
+def manifest_path(settings: Settings, key: str, kind: Kind) -> Path:
+    return baked_dir(settings) / f"{key}-manifest-{kind}.txt"
+
+
+def _write_manifests(settings: Settings, key: str, container: dict[str, str], vm: dict[str, str]) -> None:
+    for kind, packages in ((Kind.CONTAINER, container), (Kind.VM, vm)):
+        atomic_write(manifest_path(settings, key, kind), rootfs.format_manifest(packages), mode=SHARED)
 
 
 def _builder_machine(room: Room) -> Machine:
@@ -207,7 +217,8 @@ def pair_of(record: dict[str, Any]) -> pair.ImagePair:
 
 
 def forget(settings: Settings, key: str) -> None:
-    (baked_dir(settings) / f"{key}.json").unlink(missing_ok=True)
+    for path in baked_dir(settings).glob(f"{key}*"):
+        path.unlink(missing_ok=True)
 
 
 def records(settings: Settings) -> list[dict[str, Any]]:

@@ -24,6 +24,7 @@ TEST_LABEL = "labtool.room"
 TEST_ROOM = "pytest-images"
 LIVE_ROOM = "pytest"
 LIVE_ROOM_NETWORK_INDEX = 250
+LIVE_ROOM_SEATS = 2
 LIFECYCLE_MODULE = "test_room.py"
 
 
@@ -100,7 +101,7 @@ def lab_vm(built_images: str, settings: Settings, tmp_path_factory: pytest.TempP
 
 @pytest.fixture(scope="session")
 def running_room(built_images: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveRoom]:
-    """The room, up and provisioned, shared by the session; always torn down at its end.
+    """The two-seat room, baked, up and provisioned, shared by the session; always torn down at its end.
 
     It lives in a rooms directory of its own (LABTOOL_ROOMS_DIR) on a network index of
     its own, so an instructor's rooms on the same host are never touched.
@@ -111,7 +112,7 @@ def running_room(built_images: str, tmp_path_factory: pytest.TempPathFactory) ->
     shutil.rmtree(rooms_dir, ignore_errors=True)
     rooms_dir.mkdir()
     room = LiveRoom(LIVE_ROOM, {"LABTOOL_ROOMS_DIR": str(rooms_dir)})
-    created = room.labtool("room", "new", room.name, "--seats", "1")
+    created = room.labtool("room", "new", room.name, "--seats", str(LIVE_ROOM_SEATS))
     assert created.returncode == 0, created.stderr
     settings = rooms_dir / room.name / "labtool.yml"
     settings.write_text(re.sub(r"index: \d+", f"index: {LIVE_ROOM_NETWORK_INDEX}", settings.read_text()))
@@ -119,7 +120,8 @@ def running_room(built_images: str, tmp_path_factory: pytest.TempPathFactory) ->
     assert "expected_differences: molecule/shared/expected_differences.yml" in settings.read_text()
     room.labtool("down", room.name)  # machines left over from an interrupted run
     try:
-        room.first_up = room.labtool("up", room.name, "--json")
+        # Baked first, as an instructor fills a room before class: the VMs start together, converged already.
+        room.first_up = room.labtool("up", room.name, "--bake", "--json", timeout=3600)
         assert room.first_up.returncode == 0, room.first_up.stderr[-3000:]
         yield room
     finally:

@@ -11,7 +11,7 @@ from typing import Any
 
 @dataclass
 class LiveRoom:
-    """A one-seat room (what `labtool room new` writes, i.e. the default room) brought up for real."""
+    """A room (what `labtool room new` writes, i.e. the default room's course) brought up for real."""
 
     name: str
     env: dict[str, str]

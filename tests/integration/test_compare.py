@@ -18,7 +18,7 @@ def seat(running_room: LiveRoom) -> dict[str, Any]:
     result = running_room.labtool("compare", running_room.name, "--json")
     assert result.returncode == 0, result.stderr[-3000:]
     seats: list[dict[str, Any]] = json.loads(result.stdout)["seats"]
-    assert [s["seat"] for s in seats] == ["seat01"]
+    assert [s["seat"] for s in seats] == ["seat01", "seat02"]
     return seats[0]
 
 

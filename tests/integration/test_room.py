@@ -1,4 +1,4 @@
-"""`labtool up|status|provision|down` on a real one-seat room: a real VM and a real container.
+"""`labtool up|status|provision|down` on the real two-seat room: real VMs and real containers.
 
 The room is the session's `running_room` (see conftest.py). These tests run in file order,
 after every other module that uses the room, because they end by killing and removing it.
@@ -31,11 +31,11 @@ def status(room: LiveRoom) -> dict[str, Any]:
     return seats
 
 
-def test_up_creates_and_provisions_both_machines_of_the_seat(room: LiveRoom) -> None:
+def test_up_creates_and_provisions_both_machines_of_each_seat(room: LiveRoom) -> None:
     result = room.first_up
     assert result.returncode == 0, result.stderr[-3000:]
     machines = {m["machine"]: m for m in json.loads(result.stdout)["machines"]}
-    assert set(machines) == {"seat01-vm", "seat01-ct"}
+    assert set(machines) == {"seat01-vm", "seat01-ct", "seat02-vm", "seat02-ct"}
     assert all(m["ok"] and m["actions"] == ["create", "provision"] for m in machines.values()), machines
     assert "seat01-ct | " in result.stderr, "per-task progress is shown"
 
