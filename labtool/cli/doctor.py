@@ -6,10 +6,12 @@ import argparse
 from typing import Any
 
 from labtool import config
-from labtool.cli.context import lab_project, rooms_dir
+from labtool.cli.context import DEFAULT_ROOM, lab_project, rooms_dir
 from labtool.cli.output import print_json, say, table
+from labtool.cli.up import default_parallel_here
 from labtool.errors import LabtoolError
-from labtool.host.doctor import OK, WARN, Check, SystemProbe, failed_required, run_checks
+from labtool.host import accel, capacity
+from labtool.host.doctor import OK, WARN, Check, SystemProbe, check_capacity, failed_required, run_checks
 from labtool.settings import Settings
 
 
@@ -22,6 +24,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     checks = [*run_checks(SystemProbe(settings), settings), project_check(args, settings)]
+    checks.append(capacity_check(args, settings))
     if args.json:
         print_json([c.to_json() for c in checks])
     else:
@@ -39,3 +42,18 @@ def project_check(args: argparse.Namespace, settings: Settings) -> Check:
     rooms = config.list_rooms(directory)
     detail = f"{here.root}; rooms in {directory}: {', '.join(rooms) or 'none'}"
     return Check("lab project", OK, detail, "" if rooms else "add one with `labtool room new NAME`", required=False)
+
+
+def capacity_check(args: argparse.Namespace, settings: Settings) -> Check:
+    """Seats of the project's default room (else its first room) the host still holds; never required."""
+    try:
+        here = lab_project(args)
+        directory = rooms_dir(settings, here)
+        rooms = config.list_rooms(directory)
+        if not rooms:
+            return Check("host capacity", WARN, f"no room in {directory} to measure seats by", required=False)
+        room = config.load(directory, DEFAULT_ROOM if DEFAULT_ROOM in rooms else rooms[0], here)
+    except LabtoolError as exc:
+        return Check("host capacity", WARN, f"no room to measure seats by: {exc.message}", exc.hint, required=False)
+    costs = capacity.Costs.measured(kvm=accel.detect(settings.vm_accel).is_kvm)
+    return check_capacity(room, capacity.read_free(), costs, default_parallel_here())

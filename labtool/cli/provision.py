@@ -12,5 +12,6 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("provision", help="re-run the playbook on a room's machines")
     add_room_arguments(parser)
     parser.add_argument("--parallel", type=positive_int, default=None, metavar="N", help="provisioning runs at once")
+    up.add_force_argument(parser)
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.set_defaults(run=up.run, force_provision=True, dry_run=False)

@@ -9,7 +9,7 @@ from typing import Any
 from labtool import requirements
 from labtool.cli.context import add_room_arguments, positive_int, room_for
 from labtool.cli.output import print_json, progress, say, table
-from labtool.host import capacity
+from labtool.host import accel, capacity
 from labtool.images import bake
 from labtool.lab import Lab, UpReport, default_parallel, open_lab
 from labtool.plan import Plan
@@ -32,6 +32,7 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="bake the room's course into an image pair first (`labtool images bake`), so seats start converged",
     )
+    add_force_argument(parser)
     parser.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
     parser.add_argument("--json", action="store_true", help="print the plan or the result as JSON")
     parser.set_defaults(run=run, force_provision=False)
@@ -46,12 +47,13 @@ def run(args: argparse.Namespace) -> int:
         if installed:
             progress(f"installed roles from requirements.yml: {', '.join(installed)}")
     key = provision_key(room)
-    if getattr(args, "bake", False) and not args.dry_run:
-        bake.bake(settings, room, key, progress=progress)
     lab = open_lab(settings, room, bake.images_for(settings, key))
     plan = lab.plan(args.seats, force_provision=args.force_provision, key=key)
+    parallel = args.parallel or default_parallel_here()
     if args.dry_run:
         show_plan(plan, args.json)
+        if plan.changes:
+            progress(capacity.summary(assess_here(lab, plan, parallel)))
         return 0
     if not plan.changes:
         if args.json:
@@ -59,15 +61,36 @@ def run(args: argparse.Namespace) -> int:
         else:
             say(f"room {lab.room.name!r} is up to date: {len(plan.steps)} machines running and provisioned")
         return 0
-    report = execute(lab, plan, args.parallel)
+    assessment = assess_here(lab, plan, parallel)
+    if args.force and not assessment.fits:
+        progress(f"warning: --force: {capacity.summary(assessment)}")
+    elif not args.force:
+        capacity.check(assessment)
+    if getattr(args, "bake", False) and plan.creates:  # after the capacity check: a refused room bakes nothing
+        bake.bake(settings, room, key, progress=progress)
+        lab = open_lab(settings, room, bake.images_for(settings, key))
+        plan = lab.plan(args.seats, force_provision=args.force_provision, key=key)
+    report = execute(lab, plan, parallel)
     show_report(report, args.json)
     return 1 if report.failed else 0
 
 
-def execute(lab: Lab, plan: Plan, parallel: int | None) -> UpReport:
+def add_force_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--force", action="store_true", help="create the machines even when the host lacks the memory or disk for them"
+    )
+
+
+def assess_here(lab: Lab, plan: Plan, parallel: int) -> capacity.Assessment:
+    """The plan's new machines against this host's free memory and disk, at this host's measured costs."""
+    costs = capacity.Costs.measured(kvm=accel.detect(lab.settings.vm_accel).is_kvm)
+    return capacity.assess(lab.room, plan, parallel, costs, capacity.read_free())
+
+
+def execute(lab: Lab, plan: Plan, parallel: int) -> UpReport:
     made_from = f"; new machines from the {plan.images.description}" if plan.images and plan.creates else ""
     progress(f"room {lab.room.name!r}: {len(plan.changes)} of {len(plan.steps)} machines need work{made_from}")
-    return lab.up(plan, parallel=parallel or default_parallel_here(), progress=progress)
+    return lab.up(plan, parallel=parallel, progress=progress)
 
 
 def show_plan(plan: Plan, as_json: bool) -> None:

@@ -7,14 +7,15 @@ a fake host. Every real probe has a timeout: doctor never hangs.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from labtool import proc
 from labtool.errors import CommandError
 from labtool.host import accel, capacity, daemons
+from labtool.model import Kind, Room
 from labtool.settings import Settings
 
 GIB = 1024**3
@@ -33,9 +34,11 @@ class Check:
     detail: str
     hint: str = ""
     required: bool = True
+    numbers: Mapping[str, object] = field(default_factory=dict)
+    """The figures behind the detail, for `doctor --json`."""
 
     def to_json(self) -> dict[str, object]:
-        return asdict(self)
+        return {**asdict(self), "numbers": dict(self.numbers)}
 
 
 class HostProbe(Protocol):
@@ -215,3 +218,41 @@ def check_images(probe: HostProbe, _: Settings) -> Check:
     if probe.images_ready():
         return Check("base images", OK, "Docker image and Vagrant box of the current recipe are registered")
     return Check("base images", FAIL, "not built for the current recipe", "run `labtool images build`")
+
+
+def check_capacity(room: Room, free: capacity.HostFree, costs: capacity.Costs, parallel: int) -> Check:
+    """How many seats of the room the host still holds beside what runs now: the same arithmetic as `up`'s check."""
+    fits = capacity.seats_that_fit(room, costs, free, parallel)
+    seat = capacity.needs_of(room, capacity.Work.new_seats(1, 0), costs)
+    vm, container = seat.of(Kind.VM), seat.of(Kind.CONTAINER)
+    groups = capacity.disk_needs(seat, free)
+    disks = "; ".join(f"{capacity.gib(d[0].free)} free on {', '.join(str(x.path) for x in d)}" for d, _ in groups)
+    detail = (
+        f"fits {fits} new seat{'' if fits == 1 else 's'} of room {room.name!r} ({len(room.seats)} in it)"
+        f" beside what runs now: memory {capacity.gib(free.memory)} free, a seat takes {capacity.gib(seat.memory)}"
+        f" (VM {capacity.mib(vm.memory)} + {capacity.mib(vm.overhead)} QEMU, container {capacity.mib(container.memory)}"
+        f" + {capacity.mib(container.overhead)}), plus {capacity.mib(costs.provision_run)} per provisioning run"
+        f" and {capacity.mib(costs.vagrant_run)} per `vagrant up` at once while `up` runs;"
+        f" disk {disks}, a seat takes {capacity.gib(vm.disk + container.disk)}"
+    )
+    numbers = {
+        "room": room.name,
+        "room_seats": len(room.seats),
+        "seats_fit": fits,
+        "memory_free": free.memory,
+        "seat_memory": seat.memory,
+        "vm_memory": vm.memory,
+        "vm_overhead": vm.overhead,
+        "container_memory": container.memory,
+        "container_overhead": container.overhead,
+        "provision_run": costs.provision_run,
+        "vagrant_run": costs.vagrant_run,
+        "parallel": parallel,
+        "disk_free": {str(d.path): d.free for d in free.disks.values()},
+        "vm_disk": vm.disk,
+        "container_disk": container.disk,
+    }
+    if fits == 0:
+        hint = "stop other rooms or VMs (`labtool down`), or give the room's machines less memory in labtool.yml"
+        return Check("host capacity", WARN, detail, hint, required=False, numbers=numbers)
+    return Check("host capacity", OK, detail, required=False, numbers=numbers)

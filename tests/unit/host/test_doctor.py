@@ -3,8 +3,10 @@ from pathlib import Path
 
 import pytest
 
-from labtool.host import doctor
+from labtool.host import capacity, doctor
+from labtool.model import Kind
 from labtool.settings import Settings
+from tests.unit.rooms import paired_room
 
 GIB = 1024**3
 ALL_PROGRAMS = {
@@ -113,4 +115,26 @@ def test_tcg_is_a_warning_not_a_failure() -> None:
 
 def test_checks_serialize_for_json() -> None:
     row = doctor.run_checks(FakeHost(), SETTINGS)[0].to_json()
-    assert set(row) == {"name", "status", "detail", "hint", "required"}
+    assert set(row) == {"name", "status", "detail", "hint", "required", "numbers"}
+
+
+def capacity_host(memory: int) -> capacity.HostFree:
+    return capacity.HostFree(memory, {kind: capacity.Disk(Path("/"), 500 * GIB, 1) for kind in Kind})
+
+
+def test_capacity_row_counts_the_seats_of_the_room_beside_what_runs() -> None:
+    room = paired_room(2)  # VMs of 1024 MiB, containers of 512 MiB
+    costs = capacity.Costs(vm_memory=1024 * 1024**2, container_memory=0, provision_run=512 * 1024**2)
+    check = doctor.check_capacity(room, capacity_host(10 * GIB), costs, parallel=1)
+    assert check.status == doctor.OK and not check.required
+    assert check.detail.startswith(
+        "fits 3 new seats of room 'demo' (2 in it) beside what runs now: memory 10.0 GiB free"
+    )
+    assert check.numbers["seats_fit"] == 3 and check.numbers["seat_memory"] == int(2.5 * GIB)
+    assert check.to_json()["numbers"] == {**check.numbers} and check.numbers["memory_free"] == 10 * GIB
+
+
+def test_capacity_row_warns_when_not_one_seat_fits() -> None:
+    check = doctor.check_capacity(paired_room(1), capacity_host(2 * GIB), capacity.Costs(), parallel=1)
+    assert check.status == doctor.WARN and check.numbers["seats_fit"] == 0
+    assert "labtool down" in check.hint

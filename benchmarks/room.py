@@ -1,0 +1,146 @@
+"""Benchmark a room in class time: rooms of 1, 2 and 4 seats from a baked pair, against the old way.
+
+In one run, on this machine, with the base images current:
+- the bake of the room's course (reported on its own, not in the rooms' times);
+- `up` of rooms of N seats (default 1, 2, 4) from the baked pair with mitogen: wall time,
+  the marginal cost of a seat, the slowest VM and the slowest container;
+- an idempotent re-`up` and `provision` of the 2-seat room, and its `verify`;
+- mirror bytes fetched per seat, when the host's apt cache runs (from its log);
+- the baseline: the same one-seat room from the base pair, mitogen off (LABTOOL_MITOGEN=off).
+
+Run on a host prepared by `scripts/up`:  .venv/bin/python benchmarks/room.py [--seats 1 2 4] [--skip-baseline]
+Every ratio is against the baseline measured in the same run: the machine is shared and noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+NETWORK_INDEX = 240  # a network index of its own: never an instructor's room
+
+
+def labtool(env: dict[str, str], *args: str) -> tuple[float, dict[str, Any]]:
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "labtool", *args], capture_output=True, text=True, env=env, check=False
+    )
+    seconds = time.monotonic() - started
+    if result.returncode != 0:
+        raise SystemExit(f"labtool {' '.join(args)} failed:\n{result.stderr[-3000:]}")
+    try:
+        return seconds, json.loads(result.stdout)
+    except ValueError:
+        return seconds, {}
+
+
+def new_room(env: dict[str, str], rooms: Path, name: str, seats: int) -> None:
+    labtool(env, "room", "new", name, "--seats", str(seats))
+    settings = rooms / name / "labtool.yml"
+    settings.write_text(re.sub(r"index: \d+", f"index: {NETWORK_INDEX}", settings.read_text()))
+
+
+def slowest(report: dict[str, Any], suffix: str) -> float:
+    return max(float(m["seconds"]) for m in report["machines"] if m["machine"].endswith(suffix))
+
+
+def most_changed(report: dict[str, Any], suffix: str) -> int:
+    return max(int(m["changed"] or 0) for m in report["machines"] if m["machine"].endswith(suffix))
+
+
+def mirror_bytes() -> int | None:
+    """Bytes the host's apt cache fetched from the mirror so far, or None where no cache runs."""
+    try:
+        from labtool.host import apt_cache  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    try:
+        return int(apt_cache.upstream_bytes())
+    except Exception:  # the cache is off or has no log yet: report none rather than guess
+        return None
+
+
+def guest_boot_seconds(env: dict[str, str], room: str) -> float:
+    """The VM's own boot, as `systemd-analyze` counts it (kernel + initrd + userspace)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "labtool", "exec", "seat01-vm", "--room", room, "--", "systemd-analyze"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    total = re.search(r"= ((?:\d+min )?[\d.]+m?s)", result.stdout)
+    if total is None:
+        raise SystemExit(f"cannot read systemd-analyze: {result.stdout!r}")
+    minutes, _, rest = total.group(1).rpartition("min ")
+    seconds = float(rest[:-2]) / 1000 if rest.endswith("ms") else float(rest[:-1])
+    return (int(minutes) * 60 if minutes else 0) + seconds
+
+
+def room_up(env: dict[str, str], rooms: Path, seats: int, results: dict[str, float], *, bake: bool) -> None:
+    """Bring up a room of `seats` seats (no timings of the bake in it), record, and remove it."""
+    name = f"bench{seats}" if bake else "baseline1"  # another name: another provisioning key, so no bake
+    new_room(env, rooms, name, seats)
+    try:
+        if bake:
+            results[f"bake_{seats}_seat_room_s"], _ = labtool(env, "images", "bake", name, "--json")
+        before = mirror_bytes()
+        seconds, report = labtool(env, "up", name, "--json")
+        after = mirror_bytes()
+        prefix = f"up_{seats}_seats" if bake else "baseline_up_1_seat"
+        results[f"{prefix}_s"] = seconds
+        results[f"{prefix}_slowest_vm_s"] = slowest(report, "-vm")
+        results[f"{prefix}_slowest_container_s"] = slowest(report, "-ct")
+        results[f"{prefix}_vm_changed"] = most_changed(report, "-vm")
+        results[f"{prefix}_container_changed"] = most_changed(report, "-ct")
+        if before is not None and after is not None:
+            results[f"{prefix}_mirror_bytes_per_seat"] = (after - before) / seats
+        if seats == 1:
+            results[f"{prefix}_vm_guest_boot_s"] = guest_boot_seconds(env, name)
+        if bake and seats == 2:
+            results["re_up_2_seats_s"], _ = labtool(env, "up", name)
+            results["provision_2_seats_s"], _ = labtool(env, "provision", name, "--json")
+            results["verify_2_seats_s"], _ = labtool(env, "verify", name, "--json")
+    finally:
+        labtool(env, "down", name)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seats", type=int, nargs="+", default=[1, 2, 4], help="room sizes to bring up")
+    parser.add_argument("--skip-baseline", action="store_true", help="leave out the unbaked, mitogen-off room")
+    args = parser.parse_args()
+    results: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="labtool-bench-rooms-") as directory:
+        rooms = Path(directory)
+        env = {**os.environ, "LABTOOL_ROOMS_DIR": str(rooms)}
+        for seats in args.seats:
+            room_up(env, rooms, seats, results, bake=True)
+        if not args.skip_baseline:
+            # The same room as labtool made it before baking and mitogen: base pair, stock strategy.
+            room_up({**env, "LABTOOL_MITOGEN": "off"}, rooms, 1, results, bake=False)
+    one = results.get("up_1_seats_s")
+    if one:
+        for seats in args.seats:
+            if seats > 1 and f"up_{seats}_seats_s" in results:
+                results[f"up_{seats}_seats_vs_1_seat"] = results[f"up_{seats}_seats_s"] / one
+                results[f"up_{seats}_seats_marginal_seat_s"] = (results[f"up_{seats}_seats_s"] - one) / (seats - 1)
+        if "baseline_up_1_seat_s" in results:
+            results["up_1_seat_vs_baseline"] = one / results["baseline_up_1_seat_s"]
+            results["vm_vs_baseline_vm"] = (
+                results["up_1_seats_slowest_vm_s"] / results["baseline_up_1_seat_slowest_vm_s"]
+            )
+    for name, value in results.items():
+        print(f"{name:44} {value:12.2f}")
+
+
+if __name__ == "__main__":
+    main()
