@@ -13,7 +13,7 @@ from labtool.cli import up as up_cli
 from labtool.host import accel, capacity
 from labtool.host.accel import Accel
 from labtool.host.capacity import Disk, HostFree
-from labtool.images import pair
+from labtool.images import bake, pair
 from labtool.lab import Lab
 from labtool.model import Kind, Room, VmResources
 from labtool.provision import ProvisionResult
@@ -37,7 +37,7 @@ def backends(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[Kind, Fake
 
     monkeypatch.setattr(up_cli, "room_for", lambda args, settings: room)
     monkeypatch.setattr(up_cli, "open_lab", lambda settings_, room_, images: Lab(settings, room, fakes, images))
-    monkeypatch.setattr(up_cli.bake, "images_for", lambda settings_, key: pair.base("base1"))
+    monkeypatch.setattr(bake, "images_for", lambda settings_, key: pair.base("base1"))
     monkeypatch.setattr(up_cli, "provision_key", lambda room: "key1")
     monkeypatch.setattr(requirements, "install", lambda project: [])
     monkeypatch.setattr(accel, "detect", lambda setting: Accel("kvm", None, "test"))
