@@ -37,8 +37,7 @@ umount "$mnt/dev" "$mnt/sys" "$mnt/proc"
 
 # VM-only configuration: what a machine with its own kernel and disk needs and a container must not have.
 echo 'LABEL=labtool-root / ext4 errors=remount-ro 0 1' > "$mnt/etc/fstab"
-# allow-hotplug only: udev brings eth0 up in the background, so boot does not wait for DHCP.
-printf 'allow-hotplug eth0\niface eth0 inet dhcp\n' > "$mnt/etc/network/interfaces.d/eth0"
+printf 'auto eth0\nallow-hotplug eth0\niface eth0 inet dhcp\n' > "$mnt/etc/network/interfaces.d/eth0"
 install -d -m 0700 -o 1000 -g 1000 "$mnt/home/$user/.ssh"
 install -m 0600 -o 1000 -g 1000 "$pubkey" "$mnt/home/$user/.ssh/authorized_keys"
 
