@@ -212,14 +212,16 @@ def _checks(report: RoomReport) -> str:
         for c in grades.columns
     )
     rows = "".join(_grade_row(row, [c.name for c in grades.columns]) for row in grades.rows)
-    titles = "".join(f"<li><code>{escape(c.name)}</code> {escape(c.title)}</li>" for c in grades.columns if c.title)
+    titles = "".join(
+        f"<dt><code>{escape(c.name)}</code></dt><dd>{escape(c.title)}</dd>" for c in grades.columns if c.title
+    )
     table = f"""<p class="lead">The course's exercise checks as each machine last ran them
 (<code>labtool check</code>): the points earned per check, and the machine's total.</p>
 <div class="scroll"><table class="grades">
 <thead><tr><th>Seat</th><th>Student</th><th>Kind</th>{heads}<th>Total</th><th>Last run</th></tr></thead>
 <tbody>{rows}</tbody>
 </table></div>
-{f'<ul class="check-titles">{titles}</ul>' if titles else ""}"""
+{f'<dl class="check-titles">{titles}</dl>' if titles else ""}"""
     return _section("checks", "Checks", table)
 
 
@@ -459,8 +461,10 @@ tbody th { font-weight: 600; }
 .key.same { background: var(--ok-bg); color: var(--ok); }
 .grades thead .pts { display: block; text-transform: none; letter-spacing: 0; font-weight: 400; }
 .grades td { white-space: nowrap; }
-.check-titles { margin: 10px 0 0; padding-left: 20px; font-size: 13px; color: var(--muted); }
-.check-titles code { color: var(--ink); }
+.check-titles {
+  display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; margin: 10px 0 0; font-size: 13px;
+}
+.check-titles dd { margin: 0; color: var(--muted); }
 .reasons td { width: 33%; }
 .reasons td code { display: inline-block; background: var(--bg); border-radius: 4px; padding: 0 5px; margin: 1px 0; }
 .compare th[scope="row"] { font-weight: 500; width: 24%; }
