@@ -51,7 +51,15 @@ def run(args: argparse.Namespace) -> int:
     if args.csv:
         write_csv(args.csv, checks.to_csv(grades))
     if args.json:
-        print_json({"room": report.room, "finished_at": report.finished_at, **checks.to_json(report.machines)})
+        print_json(
+            {
+                "room": report.room,
+                "finished_at": report.finished_at,
+                "seconds": report.seconds,
+                "complete": not report.errors,  # every machine was checked; points missing are not errors
+                **checks.to_json(report.machines),
+            }
+        )
     else:
         show(report, grades)
     if args.csv:

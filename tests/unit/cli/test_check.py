@@ -71,6 +71,7 @@ def test_json_and_csv_carry_the_same_grades(
 ) -> None:
     assert main(["check", "--json", "--csv", "grades.csv"]) == 0
     data = json.loads(capsys.readouterr().out)
+    assert (data["room"], data["complete"], data["seconds"]) == ("default", True, 12.0)
     assert [(m["machine"], m["earned"], m["possible"]) for m in data["machines"]] == [
         ("seat01-vm", 6.0, 6.0),
         ("seat01-ct", 6.0, 6.0),
