@@ -119,6 +119,16 @@ def load(rooms_dir: Path, name: str, project: Project) -> Room:
     )
 
 
+def host_variables(room_dir: Path) -> dict[str, dict[str, Any]]:
+    """Each host's variables as Ansible reads the room (its group_vars and host_vars applied)."""
+    problems: list[str] = []
+    inventory = _read_inventory(room_dir, problems)
+    if inventory is None:
+        raise RoomError(problems, _fix_hint(room_dir))
+    hostvars = inventory.get("_meta", {}).get("hostvars", {})
+    return {str(k): v for k, v in hostvars.items() if isinstance(v, dict)} if isinstance(hostvars, dict) else {}
+
+
 def new_room(rooms_dir: Path, name: str, seats: int, course_from: Path | None = None) -> Path:
     """Write rooms_dir/<name>/ (hosts.yml with `seats` seats, documented labtool.yml); return it.
 
@@ -183,6 +193,7 @@ def _settings_text(index: int) -> str:
         container_min=CONTAINER_MIN_MEMORY_MIB,
         playbook=course.DEFAULT_PLAYBOOK,
         tests=course.DEFAULT_TESTS,
+        checks=course.DEFAULT_CHECKS,
     )
 
 
@@ -226,6 +237,7 @@ network:
 #   playbook: {playbook}          # applied to every machine of the room
 #   tests: {tests}       # the testinfra suite `labtool verify` runs on each machine
 #   expected_differences: parity.yml   # more allowed VM-vs-container differences, each with its reason
+#   checks: {checks}                     # exercise checks `labtool check` grades (default: checks/ if it exists)
 #   app:                               # the course's app, if it describes itself (parity then compares it)
 #     fingerprint_url: http://127.0.0.1/api/fingerprint
 #     page_url: http://127.0.0.1/

@@ -95,6 +95,8 @@ class Course:
     tests: Path
     expected_differences: Path | None = None
     app: AppProbe = AppProbe()
+    checks: Path | None = None
+    """The exercise checks `labtool check` grades (testinfra files with points); None: the course has none."""
 
 
 @dataclass(frozen=True)

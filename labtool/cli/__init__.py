@@ -15,6 +15,7 @@ from pathlib import Path
 
 from labtool import __version__
 from labtool.cli import (
+    check,
     compare,
     daemons,
     doctor,
@@ -31,7 +32,7 @@ from labtool.cli import (
 )
 from labtool.errors import LabtoolError
 
-VERBS = (init, up, status, provision, down, verify, compare, report, shell, room, images, daemons, doctor)
+VERBS = (init, up, status, provision, down, verify, check, compare, report, shell, room, images, daemons, doctor)
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
