@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from labtool.host import doctor
+from labtool.host import apt_cache_log, doctor
 from labtool.settings import Settings
 
 GIB = 1024**3
@@ -21,6 +21,14 @@ ALL_PROGRAMS = {
 }
 
 
+RUNNING_CACHE = doctor.AptCacheView(
+    installed=True,
+    answers=True,
+    listeners=("10.212.0.1", "127.0.0.1"),
+    traffic=apt_cache_log.Traffic(fetched_bytes=15_000_000, served_bytes=60_000_000, hits=9, misses=3),
+)
+
+
 @dataclass
 class FakeHost:
     """A host where everything is in place, unless a test says otherwise."""
@@ -35,6 +43,7 @@ class FakeHost:
     disk: int = 100 * GIB
     memory: int = 16 * GIB
     images: bool = True
+    cache: doctor.AptCacheView = field(default_factory=lambda: RUNNING_CACHE)
 
     def docker_answers(self) -> bool:
         return self.docker
@@ -66,6 +75,9 @@ class FakeHost:
     def images_ready(self) -> bool:
         return self.images
 
+    def apt_cache(self) -> doctor.AptCacheView:
+        return self.cache
+
 
 SETTINGS = Settings.from_env({"LABTOOL_HOME": "/srv/labtool"})
 
@@ -76,7 +88,7 @@ def statuses(host: FakeHost) -> dict[str, doctor.Check]:
 
 def test_a_ready_host_passes_every_check() -> None:
     checks = doctor.run_checks(FakeHost(), SETTINGS)
-    assert len(checks) == 10
+    assert len(checks) == 11
     assert all(c.status == doctor.OK for c in checks), checks
     assert doctor.failed_required(checks) == []
 
@@ -114,3 +126,45 @@ def test_tcg_is_a_warning_not_a_failure() -> None:
 def test_checks_serialize_for_json() -> None:
     row = doctor.run_checks(FakeHost(), SETTINGS)[0].to_json()
     assert set(row) == {"name", "status", "detail", "hint", "required"}
+
+
+def test_the_apt_cache_row_shows_its_addresses_and_what_it_saved() -> None:
+    check = statuses(FakeHost())["apt cache"]
+    assert check.status == doctor.OK and not check.required
+    assert "http://10.212.0.1:3142 for the rooms, http://127.0.0.1:3142 for the host" in check.detail
+    assert "served 57.2 MiB, 75% of it from the cache (9 hits, 3 misses); fetched 14.3 MiB from the mirror" in (
+        check.detail
+    )
+
+
+@pytest.mark.parametrize(
+    ("view", "detail", "hint"),
+    [
+        (doctor.AptCacheView(False, False, (), None), "not installed", "scripts/up"),
+        (doctor.AptCacheView(True, False, (), None), "not running", "labtool daemons"),
+    ],
+)
+def test_a_missing_apt_cache_is_a_warning_rooms_work_without_it(
+    view: doctor.AptCacheView, detail: str, hint: str
+) -> None:
+    check = statuses(FakeHost(cache=view))["apt cache"]
+    assert (check.status, check.required) == (doctor.WARN, False)
+    assert detail in check.detail and hint in check.hint
+
+
+def test_a_proxy_listening_on_every_address_is_a_required_failure() -> None:
+    host = FakeHost(cache=doctor.AptCacheView(True, True, ("10.212.0.1", "::"), None))
+    check = statuses(host)["apt cache"]
+    assert check.status == doctor.FAIL and check.required
+    assert "every address (::)" in check.detail
+    assert doctor.failed_required(list(statuses(host).values())) == [check]
+
+
+def test_turned_off_the_apt_cache_is_not_probed() -> None:
+    class Unprobed(FakeHost):
+        def apt_cache(self) -> doctor.AptCacheView:
+            raise AssertionError("probed")
+
+    off = Settings.from_env({"LABTOOL_HOME": "/srv/labtool", "LABTOOL_APT_CACHE": "off"})
+    check = {c.name: c for c in doctor.run_checks(Unprobed(), off)}["apt cache"]
+    assert check.status == doctor.OK and "LABTOOL_APT_CACHE=off" in check.detail
