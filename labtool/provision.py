@@ -17,11 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from labtool import config, course
+from labtool.host import apt_cache
 from labtool.model import Course, Room
 from labtool.provision_events import ManagedFiles
 
 TaskProgress = Callable[[str, str], None]
 """Called with (machine, task name) as each task starts."""
+
+APT_CACHE_PLAY = Path(__file__).parent / "files" / "apt-cache.yml"
+"""labtool's own play, run before the course's: apt through the host's apt cache, or directly."""
 
 
 @dataclass(frozen=True)
@@ -82,21 +86,38 @@ def provision(
     on_task: TaskProgress,
     *,
     how: Strategy | None = None,
+    apt_proxy: str | None = None,
 ) -> ProvisionResult:
+    """Run the course's playbook on one machine; first, unless apt_proxy is None, labtool's apt cache play:
+    apt_proxy is the cache's URL, or "" to have the machine fetch directly."""
     import ansible_runner
 
     log = work_dir / "logs" / f"{machine}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    private_data_dir = work_dir / "runner" / machine
-    private_data_dir.mkdir(parents=True, exist_ok=True)
+    envvars = {**ansible_env(room.course), **(how.env if how else {})}
+    inventory = [str(room.path), str(generated_inventory)]
     files = ManagedFiles(machine)
     with log.open("w") as sink:
+        if apt_proxy is not None:
+            pointed = ansible_runner.run(
+                private_data_dir=str(_private_dir(work_dir, f"{machine}-apt-cache")),
+                playbook=str(APT_CACHE_PLAY),
+                inventory=inventory,
+                limit=machine,
+                envvars=envvars,
+                extravars={"labtool_apt_proxy": apt_proxy, "labtool_apt_proxy_file": apt_cache.MACHINE_PROXY_FILE},
+                event_handler=_event_handler(machine, sink, on_task, None),
+                quiet=True,
+                rotate_artifacts=1,
+            )
+            if pointed.status != "successful" or _host_stats(pointed.stats, machine)[1]:
+                return ProvisionResult(machine, False, 0, "the apt cache setting: " + _failure_summary(pointed, log))
         runner = ansible_runner.run(
-            private_data_dir=str(private_data_dir),
+            private_data_dir=str(_private_dir(work_dir, machine)),
             playbook=str(room.course.playbook),
-            inventory=[str(room.path), str(generated_inventory)],
+            inventory=inventory,
             limit=machine,
-            envvars={**ansible_env(room.course), **(how.env if how else {})},
+            envvars=envvars,
             event_handler=_event_handler(machine, sink, on_task, files),
             quiet=True,
             rotate_artifacts=1,
@@ -106,6 +127,12 @@ def provision(
     ok = runner.status == "successful" and failures == 0 and matched
     error = "" if ok else _failure_summary(runner, log) if matched else _no_play(room, machine)
     return ProvisionResult(machine, ok, changed, error, files.paths(), files.hidden())
+
+
+def _private_dir(work_dir: Path, name: str) -> Path:
+    directory = work_dir / "runner" / name
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
 
 
 def ansible_env(lab_course: Course) -> dict[str, str]:
@@ -122,7 +149,7 @@ def ansible_env(lab_course: Course) -> dict[str, str]:
 
 
 def _event_handler(
-    machine: str, sink: Any, on_task: TaskProgress, files: ManagedFiles
+    machine: str, sink: Any, on_task: TaskProgress, files: ManagedFiles | None
 ) -> Callable[[dict[str, Any]], bool]:
     def handle(event: dict[str, Any]) -> bool:
         if event.get("stdout"):
@@ -130,7 +157,8 @@ def _event_handler(
             sink.flush()
         if event.get("event") == "playbook_on_task_start":
             on_task(machine, str(event.get("event_data", {}).get("task", "")))
-        files.observe(event)
+        if files is not None:
+            files.observe(event)
         return True  # keep the event in the artifacts too
 
     return handle
