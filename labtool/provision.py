@@ -10,6 +10,8 @@ give changed/failed.
 from __future__ import annotations
 
 import hashlib
+import json
+import shlex
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -88,51 +90,41 @@ def provision(
     how: Strategy | None = None,
     apt_proxy: str | None = None,
 ) -> ProvisionResult:
-    """Run the course's playbook on one machine; first, unless apt_proxy is None, labtool's apt cache play:
-    apt_proxy is the cache's URL, or "" to have the machine fetch directly."""
+    """Run the course's playbook on one machine; before it, unless apt_proxy is None, labtool's apt cache play
+    (apt_proxy is the cache's URL, or "" to have the machine fetch directly).
+
+    Both run in one ansible-playbook: one connection to the machine, and under mitogen one Python on it
+    (a second run cost 10-15 s per machine here). ansible-runner puts `cmdline` right after the program
+    and the playbook last, and ansible-playbook takes its playbooks side by side, so every option goes
+    in `cmdline`, ahead of labtool's play.
+    """
     import ansible_runner
 
     log = work_dir / "logs" / f"{machine}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    envvars = {**ansible_env(room.course), **(how.env if how else {})}
-    inventory = [str(room.path), str(generated_inventory)]
+    private_data_dir = work_dir / "runner" / machine
+    private_data_dir.mkdir(parents=True, exist_ok=True)
+    args = ["-i", str(room.path), "-i", str(generated_inventory), "--limit", machine]
+    if apt_proxy is not None:
+        extravars = {"labtool_apt_proxy": apt_proxy, "labtool_apt_proxy_file": apt_cache.MACHINE_PROXY_FILE}
+        args += ["-e", json.dumps(extravars), str(APT_CACHE_PLAY)]
     files = ManagedFiles(machine)
     with log.open("w") as sink:
-        if apt_proxy is not None:
-            pointed = ansible_runner.run(
-                private_data_dir=str(_private_dir(work_dir, f"{machine}-apt-cache")),
-                playbook=str(APT_CACHE_PLAY),
-                inventory=inventory,
-                limit=machine,
-                envvars=envvars,
-                extravars={"labtool_apt_proxy": apt_proxy, "labtool_apt_proxy_file": apt_cache.MACHINE_PROXY_FILE},
-                event_handler=_event_handler(machine, sink, on_task, None),
-                quiet=True,
-                rotate_artifacts=1,
-            )
-            if pointed.status != "successful" or _host_stats(pointed.stats, machine)[1]:
-                return ProvisionResult(machine, False, 0, "the apt cache setting: " + _failure_summary(pointed, log))
+        events = _Events(machine, sink, on_task, files)
         runner = ansible_runner.run(
-            private_data_dir=str(_private_dir(work_dir, machine)),
+            private_data_dir=str(private_data_dir),
             playbook=str(room.course.playbook),
-            inventory=inventory,
-            limit=machine,
-            envvars=envvars,
-            event_handler=_event_handler(machine, sink, on_task, files),
+            cmdline=shlex.join(args),
+            envvars={**ansible_env(room.course), **(how.env if how else {})},
+            event_handler=events,
             quiet=True,
             rotate_artifacts=1,
         )
     changed, failures = _host_stats(runner.stats, machine)
-    matched = _played(runner.stats, machine)
-    ok = runner.status == "successful" and failures == 0 and matched
-    error = "" if ok else _failure_summary(runner, log) if matched else _no_play(room, machine)
-    return ProvisionResult(machine, ok, changed, error, files.paths(), files.hidden())
-
-
-def _private_dir(work_dir: Path, name: str) -> Path:
-    directory = work_dir / "runner" / name
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory
+    played = events.course_played or failures > 0  # a failure in labtool's play stops the course's
+    ok = runner.status == "successful" and failures == 0 and played
+    error = "" if ok else _failure_summary(runner, log) if played else _no_play(room, machine)
+    return ProvisionResult(machine, ok, changed - events.labtool_changed, error, files.paths(), files.hidden())
 
 
 def ansible_env(lab_course: Course) -> dict[str, str]:
@@ -148,20 +140,32 @@ def ansible_env(lab_course: Course) -> dict[str, str]:
     }
 
 
-def _event_handler(
-    machine: str, sink: Any, on_task: TaskProgress, files: ManagedFiles | None
-) -> Callable[[dict[str, Any]], bool]:
-    def handle(event: dict[str, Any]) -> bool:
-        if event.get("stdout"):
-            sink.write(event["stdout"] + "\n")
-            sink.flush()
-        if event.get("event") == "playbook_on_task_start":
-            on_task(machine, str(event.get("event_data", {}).get("task", "")))
-        if files is not None:
-            files.observe(event)
-        return True  # keep the event in the artifacts too
+class _Events:
+    """One run's events: every one to the log; progress, managed files, changes and whether any play ran on
+    the machine count for the course's playbook only, not for labtool's play before it."""
 
-    return handle
+    def __init__(self, machine: str, sink: Any, on_task: TaskProgress, files: ManagedFiles) -> None:
+        self.machine, self.sink, self.on_task, self.files = machine, sink, on_task, files
+        self.labtool_changed = 0
+        self.course_played = False
+
+    def __call__(self, event: dict[str, Any]) -> bool:
+        if event.get("stdout"):
+            self.sink.write(event["stdout"] + "\n")
+            self.sink.flush()
+        kind, data = str(event.get("event", "")), event.get("event_data", {})
+        on_machine = kind.startswith("runner_on_") and data.get("host") == self.machine
+        if data.get("playbook") == str(APT_CACHE_PLAY):
+            if kind == "playbook_on_play_start":
+                self.on_task(self.machine, str(data.get("play", "")))
+            if on_machine and kind == "runner_on_ok" and data.get("res", {}).get("changed"):
+                self.labtool_changed += 1
+            return True
+        if kind == "playbook_on_task_start":
+            self.on_task(self.machine, str(data.get("task", "")))
+        self.course_played |= on_machine
+        self.files.observe(event)
+        return True  # keep the event in the artifacts too
 
 
 def _host_stats(stats: dict[str, Any] | None, machine: str) -> tuple[int, int]:
@@ -169,11 +173,6 @@ def _host_stats(stats: dict[str, Any] | None, machine: str) -> tuple[int, int]:
     changed = int(stats.get("changed", {}).get(machine, 0))
     failures = sum(int(stats.get(kind, {}).get(machine, 0)) for kind in ("failures", "dark"))
     return changed, failures
-
-
-def _played(stats: dict[str, Any] | None, machine: str) -> bool:
-    """Whether any play ran on the machine: a playbook whose `hosts:` match it not at all did nothing."""
-    return any(machine in (counts or {}) for counts in (stats or {}).values() if isinstance(counts, dict))
 
 
 def _no_play(room: Room, machine: str) -> str:

@@ -63,6 +63,9 @@ def local_room(tmp_path: Path) -> tuple[Room, Path]:
     return paired_room(1, path=room_dir, course=course), generated
 
 
+PLAY = "Set how apt reaches the mirror (through the host's apt cache, or directly)"
+
+
 def test_both_kinds_get_the_same_apt_proxy_setting_and_lose_it_when_the_cache_is_gone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -76,13 +79,12 @@ def test_both_kinds_get_the_same_apt_proxy_setting_and_lose_it_when_the_cache_is
             room, machine, generated, tmp_path / "work", lambda m, t: tasks.append((m, t)), apt_proxy=URL
         )
         assert result.ok, result.error
+        # The setting is labtool's, not the course's: neither counted as a change nor fingerprinted.
+        assert result.changed == 0 and str(target) not in result.managed_files
         written[machine] = target.read_text()
     assert written["s1-vm"] == written["s1-ct"]
     assert f'Acquire::http::Proxy "{URL}";' in written["s1-vm"].splitlines()
-    assert ("s1-ct", "Apt fetches http sources through the host's apt cache") in tasks
-    assert tasks.index(("s1-ct", "Apt fetches http sources through the host's apt cache")) < tasks.index(
-        ("s1-ct", "Say hi")
-    )
+    assert tasks.index(("s1-ct", PLAY)) < tasks.index(("s1-ct", "Say hi"))
     # The cache is off or not running: the setting goes, so apt on the machine never waits on a dead proxy.
     result = provision(room, "s1-ct", generated, tmp_path / "work", lambda m, t: None, apt_proxy="")
     assert result.ok, result.error
@@ -90,9 +92,29 @@ def test_both_kinds_get_the_same_apt_proxy_setting_and_lose_it_when_the_cache_is
     assert (tmp_path / "s1-vm.conf").exists()
 
 
+def test_a_failure_of_the_apt_setting_stops_the_course_and_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    room, generated = local_room(tmp_path)
+    monkeypatch.setattr(apt_cache, "MACHINE_PROXY_FILE", str(tmp_path / "missing-dir" / "proxy.conf"))
+    tasks: list[str] = []
+    result = provision(room, "s1-ct", generated, tmp_path / "work", lambda m, t: tasks.append(t), apt_proxy=URL)
+    assert not result.ok
+    assert "Apt fetches http sources through the host's apt cache" in result.error
+    assert "Say hi" not in tasks
+
+
 def test_without_an_apt_proxy_value_only_the_course_runs(tmp_path: Path) -> None:
     room, generated = local_room(tmp_path)
     tasks: list[str] = []
     result = provision(room, "s1-ct", generated, tmp_path / "work", lambda m, t: tasks.append(t))
     assert result.ok, result.error
-    assert not any("apt cache" in t for t in tasks) and "Say hi" in tasks
+    assert PLAY not in tasks and "Say hi" in tasks
+
+
+def test_a_course_that_plays_nothing_on_the_machine_still_fails_after_labtools_play(tmp_path: Path) -> None:
+    room, generated = local_room(tmp_path)
+    site = room.course.playbook
+    site.write_text(site.read_text().replace("hosts: lab", "hosts: nobody"))
+    result = provision(room, "s1-ct", generated, tmp_path / "work", lambda m, t: None, apt_proxy="")
+    assert not result.ok and "no play of site.yml targets s1-ct" in result.error
