@@ -48,5 +48,6 @@ if [[ " ${missing[*]} " == *" apt-cacher-ng "* ]]; then
         systemctl disable --now apt-cacher-ng.service
     else
         update-rc.d apt-cacher-ng disable
+        /etc/init.d/apt-cacher-ng stop >/dev/null || true   # started only if a policy of the host's allowed it
     fi
 fi

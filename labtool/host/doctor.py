@@ -270,6 +270,8 @@ def check_apt_cache(probe: HostProbe, settings: Settings) -> Check:
 
 
 def traffic_summary(traffic: apt_cache_log.Traffic) -> str:
+    if not traffic.served_bytes:
+        return "nothing served yet"
     return (
         f"served {_size(traffic.served_bytes)}, {traffic.hit_ratio:.0%} of it from the cache "
         f"({traffic.hits} hits, {traffic.misses} misses); fetched {_size(traffic.fetched_bytes)} from the mirror"

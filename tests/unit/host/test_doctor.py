@@ -137,6 +137,11 @@ def test_the_apt_cache_row_shows_its_addresses_and_what_it_saved() -> None:
     )
 
 
+def test_a_new_cache_has_served_nothing_yet() -> None:
+    host = FakeHost(cache=doctor.AptCacheView(True, True, ("10.212.0.1",), apt_cache_log.Traffic()))
+    assert statuses(host)["apt cache"].detail.endswith("for the host; nothing served yet")
+
+
 @pytest.mark.parametrize(
     ("view", "detail", "hint"),
     [
