@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from labtool import inventory, state
 from labtool.backends.base import Backend, Observed, Presence
 from labtool.errors import LabtoolError
+from labtool.host import apt_cache
 from labtool.images.pair import ImagePair
 from labtool.model import Kind, Machine, Room
 from labtool.plan import Action, Plan, Step, make_plan
@@ -180,6 +181,9 @@ class _Run:
         self.strategy = strategy(lab.settings.mitogen)
         if self.strategy.note:
             progress(f"warning: {self.strategy.note}")
+        self.apt_proxy = apt_cache.machine_proxy(lab.settings)
+        if lab.settings.apt_cache and not self.apt_proxy:
+            progress("warning: the apt cache does not answer (`labtool daemons` starts it): machines use the mirror")
         self.outcomes: list[Outcome] = []
 
     def lane(self, steps: tuple[Step, ...], backend: Backend) -> None:
@@ -214,6 +218,7 @@ class _Run:
             self.lab.state_dir,
             self._task,
             how=self.strategy,
+            apt_proxy=self.apt_proxy,
         )
         future.add_done_callback(functools.partial(self._provisioned, step, started))
 

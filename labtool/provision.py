@@ -10,6 +10,8 @@ give changed/failed.
 from __future__ import annotations
 
 import hashlib
+import json
+import shlex
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,11 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from labtool import config, course
+from labtool.host import apt_cache
 from labtool.model import Course, Room
 from labtool.provision_events import ManagedFiles
 
 TaskProgress = Callable[[str, str], None]
 """Called with (machine, task name) as each task starts."""
+
+APT_CACHE_PLAY = Path(__file__).parent / "files" / "apt-cache.yml"
+"""labtool's own play, run before the course's: apt through the host's apt cache, or directly."""
 
 
 @dataclass(frozen=True)
@@ -82,30 +88,43 @@ def provision(
     on_task: TaskProgress,
     *,
     how: Strategy | None = None,
+    apt_proxy: str | None = None,
 ) -> ProvisionResult:
+    """Run the course's playbook on one machine; before it, unless apt_proxy is None, labtool's apt cache play
+    (apt_proxy is the cache's URL, or "" to have the machine fetch directly).
+
+    Both run in one ansible-playbook: one connection to the machine, and under mitogen one Python on it
+    (a second run cost 10-15 s per machine here). ansible-runner puts `cmdline` right after the program
+    and the playbook last, and ansible-playbook takes its playbooks side by side, so every option goes
+    in `cmdline`, ahead of labtool's play.
+    """
     import ansible_runner
 
     log = work_dir / "logs" / f"{machine}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     private_data_dir = work_dir / "runner" / machine
     private_data_dir.mkdir(parents=True, exist_ok=True)
+    args = ["-i", str(room.path), "-i", str(generated_inventory), "--limit", machine]
+    if apt_proxy is not None:
+        extravars = {"labtool_apt_proxy": apt_proxy, "labtool_apt_proxy_file": apt_cache.MACHINE_PROXY_FILE}
+        args += ["-e", json.dumps(extravars), str(APT_CACHE_PLAY)]
     files = ManagedFiles(machine)
     with log.open("w") as sink:
+        events = _Events(machine, sink, on_task, files)
         runner = ansible_runner.run(
             private_data_dir=str(private_data_dir),
             playbook=str(room.course.playbook),
-            inventory=[str(room.path), str(generated_inventory)],
-            limit=machine,
+            cmdline=shlex.join(args),
             envvars={**ansible_env(room.course), **(how.env if how else {})},
-            event_handler=_event_handler(machine, sink, on_task, files),
+            event_handler=events,
             quiet=True,
             rotate_artifacts=1,
         )
     changed, failures = _host_stats(runner.stats, machine)
-    matched = _played(runner.stats, machine)
-    ok = runner.status == "successful" and failures == 0 and matched
-    error = "" if ok else _failure_summary(runner, log) if matched else _no_play(room, machine)
-    return ProvisionResult(machine, ok, changed, error, files.paths(), files.hidden())
+    played = events.course_played or failures > 0  # a failure in labtool's play stops the course's
+    ok = runner.status == "successful" and failures == 0 and played
+    error = "" if ok else _failure_summary(runner, log) if played else _no_play(room, machine)
+    return ProvisionResult(machine, ok, changed - events.labtool_changed, error, files.paths(), files.hidden())
 
 
 def ansible_env(lab_course: Course) -> dict[str, str]:
@@ -121,19 +140,32 @@ def ansible_env(lab_course: Course) -> dict[str, str]:
     }
 
 
-def _event_handler(
-    machine: str, sink: Any, on_task: TaskProgress, files: ManagedFiles
-) -> Callable[[dict[str, Any]], bool]:
-    def handle(event: dict[str, Any]) -> bool:
-        if event.get("stdout"):
-            sink.write(event["stdout"] + "\n")
-            sink.flush()
-        if event.get("event") == "playbook_on_task_start":
-            on_task(machine, str(event.get("event_data", {}).get("task", "")))
-        files.observe(event)
-        return True  # keep the event in the artifacts too
+class _Events:
+    """One run's events: every one to the log; progress, managed files, changes and whether any play ran on
+    the machine count for the course's playbook only, not for labtool's play before it."""
 
-    return handle
+    def __init__(self, machine: str, sink: Any, on_task: TaskProgress, files: ManagedFiles) -> None:
+        self.machine, self.sink, self.on_task, self.files = machine, sink, on_task, files
+        self.labtool_changed = 0
+        self.course_played = False
+
+    def __call__(self, event: dict[str, Any]) -> bool:
+        if event.get("stdout"):
+            self.sink.write(event["stdout"] + "\n")
+            self.sink.flush()
+        kind, data = str(event.get("event", "")), event.get("event_data", {})
+        on_machine = kind.startswith("runner_on_") and data.get("host") == self.machine
+        if data.get("playbook") == str(APT_CACHE_PLAY):
+            if kind == "playbook_on_play_start":
+                self.on_task(self.machine, str(data.get("play", "")))
+            if on_machine and kind == "runner_on_ok" and data.get("res", {}).get("changed"):
+                self.labtool_changed += 1
+            return True
+        if kind == "playbook_on_task_start":
+            self.on_task(self.machine, str(data.get("task", "")))
+        self.course_played |= on_machine
+        self.files.observe(event)
+        return True  # keep the event in the artifacts too
 
 
 def _host_stats(stats: dict[str, Any] | None, machine: str) -> tuple[int, int]:
@@ -141,11 +173,6 @@ def _host_stats(stats: dict[str, Any] | None, machine: str) -> tuple[int, int]:
     changed = int(stats.get("changed", {}).get(machine, 0))
     failures = sum(int(stats.get(kind, {}).get(machine, 0)) for kind in ("failures", "dark"))
     return changed, failures
-
-
-def _played(stats: dict[str, Any] | None, machine: str) -> bool:
-    """Whether any play ran on the machine: a playbook whose `hosts:` match it not at all did nothing."""
-    return any(machine in (counts or {}) for counts in (stats or {}).values() if isinstance(counts, dict))
 
 
 def _no_play(room: Room, machine: str) -> str:

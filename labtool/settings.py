@@ -30,6 +30,8 @@ class Settings:
     """Where the rooms live (LABTOOL_ROOMS_DIR); None: the lab project's inventories/."""
     mitogen: bool = True
     """Run playbooks with the mitogen strategy (LABTOOL_MITOGEN=off turns it off: stock strategy, pipelining)."""
+    apt_cache: bool = True
+    """Run the host's apt cache and point debootstrap and every lab machine at it (LABTOOL_APT_CACHE=off: not)."""
 
     @property
     def log_dir(self) -> Path:
@@ -51,9 +53,12 @@ class Settings:
         accel = (env.get("LABTOOL_VM_ACCEL") or "auto").lower()
         rooms_dir = Path(env["LABTOOL_ROOMS_DIR"]) if env.get("LABTOOL_ROOMS_DIR") else None
         mitogen = (env.get("LABTOOL_MITOGEN") or "on").lower()
+        apt_cache = (env.get("LABTOOL_APT_CACHE") or "on").lower()
         problems = []
         if mitogen not in SWITCH_CHOICES:
             problems.append(f"LABTOOL_MITOGEN must be on or off, got {mitogen!r}")
+        if apt_cache not in SWITCH_CHOICES:
+            problems.append(f"LABTOOL_APT_CACHE must be on or off, got {apt_cache!r}")
         if not home.is_absolute():
             problems.append(f"LABTOOL_HOME must be an absolute path, got {str(home)!r}")
         if rooms_dir is not None and not rooms_dir.is_absolute():
@@ -65,7 +70,12 @@ class Settings:
         if problems:
             raise SettingsError("; ".join(problems), "fix or unset the environment variable(s) named above")
         return cls(
-            home=home, debian_mirror=mirror, vm_accel=accel, rooms_dir=rooms_dir, mitogen=SWITCH_CHOICES[mitogen]
+            home=home,
+            debian_mirror=mirror,
+            vm_accel=accel,
+            rooms_dir=rooms_dir,
+            mitogen=SWITCH_CHOICES[mitogen],
+            apt_cache=SWITCH_CHOICES[apt_cache],
         )
 
 

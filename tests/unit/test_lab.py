@@ -8,6 +8,7 @@ import pytest
 
 from labtool import lab as lab_module
 from labtool import state
+from labtool.host import apt_cache
 from labtool.lab import Lab
 from labtool.model import Kind, Room
 from labtool.plan import Action
@@ -25,10 +26,12 @@ def make_room(tmp_path: Path, seats: int = 2) -> Room:
 @pytest.fixture
 def provisioned(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
+    monkeypatch.setattr(apt_cache, "answers", lambda: False)  # this host's apt cache plays no part
 
     def fake_provision(
-        room: Room, machine: str, inventory: Path, work_dir: Path, on_task: object, *, how: object
+        room: Room, machine: str, inventory: Path, work_dir: Path, on_task: object, *, how: object, apt_proxy: str
     ) -> ProvisionResult:
+        assert apt_proxy == ""
         calls.append(machine)
         ok = machine != "s2-ct"
         return ProvisionResult(machine, ok, 3 if ok else 0, "" if ok else "boom", (f"/etc/{machine}.conf",))
@@ -99,3 +102,31 @@ def test_default_parallelism_follows_cores_and_memory() -> None:
     assert lab_module.default_parallel(2, 21.5) == 4
     assert lab_module.default_parallel(16, 3.2) == 3
     assert lab_module.default_parallel(1, 0.5) == 1
+
+
+@pytest.mark.parametrize(
+    ("setting", "running", "expected"),
+    [("on", True, "http://10.212.0.1:3142"), ("on", False, ""), ("off", True, "")],
+)
+def test_machines_are_pointed_at_the_apt_cache_only_when_it_is_on_and_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setting: str, running: bool, expected: str
+) -> None:
+    given: list[str] = []
+
+    def fake_provision(
+        room: Room, machine: str, inventory: Path, work_dir: Path, on_task: object, *, how: object, apt_proxy: str
+    ) -> ProvisionResult:
+        given.append(apt_proxy)
+        return ProvisionResult(machine, True, 0)
+
+    monkeypatch.setattr(lab_module, "provision", fake_provision)
+    monkeypatch.setattr(lab_module, "provision_key", lambda room: "key1")
+    monkeypatch.setattr(apt_cache, "answers", lambda: running)
+    settings = Settings.from_env({"LABTOOL_HOME": str(tmp_path / "home"), "LABTOOL_APT_CACHE": setting})
+    backends = {Kind.VM: FakeBackend(Kind.VM), Kind.CONTAINER: FakeBackend(Kind.CONTAINER)}
+    lab = Lab(settings, make_room(tmp_path, seats=1), backends)
+    messages: list[str] = []
+    lab.up(lab.plan(), parallel=2, progress=messages.append)
+    assert given == [expected, expected]
+    # Turned on but not running is worth a warning; turned off is what the user asked for.
+    assert any("apt cache does not answer" in m for m in messages) == (setting == "on" and not running)

@@ -1,11 +1,20 @@
 """How playbooks run: mitogen where it loads, the stock strategy with pipelining otherwise."""
 
 import builtins
+import json
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from labtool.provision import strategy
+from labtool.host import apt_cache
+from labtool.model import Course, Room
+from labtool.provision import provision, strategy
+from tests.unit.projects import small_project, write_tree
+from tests.unit.rooms import paired_room
+
+URL = "http://10.212.0.1:3142"
 
 
 def test_mitogen_is_the_default_strategy() -> None:
@@ -31,3 +40,81 @@ def test_when_mitogen_cannot_load_the_stock_strategy_runs_with_a_note(monkeypatc
     chosen = strategy(mitogen=True)
     assert chosen.env == {"ANSIBLE_PIPELINING": "True"}
     assert "mitogen cannot load" in chosen.note
+
+
+# -- labtool's apt cache play, run before the course's -------------------------------------------
+
+
+def local_room(tmp_path: Path) -> tuple[Room, Path]:
+    """A one-seat room of the small project whose machines are this host (`local` connection, no become)."""
+    project = small_project(tmp_path / "project")
+    room_dir = project.rooms_dir / "demo"
+    write_tree(
+        room_dir,
+        {
+            "hosts.yml": "lab:\n  children:\n    vms:\n      hosts:\n        s1-vm:\n"
+            "    containers:\n      hosts:\n        s1-ct:\n"
+        },
+    )
+    course = Course(project, project.root / "playbooks" / "site.yml", project.root / "tests")
+    generated = tmp_path / "generated.yml"
+    local = {"ansible_connection": "local", "ansible_become": False, "ansible_python_interpreter": sys.executable}
+    generated.write_text(json.dumps({"all": {"hosts": {"s1-vm": local, "s1-ct": local}}}))
+    return paired_room(1, path=room_dir, course=course), generated
+
+
+PLAY = "Set how apt reaches the mirror (through the host's apt cache, or directly)"
+
+
+def test_both_kinds_get_the_same_apt_proxy_setting_and_lose_it_when_the_cache_is_gone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    room, generated = local_room(tmp_path)
+    written = {}
+    tasks: list[tuple[str, str]] = []
+    for machine in ("s1-vm", "s1-ct"):
+        target = tmp_path / f"{machine}.conf"
+        monkeypatch.setattr(apt_cache, "MACHINE_PROXY_FILE", str(target))
+        result = provision(
+            room, machine, generated, tmp_path / "work", lambda m, t: tasks.append((m, t)), apt_proxy=URL
+        )
+        assert result.ok, result.error
+        # The setting is labtool's, not the course's: neither counted as a change nor fingerprinted.
+        assert result.changed == 0 and str(target) not in result.managed_files
+        written[machine] = target.read_text()
+    assert written["s1-vm"] == written["s1-ct"]
+    assert f'Acquire::http::Proxy "{URL}";' in written["s1-vm"].splitlines()
+    assert tasks.index(("s1-ct", PLAY)) < tasks.index(("s1-ct", "Say hi"))
+    # The cache is off or not running: the setting goes, so apt on the machine never waits on a dead proxy.
+    result = provision(room, "s1-ct", generated, tmp_path / "work", lambda m, t: None, apt_proxy="")
+    assert result.ok, result.error
+    assert not (tmp_path / "s1-ct.conf").exists()
+    assert (tmp_path / "s1-vm.conf").exists()
+
+
+def test_a_failure_of_the_apt_setting_stops_the_course_and_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    room, generated = local_room(tmp_path)
+    monkeypatch.setattr(apt_cache, "MACHINE_PROXY_FILE", str(tmp_path / "missing-dir" / "proxy.conf"))
+    tasks: list[str] = []
+    result = provision(room, "s1-ct", generated, tmp_path / "work", lambda m, t: tasks.append(t), apt_proxy=URL)
+    assert not result.ok
+    assert "Apt fetches http sources through the host's apt cache" in result.error
+    assert "Say hi" not in tasks
+
+
+def test_without_an_apt_proxy_value_only_the_course_runs(tmp_path: Path) -> None:
+    room, generated = local_room(tmp_path)
+    tasks: list[str] = []
+    result = provision(room, "s1-ct", generated, tmp_path / "work", lambda m, t: tasks.append(t))
+    assert result.ok, result.error
+    assert PLAY not in tasks and "Say hi" in tasks
+
+
+def test_a_course_that_plays_nothing_on_the_machine_still_fails_after_labtools_play(tmp_path: Path) -> None:
+    room, generated = local_room(tmp_path)
+    site = room.course.playbook
+    site.write_text(site.read_text().replace("hosts: lab", "hosts: nobody"))
+    result = provision(room, "s1-ct", generated, tmp_path / "work", lambda m, t: None, apt_proxy="")
+    assert not result.ok and "no play of site.yml targets s1-ct" in result.error

@@ -37,3 +37,11 @@ def test_every_bad_setting_is_reported_at_once() -> None:
     assert "LABTOOL_DEBIAN_MIRROR must be an http(s) or file URL, got 'ftp:/x'" in message
     assert "LABTOOL_VM_ACCEL must be one of auto, kvm, tcg, got 'xen'" in message
     assert caught.value.hint
+
+
+def test_the_apt_cache_is_on_unless_turned_off() -> None:
+    assert Settings.from_env({}).apt_cache is True
+    assert Settings.from_env({"LABTOOL_APT_CACHE": "OFF"}).apt_cache is False
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"LABTOOL_APT_CACHE": "sometimes"})
+    assert "LABTOOL_APT_CACHE must be on or off, got 'sometimes'" in caught.value.message
