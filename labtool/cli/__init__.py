@@ -19,6 +19,7 @@ from labtool.cli import (
     daemons,
     doctor,
     down,
+    handout,
     images,
     init,
     provision,
@@ -31,7 +32,7 @@ from labtool.cli import (
 )
 from labtool.errors import LabtoolError
 
-VERBS = (init, up, status, provision, down, verify, compare, report, shell, room, images, daemons, doctor)
+VERBS = (init, up, status, provision, down, verify, compare, report, handout, shell, room, images, daemons, doctor)
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
