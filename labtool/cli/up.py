@@ -6,7 +6,7 @@ import argparse
 import os
 from typing import Any
 
-from labtool import requirements
+from labtool import requirements, state
 from labtool.cli.context import add_room_arguments, lab_for, positive_int
 from labtool.cli.output import print_json, progress, say, table
 from labtool.host import capacity
@@ -45,10 +45,24 @@ def run(args: argparse.Namespace) -> int:
             print_json({"room": lab.room.name, "changes": [], "machines": []})
         else:
             say(f"room {lab.room.name!r} is up to date: {len(plan.steps)} machines running and provisioned")
+            _hand_out_hint(lab)
         return 0
     report = execute(lab, plan, args.parallel)
     show_report(report, args.json)
+    if not args.json:
+        _hand_out_hint(lab)
     return 1 if report.failed else 0
+
+
+def _hand_out_hint(lab: Lab) -> None:
+    """Students' accounts stay locked until their passwords are issued: say so, and how."""
+    issued = state.read_passwords(lab.state_dir)
+    waiting = [student.login for _, student in lab.room.students if student.login not in issued]
+    if waiting:
+        say(
+            f"{len(waiting)} student account{'s are' if len(waiting) > 1 else ' is'} locked until "
+            f"`labtool handout {lab.room.name}` issues the password{'s' if len(waiting) > 1 else ''}"
+        )
 
 
 def execute(lab: Lab, plan: Plan, parallel: int | None) -> UpReport:

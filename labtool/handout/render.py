@@ -75,19 +75,24 @@ def _sheet(handout: Handout, sheet: Sheet) -> str:
 <p>They run the same lab: the <b>VM</b> has a kernel of its own, the <b>container</b> shares the lab host's.
 Log in to either with the login and password above.</p>
 <table class="ways">
-<tr><th></th><th>Log in</th><th>The lab's web app</th></tr>
-{_way_row("VM", sheet.vm)}
-{_way_row("Container", sheet.container)}
+{_way_rows("VM", sheet.vm)}
+{_way_rows("Container", sheet.container)}
 </table>
 <p class="note">{escape(_reach(sheet))}</p>
 <footer>Keep your password to yourself. Printed {escape(_day(handout.made_at))}.</footer>
 </section>"""
 
 
-def _way_row(label: str, way: Way) -> str:
-    ssh = f"<code>{escape(way.ssh)}</code>" if way.ssh else f'<span class="muted">{escape(way.note)}</span>'
+def _way_rows(label: str, way: Way) -> str:
+    """Two rows per machine (log in, web app), so each command stays on one line, as it must be typed."""
+    kind = label.lower()
+    if not way.ssh:
+        return f'<tr class="{kind}"><th>{label}</th><td colspan="2" class="muted">{escape(way.note)}</td></tr>'
     url = f"<code>{escape(way.url)}</code>" if way.url else ""
-    return f'<tr class="{label.lower()}"><th>{label}</th><td>{ssh}</td><td>{url}</td></tr>'
+    return (
+        f'<tr class="{kind}"><th rowspan="2">{label}</th><td>Log in</td><td><code>{escape(way.ssh)}</code></td></tr>\n'
+        f'<tr class="{kind} app"><td>Web app</td><td>{url}</td></tr>'
+    )
 
 
 def _reach(sheet: Sheet) -> str:
@@ -143,7 +148,10 @@ table { border-collapse: collapse; margin-top: .8rem; }
 th, td { text-align: left; padding: .35rem .8rem .35rem 0; vertical-align: top; }
 .account th { width: 6rem; }
 .ways { width: 100%; }
-.ways tr + tr { border-top: 1px solid #dde1e8; }
+.ways tr + tr:not(.app) { border-top: 1px solid #dde1e8; }
+.ways th { width: 6rem; }
+.ways td:nth-last-child(2) { width: 5rem; color: #4a5263; }
+.ways code { white-space: nowrap; }
 code { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: .95rem;
   overflow-wrap: anywhere; }
 .password, .login { font-size: 1.35rem; font-weight: 700; letter-spacing: .04em; }
