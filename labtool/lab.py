@@ -7,6 +7,7 @@ progress through a callback and never prints.
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 import threading
 import time
@@ -150,7 +151,8 @@ class Lab:
         room_state = state.read(self.state_dir)
         how = strategy(self.settings.mitogen)
         jobs = {}
-        with ThreadPoolExecutor(max_workers=max(1, len(machines)), thread_name_prefix="account") as pool:
+        workers = max(1, min(len(machines), 2 * (os.cpu_count() or 1)))  # mostly waiting on the machines
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="account") as pool:
             for machine in machines:
                 wanted = accounts.wanted(self.room, issued, machine, room_state.record(machine.name).account)
                 if wanted is not None:
