@@ -7,21 +7,29 @@ progress through a callback and never prints.
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from labtool import inventory, state
+from labtool import access, accounts, inventory, state
 from labtool.backends.base import Backend, Observed, Presence
 from labtool.errors import LabtoolError
 from labtool.host import apt_cache
 from labtool.images.pair import ImagePair
 from labtool.model import Kind, Machine, Room
 from labtool.plan import Action, Plan, Step, make_plan
-from labtool.provision import ProvisionResult, provision, provision_key, strategy
+from labtool.provision import (
+    AccountResult,
+    ProvisionResult,
+    provision,
+    provision_account,
+    provision_key,
+    strategy,
+)
 from labtool.settings import Settings
 
 Progress = Callable[[str], None]
@@ -97,6 +105,7 @@ class Lab:
             seats=seats,
             force_provision=force_provision,
             images=self.images,
+            accounts=accounts.tokens(self.room, state.read_passwords(self.state_dir)),
         )
 
     def status(self) -> list[MachineStatus]:
@@ -127,6 +136,7 @@ class Lab:
         report = UpReport(self.room.name, images=plan.images if plan.creates else None)
         with state.locked(self.state_dir, f"room {self.room.name!r}"):
             state.claim(self.state_dir, self.room.path)
+            self.claim_ports()
             run = _Run(self, plan.provision_key, progress, parallel)
             with ThreadPoolExecutor(max_workers=2, thread_name_prefix="lane") as lanes:
                 futures = [lanes.submit(run.lane, plan.of_kind(k), self.backends[k]) for k in (Kind.CONTAINER, Kind.VM)]
@@ -135,6 +145,39 @@ class Lab:
                 future.result()  # a lane never raises (it records failures per machine); if one did, say so
         report.seconds = time.monotonic() - started
         return report
+
+    def claim_ports(self) -> None:
+        """Record the host ports the room publishes, refusing ports another room of this host holds."""
+        rooms_state = self.settings.rooms_state_dir
+        others = [ports for room, ports in state.claimed_ports(rooms_state).items() if room != self.room.name]
+        free = access.free_base(others, len(self.room.seats))
+        state.claim_ports(rooms_state, self.room.name, access.room_ports(self.room), free)
+
+    def apply_accounts(self, machines: Sequence[Machine], progress: Progress) -> list[AccountResult]:
+        """Set the accounts the room's state now asks for on the given running machines, in parallel.
+
+        The caller holds the room lock (`labtool handout` issues passwords and applies them in one go).
+        """
+        issued = state.read_passwords(self.state_dir)
+        room_state = state.read(self.state_dir)
+        how = strategy(self.settings.mitogen)
+        jobs = {}
+        workers = max(1, min(len(machines), 2 * (os.cpu_count() or 1)))  # mostly waiting on the machines
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="account") as pool:
+            for machine in machines:
+                wanted = accounts.wanted(self.room, issued, machine, room_state.record(machine.name).account)
+                if wanted is not None:
+                    progress(f"{machine.name}: setting the account of {wanted.login or 'nobody'}")
+                    jobs[machine.name] = pool.submit(
+                        provision_account, self.room, machine.name, wanted, self.inventory_path, self.state_dir, how=how
+                    )
+        results = [job.result() for job in jobs.values()]
+        room_state = state.read(self.state_dir)
+        for result in results:
+            if result.ok:
+                room_state.record(result.machine).account = result.token
+        state.write(self.state_dir, room_state)
+        return results
 
     def down(self, seats: Collection[str] | None, progress: Progress) -> list[str]:
         """Destroy the machines (of the given seats, or all); for the whole room, also its networks and state."""
@@ -175,6 +218,7 @@ class _Run:
         self.key = key  # the plan's: the course and roles are read and hashed once per `up`
         self.lock = threading.Lock()
         self.state = state.read(lab.state_dir)
+        self.issued = state.read_passwords(lab.state_dir)
         self.connections = inventory.read(lab.inventory_path)
         self.parallel = max(1, parallel)
         self.provisioners = ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="provision")
@@ -195,6 +239,8 @@ class _Run:
     def _bring_up(self, step: Step, backend: Backend) -> None:
         machine = step.machine
         started = time.monotonic()
+        # A machine that failed before its playbook ran is unprovisioned; an account-only step leaves that be.
+        provisions = False if Action.PROVISION in step.actions else None
         try:
             if step.needs_machine:
                 verb = "creating" if Action.CREATE in step.actions else "starting"
@@ -203,43 +249,73 @@ class _Run:
                 self._started(machine, step.actions[0], time.monotonic() - started)
             self._connect(machine, backend)
         except LabtoolError as exc:
-            self._record(Outcome(machine.name, machine.kind, step.actions, False, error=exc.message))
+            outcome = Outcome(machine.name, machine.kind, step.actions, False, error=exc.message)
+            self._record(outcome, course_ok=provisions)
             return
         except Exception as exc:  # an SDK's own error: one machine failing must not stop the others
             error = f"unexpected {type(exc).__name__}: {exc}"
-            self._record(Outcome(machine.name, machine.kind, step.actions, False, error=error))
+            self._record(Outcome(machine.name, machine.kind, step.actions, False, error=error), course_ok=provisions)
             return
-        self.progress(f"{machine.name}: provisioning ({step.reason})")
-        future = self.provisioners.submit(
-            provision,
-            self.lab.room,
-            machine.name,
-            self.lab.inventory_path,
-            self.lab.state_dir,
-            self._task,
-            how=self.strategy,
-            apt_proxy=self.apt_proxy,
-        )
+        doing = "provisioning" if Action.PROVISION in step.actions else "setting the student's account"
+        self.progress(f"{machine.name}: {doing} ({step.reason})")
+        future = self.provisioners.submit(self._provision, step)
         future.add_done_callback(functools.partial(self._provisioned, step, started))
+
+    def _provision(self, step: Step) -> tuple[ProvisionResult | None, AccountResult | None]:
+        """The course's playbook (when the step provisions), then the student's account (when the seat needs one)."""
+        machine = step.machine
+        course = None
+        if Action.PROVISION in step.actions:
+            course = provision(
+                self.lab.room,
+                machine.name,
+                self.lab.inventory_path,
+                self.lab.state_dir,
+                self._task,
+                how=self.strategy,
+                apt_proxy=self.apt_proxy,
+            )
+            if not course.ok:
+                return course, None
+        with self.lock:
+            had = self.state.record(machine.name).account
+        wanted = accounts.wanted(self.lab.room, self.issued, machine, had)
+        if wanted is None:
+            return course, None
+        self._task(machine.name, f"labtool: the account of {wanted.login or 'former students'}")
+        result = provision_account(
+            self.lab.room, machine.name, wanted, self.lab.inventory_path, self.lab.state_dir, how=self.strategy
+        )
+        return course, result
 
     def finish(self) -> list[Outcome]:
         self.provisioners.shutdown(wait=True)
         return sorted(self.outcomes, key=lambda o: o.machine)
 
-    def _provisioned(self, step: Step, started: float, done: Future[ProvisionResult]) -> None:
+    def _provisioned(
+        self, step: Step, started: float, done: Future[tuple[ProvisionResult | None, AccountResult | None]]
+    ) -> None:
         machine = step.machine
+        provisions = Action.PROVISION in step.actions
         try:
-            result = done.result()
+            course, account = done.result()
         except Exception as exc:  # ansible-runner failing to start at all must not take the other seats down
             seconds = time.monotonic() - started
             self._record(
-                Outcome(machine.name, machine.kind, step.actions, False, None, seconds, f"provisioning crashed: {exc}")
+                Outcome(machine.name, machine.kind, step.actions, False, None, seconds, f"provisioning crashed: {exc}"),
+                course_ok=False if provisions else None,
             )
             return
         seconds = time.monotonic() - started
-        self._keep_managed_files(result)
+        if course is not None:
+            self._keep_managed_files(course)
+        ok = (course is None or course.ok) and (account is None or account.ok)
+        error = (course.error if course and not course.ok else "") or (account.error if account else "")
+        changed = course.changed if course else None
         self._record(
-            Outcome(machine.name, machine.kind, step.actions, result.ok, result.changed, seconds, result.error)
+            Outcome(machine.name, machine.kind, step.actions, ok, changed, seconds, error),
+            course_ok=course.ok if course else None,
+            account=account.token if account and account.ok else None,
         )
 
     def _keep_managed_files(self, result: ProvisionResult) -> None:
@@ -267,18 +343,23 @@ class _Run:
     def _task(self, machine: str, task: str) -> None:
         self.progress(f"{machine} | {task}")
 
-    def _record(self, outcome: Outcome) -> None:
+    def _record(self, outcome: Outcome, *, course_ok: bool | None, account: str | None = None) -> None:
+        """course_ok None: the course's playbook did not run (its record stands); account: the token now applied."""
         with self.lock:
             self.outcomes.append(outcome)
             record = self.state.record(outcome.machine)
             record.failed = not outcome.ok
             record.error = outcome.error
-            record.changed = outcome.changed
-            record.provisioned_key = self.key if outcome.ok else None
+            if course_ok is not None:
+                record.changed = outcome.changed
+                record.provisioned_key = self.key if course_ok else None
+            if account is not None:
+                record.account = account
             record.finished_at = state.utc_now()
             state.write(self.lab.state_dir, self.state)
         if outcome.ok:
-            self.progress(f"{outcome.machine}: ready, changed={outcome.changed} ({outcome.seconds:.0f} s)")
+            done = "account set" if outcome.changed is None else f"changed={outcome.changed}"
+            self.progress(f"{outcome.machine}: ready, {done} ({outcome.seconds:.0f} s)")
         else:
             self.progress(f"{outcome.machine}: FAILED: {outcome.error}")
 

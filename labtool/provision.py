@@ -18,10 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from labtool import config, course
+from labtool import config, course, state, students
+from labtool.accounts import Account
 from labtool.host import apt_cache
 from labtool.model import Course, Room
 from labtool.provision_events import ManagedFiles
+
+STUDENTS_PLAYBOOK = Path(__file__).parent / "files" / "students.yml"
+"""labtool's own play: a seat's student's account, run after the course's playbook."""
 
 TaskProgress = Callable[[str, str], None]
 """Called with (machine, task name) as each task starts."""
@@ -72,7 +76,10 @@ def provision_key(room: Room) -> str:
     a change to a role the playbook does not use changes nothing.
     """
     digest = hashlib.sha256()
-    room_files = sorted(p for p in room.path.rglob("*") if p.is_file() and not p.is_symlink())
+    # Who sits where is not what the course applies: the account play follows students.csv on its own.
+    room_files = sorted(
+        p for p in room.path.rglob("*") if p.is_file() and not p.is_symlink() and p != room.path / students.CSV_FILE
+    )
     for path in [*course.content_files(room.course), *room_files]:
         digest.update(str(path).encode() + b"\0")
         with path.open("rb") as content:
@@ -127,6 +134,61 @@ def provision(
     return ProvisionResult(machine, ok, changed - events.labtool_changed, error, files.paths(), files.hidden())
 
 
+@dataclass(frozen=True)
+class AccountResult:
+    machine: str
+    ok: bool
+    token: str
+    """The account the machine now has (Account.token), when ok."""
+    error: str = ""
+
+
+def provision_account(
+    room: Room,
+    machine: str,
+    account: Account,
+    generated_inventory: Path,
+    work_dir: Path,
+    *,
+    how: Strategy | None = None,
+) -> AccountResult:
+    """Run labtool's account play on one machine: the student's account, former students' locked.
+
+    The play's variables hold the password hash: they go to a 0600 file beside the room's
+    state, named to Ansible as `-e @file` and removed after the run; every task that sees
+    the hash has `no_log`, and ansible-runner is told to write no env files.
+    """
+    import ansible_runner
+
+    log = work_dir / "logs" / f"{machine}.account.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    private_data_dir = work_dir / "runner" / f"{machine}.account"
+    private_data_dir.mkdir(parents=True, exist_ok=True)
+    variables = work_dir / f".{machine}.account-vars.json"
+    try:
+        state.atomic_write(variables, json.dumps(account.extra_vars()), mode=state.PRIVATE)
+        with log.open("w") as sink:
+            events = _Events(machine, sink, lambda _m, _t: None, ManagedFiles(machine))
+            runner = ansible_runner.run(
+                private_data_dir=str(private_data_dir),
+                playbook=str(STUDENTS_PLAYBOOK),
+                inventory=[str(room.path), str(generated_inventory)],
+                limit=machine,
+                cmdline=f"-e @{variables}",
+                suppress_env_files=True,
+                envvars={**ansible_env(room.course), **(how.env if how else {})},
+                event_handler=events,
+                quiet=True,
+                rotate_artifacts=1,
+            )
+    finally:
+        variables.unlink(missing_ok=True)
+    _, failures = _host_stats(runner.stats, machine)
+    if runner.status == "successful" and failures == 0 and _in_stats(runner.stats, machine):
+        return AccountResult(machine, True, account.token)
+    return AccountResult(machine, False, "", f"student account: {_failure_summary(runner, log)}")
+
+
 def ansible_env(lab_course: Course) -> dict[str, str]:
     """Ansible as the course's project would run by hand: its ansible.cfg, its roles, then the installed ones."""
     venv_bin = str(Path(sys.executable).parent)
@@ -136,6 +198,7 @@ def ansible_env(lab_course: Course) -> dict[str, str]:
         "ANSIBLE_ROLES_PATH": ":".join(str(p) for p in lab_course.project.roles_path),
         # The room is read as the documented file formats only, as `config.load` read it: no scripts.
         "ANSIBLE_INVENTORY_ENABLED": config.INVENTORY_PLUGINS,
+        "ANSIBLE_INVENTORY_IGNORE_REGEX": config.ANSIBLE_ENV["ANSIBLE_INVENTORY_IGNORE_REGEX"],
         "ANSIBLE_NOCOLOR": "True",
     }
 
@@ -173,6 +236,11 @@ def _host_stats(stats: dict[str, Any] | None, machine: str) -> tuple[int, int]:
     changed = int(stats.get("changed", {}).get(machine, 0))
     failures = sum(int(stats.get(kind, {}).get(machine, 0)) for kind in ("failures", "dark"))
     return changed, failures
+
+
+def _in_stats(stats: dict[str, Any] | None, machine: str) -> bool:
+    """Whether the run's per-host counts name the machine, i.e. a play ran on it."""
+    return any(machine in (counts or {}) for counts in (stats or {}).values() if isinstance(counts, dict))
 
 
 def _no_play(room: Room, machine: str) -> str:

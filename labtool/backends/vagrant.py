@@ -20,10 +20,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from labtool import proc
+from labtool import access, proc
 from labtool.backends.base import HostView, Observed, Presence
 from labtool.errors import LabtoolError
-from labtool.host import processes
+from labtool.host import addresses, processes
 from labtool.host.accel import Accel
 from labtool.host.daemons import LIBVIRT_URI
 from labtool.model import Kind, Machine, Room
@@ -38,10 +38,21 @@ class VagrantError(LabtoolError):
 
 
 @dataclass(frozen=True)
+class ForwardedPort:
+    """A guest port published on the host (Vagrant's forwarded_port; vagrant-libvirt runs an `ssh -L` for it)."""
+
+    id: str
+    guest: int
+    host: int
+    host_ip: str
+
+
+@dataclass(frozen=True)
 class VmSpec:
     name: str
     cpus: int = 1
     memory: int = 1024
+    forwarded_ports: tuple[ForwardedPort, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -171,9 +182,10 @@ class VagrantBackend:
         """Create or start the machines; safe to call from several threads at once for one room."""
         project = self.project(room)
         with self._define:
-            project.define([VmSpec(m.name, room.vm.cpus, room.vm.memory_mib) for m in _vms(room)])
+            project.define(_specs(room))
         for machine in machines:
             self._up(project, room, machine)
+            _wait_for_forwards(project, room, machine)
 
     def _up(self, project: VagrantProject, room: Room, machine: Machine) -> None:
         """`vagrant up`, with the room's first one alone until its domain runs.
@@ -250,7 +262,7 @@ class VagrantBackend:
 
     def destroy(self, room: Room, machines: Sequence[Machine]) -> None:
         project = self.project(room)
-        project.define([VmSpec(m.name, room.vm.cpus, room.vm.memory_mib) for m in _vms(room)])
+        project.define(_specs(room))
         for machine in machines:
             project.destroy(machine.name)
 
@@ -271,6 +283,44 @@ def network_name(room: Room) -> str:
 
 def _vms(room: Room) -> list[Machine]:
     return [m for m in room.machines if m.kind is Kind.VM]
+
+
+def _specs(room: Room) -> list[VmSpec]:
+    return [VmSpec(m.name, room.vm.cpus, room.vm.memory_mib, forwarded_ports(room, m)) for m in _vms(room)]
+
+
+def forwarded_ports(room: Room, machine: Machine) -> tuple[ForwardedPort, ...]:
+    """The VM's published SSH and app ports (none when the room publishes nothing)."""
+    if room.access is None:
+        return ()
+    names = {access.GUEST_SSH: "labtool-ssh"}
+    return tuple(
+        ForwardedPort(names.get(guest, "labtool-http"), guest, host, room.access.address)
+        for guest, host in access.published(room, machine).items()
+    )
+
+
+FORWARD_WAIT_SECONDS = 15.0
+
+
+def _wait_for_forwards(project: VagrantProject, room: Room, machine: Machine) -> None:
+    """vagrant-libvirt starts an `ssh -L` per forwarded port after boot and never checks it: check here.
+
+    A port already in use makes that ssh exit at once, and `vagrant up` still succeeds.
+    """
+    ports = forwarded_ports(room, machine)
+    deadline = time.monotonic() + FORWARD_WAIT_SECONDS
+    for port in ports:
+        while not addresses.listens(port.host_ip, port.host, timeout=1.0):
+            if time.monotonic() > deadline:
+                logs = project.state_dir / "vagrant" / "machines" / machine.name / "libvirt" / "logs"
+                raise VagrantError(
+                    f"{machine.name}'s port {port.guest} is not published on {port.host_ip}:{port.host}: "
+                    "Vagrant's forwarding did not start",
+                    f"another program may hold the port (see {logs}); free it or change access.port_base, "
+                    f"then `labtool down {room.name} --seat {machine.seat}` and `labtool up {room.name}`",
+                )
+            time.sleep(0.5)
 
 
 FIRST_UP_POLL_SECONDS = 1.0

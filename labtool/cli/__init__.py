@@ -20,6 +20,7 @@ from labtool.cli import (
     daemons,
     doctor,
     down,
+    handout,
     images,
     init,
     provision,
@@ -32,7 +33,23 @@ from labtool.cli import (
 )
 from labtool.errors import LabtoolError
 
-VERBS = (init, up, status, provision, down, verify, check, compare, report, shell, room, images, daemons, doctor)
+VERBS = (
+    init,
+    up,
+    status,
+    provision,
+    down,
+    verify,
+    check,
+    compare,
+    report,
+    handout,
+    shell,
+    room,
+    images,
+    daemons,
+    doctor,
+)
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130

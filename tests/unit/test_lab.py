@@ -6,16 +6,19 @@ from pathlib import Path
 
 import pytest
 
+from labtool import accounts, state
 from labtool import lab as lab_module
-from labtool import state
+from labtool.accounts import Account
 from labtool.host import apt_cache
 from labtool.lab import Lab
-from labtool.model import Kind, Room
+from labtool.model import Kind, Room, Student
 from labtool.plan import Action
-from labtool.provision import ProvisionResult
+from labtool.provision import AccountResult, ProvisionResult
 from labtool.settings import Settings
 from tests.unit.fakes import FakeBackend
-from tests.unit.rooms import paired_room
+from tests.unit.rooms import paired_room, with_students
+
+ADA, GRACE = Student("Ada Lovelace", "ada_lovelace"), Student("Grace Hopper", "grace_hopper")
 
 
 def make_room(tmp_path: Path, seats: int = 2) -> Room:
@@ -130,3 +133,66 @@ def test_machines_are_pointed_at_the_apt_cache_only_when_it_is_on_and_running(
     assert given == [expected, expected]
     # Turned on but not running is worth a warning; turned off is what the user asked for.
     assert any("apt cache does not answer" in m for m in messages) == (setting == "on" and not running)
+
+
+# -- students' accounts ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def account_runs(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Account]]:
+    """The account play, faked: records each machine and the account it was asked to set; s2-vm's fails."""
+    runs: list[tuple[str, Account]] = []
+
+    def fake_account(
+        room: Room, machine: str, account: Account, inventory: Path, work_dir: Path, *, how: object
+    ) -> AccountResult:
+        runs.append((machine, account))
+        if machine == "s2-vm":
+            return AccountResult(machine, False, "", "student account: sshd -t failed")
+        return AccountResult(machine, True, account.token)
+
+    monkeypatch.setattr(lab_module, "provision_account", fake_account)
+    return runs
+
+
+def student_lab(tmp_path: Path) -> Lab:
+    lab, _, _ = make_lab(tmp_path)
+    lab.room = with_students(lab.room, {"s1": ADA, "s2": GRACE})
+    return lab
+
+
+def test_up_sets_each_students_account_after_the_course_and_a_failure_keeps_the_course(
+    tmp_path: Path, provisioned: list[str], account_runs: list[tuple[str, Account]]
+) -> None:
+    lab = student_lab(tmp_path)
+    report = lab.up(lab.plan(), parallel=2, progress=lambda _: None)
+    # s2-ct's course run fails (the provisioned fixture): its account waits for a good run.
+    assert sorted(m for m, _ in account_runs) == ["s1-ct", "s1-vm", "s2-vm"]
+    assert {a.login for _, a in account_runs} == {"ada_lovelace", "grace_hopper"}
+    assert all(a.password_hash == "!" for _, a in account_runs), "locked until a handout issues the password"
+    records = state.read(lab.state_dir).machines
+    assert records["s1-vm"].account == "ada_lovelace:locked"
+    assert records["s2-vm"].account == "" and records["s2-vm"].provisioned_key == "key1"
+    assert {o.machine: o.error for o in report.failed} == {"s2-ct": "boom", "s2-vm": "student account: sshd -t failed"}
+
+    account_runs.clear()
+    plan = lab.plan()
+    assert [(s.machine.name, s.actions) for s in plan.changes] == [
+        ("s2-vm", (Action.ACCOUNT,)),
+        ("s2-ct", (Action.PROVISION,)),
+    ]
+
+
+def test_an_issued_password_reaches_running_machines_through_apply_accounts(
+    tmp_path: Path, provisioned: list[str], account_runs: list[tuple[str, Account]]
+) -> None:
+    lab = student_lab(tmp_path)
+    lab.up(lab.plan(), parallel=2, progress=lambda _: None)
+    [new] = accounts.issue([ADA])
+    state.write_passwords(lab.state_dir, {new.login: new.record})
+    account_runs.clear()
+    results = lab.apply_accounts(list(lab.room.seats[0].machines), progress=lambda _: None)
+    assert [r.ok for r in results] == [True, True]
+    assert {a.password_hash for _, a in account_runs} == {new.record.hash}
+    assert state.read(lab.state_dir).machines["s1-ct"].account == f"ada_lovelace:{new.record.id}"
+    assert [s.machine.name for s in lab.plan().changes if s.machine.seat == "s1"] == []

@@ -1,16 +1,20 @@
-"""How playbooks run: mitogen where it loads, the stock strategy with pipelining otherwise."""
+"""How playbooks run: mitogen where it loads, the stock strategy with pipelining otherwise; the account play."""
 
 import builtins
 import json
+import stat
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from labtool import provision
+from labtool.accounts import Account
 from labtool.host import apt_cache
 from labtool.model import Course, Room
-from labtool.provision import provision, strategy
+from labtool.provision import strategy
 from tests.unit.projects import small_project, write_tree
 from tests.unit.rooms import paired_room
 
@@ -75,7 +79,7 @@ def test_both_kinds_get_the_same_apt_proxy_setting_and_lose_it_when_the_cache_is
     for machine in ("s1-vm", "s1-ct"):
         target = tmp_path / f"{machine}.conf"
         monkeypatch.setattr(apt_cache, "MACHINE_PROXY_FILE", str(target))
-        result = provision(
+        result = provision.provision(
             room, machine, generated, tmp_path / "work", lambda m, t: tasks.append((m, t)), apt_proxy=URL
         )
         assert result.ok, result.error
@@ -86,7 +90,7 @@ def test_both_kinds_get_the_same_apt_proxy_setting_and_lose_it_when_the_cache_is
     assert f'Acquire::http::Proxy "{URL}";' in written["s1-vm"].splitlines()
     assert tasks.index(("s1-ct", PLAY)) < tasks.index(("s1-ct", "Say hi"))
     # The cache is off or not running: the setting goes, so apt on the machine never waits on a dead proxy.
-    result = provision(room, "s1-ct", generated, tmp_path / "work", lambda m, t: None, apt_proxy="")
+    result = provision.provision(room, "s1-ct", generated, tmp_path / "work", lambda m, t: None, apt_proxy="")
     assert result.ok, result.error
     assert not (tmp_path / "s1-ct.conf").exists()
     assert (tmp_path / "s1-vm.conf").exists()
@@ -98,7 +102,9 @@ def test_a_failure_of_the_apt_setting_stops_the_course_and_is_named(
     room, generated = local_room(tmp_path)
     monkeypatch.setattr(apt_cache, "MACHINE_PROXY_FILE", str(tmp_path / "missing-dir" / "proxy.conf"))
     tasks: list[str] = []
-    result = provision(room, "s1-ct", generated, tmp_path / "work", lambda m, t: tasks.append(t), apt_proxy=URL)
+    result = provision.provision(
+        room, "s1-ct", generated, tmp_path / "work", lambda m, t: tasks.append(t), apt_proxy=URL
+    )
     assert not result.ok
     assert "Apt fetches http sources through the host's apt cache" in result.error
     assert "Say hi" not in tasks
@@ -107,7 +113,7 @@ def test_a_failure_of_the_apt_setting_stops_the_course_and_is_named(
 def test_without_an_apt_proxy_value_only_the_course_runs(tmp_path: Path) -> None:
     room, generated = local_room(tmp_path)
     tasks: list[str] = []
-    result = provision(room, "s1-ct", generated, tmp_path / "work", lambda m, t: tasks.append(t))
+    result = provision.provision(room, "s1-ct", generated, tmp_path / "work", lambda m, t: tasks.append(t))
     assert result.ok, result.error
     assert PLAY not in tasks and "Say hi" in tasks
 
@@ -116,5 +122,39 @@ def test_a_course_that_plays_nothing_on_the_machine_still_fails_after_labtools_p
     room, generated = local_room(tmp_path)
     site = room.course.playbook
     site.write_text(site.read_text().replace("hosts: lab", "hosts: nobody"))
-    result = provision(room, "s1-ct", generated, tmp_path / "work", lambda m, t: None, apt_proxy="")
+    result = provision.provision(room, "s1-ct", generated, tmp_path / "work", lambda m, t: None, apt_proxy="")
     assert not result.ok and "no play of site.yml targets s1-ct" in result.error
+
+
+def test_the_account_play_gets_the_hash_from_a_private_file_that_is_gone_after_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ansible_runner
+
+    seen: dict[str, Any] = {}
+
+    def fake_run(**options: Any) -> Any:
+        path = Path(options["cmdline"].split("@", 1)[1])
+        seen.update(options, mode=stat.S_IMODE(path.stat().st_mode), variables=json.loads(path.read_text()))
+        return SimpleNamespace(status="successful", rc=0, stats={"ok": {"s1-ct": 3}, "changed": {"s1-ct": 1}})
+
+    monkeypatch.setattr(ansible_runner, "run", fake_run)
+    room = paired_room(1)
+    account = Account("ada", "1234", "$6$salt$hashhashhash")
+    result = provision.provision_account(room, "s1-ct", account, tmp_path / "inventory.yml", tmp_path)
+    assert result == provision.AccountResult("s1-ct", True, "ada:1234")
+    assert seen["playbook"] == str(provision.STUDENTS_PLAYBOOK) and seen["limit"] == "s1-ct"
+    assert seen["mode"] == 0o600 and seen["suppress_env_files"] is True
+    assert seen["variables"]["labtool_account_password_hash"] == "$6$salt$hashhashhash"
+    assert "$6$" not in seen["cmdline"], "the hash is never on a command line"
+    assert not list(tmp_path.glob(".*account-vars*")), "the variables file is removed after the run"
+
+
+def test_students_csv_is_not_part_of_the_provisioning_key(tmp_path: Path) -> None:
+    room = paired_room(1, path=tmp_path)
+    (tmp_path / "hosts.yml").write_text("all: {}\n")
+    key = provision.provision_key(room)
+    (tmp_path / "students.csv").write_text("seat,name\ns1,Ada\n")
+    assert provision.provision_key(room) == key
+    (tmp_path / "hosts.yml").write_text("all: {hosts: {}}\n")
+    assert provision.provision_key(room) != key

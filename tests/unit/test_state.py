@@ -1,5 +1,6 @@
 import multiprocessing
 import shutil
+import stat
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,14 @@ def test_a_failed_atomic_write_keeps_the_old_file_and_leaves_no_temporary(
         state.atomic_write(target, "new\n")
     assert target.read_text() == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
+
+
+def test_password_hashes_live_in_one_private_file_and_a_broken_one_reads_as_none(tmp_path: Path) -> None:
+    entry = state.IssuedPassword("$6$salt$hash", "1a2b3c4d", "2026-11-28T10:00:00Z")
+    state.write_passwords(tmp_path, {"ada": entry})
+    assert state.read_passwords(tmp_path) == {"ada": entry}
+    assert stat.S_IMODE((tmp_path / state.PASSWORDS_FILE).stat().st_mode) == 0o600
+    (tmp_path / state.PASSWORDS_FILE).write_text('{"logins": {"ada": {"hash": "x"}, "bob": 3}}')
+    assert state.read_passwords(tmp_path) == {}
+    (tmp_path / state.PASSWORDS_FILE).write_text("not json")
+    assert state.read_passwords(tmp_path) == {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from labtool.backends import docker as backend_module
 from labtool.backends.base import Presence
 from labtool.backends.docker import DockerBackend
-from labtool.model import ContainerResources
+from labtool.model import Access, ContainerResources
 from tests.unit.rooms import paired_room
 
 ROOM = paired_room(container=ContainerResources(cpus=0.5, memory_mib=256), index=42)
@@ -18,7 +19,7 @@ ROOM = paired_room(container=ContainerResources(cpus=0.5, memory_mib=256), index
 class FakeContainer:
     def __init__(self, name: str, labels: dict[str, str], status: str = "running") -> None:
         self.name, self.labels, self.status = name, labels, status
-        self.attrs = {"NetworkSettings": {"Networks": {"labtool-demo": {"IPAddress": "10.213.42.2"}}}}
+        self.attrs: dict[str, Any] = {"NetworkSettings": {"Networks": {"labtool-demo": {"IPAddress": "10.213.42.2"}}}}
         self.removed = False
 
     def exec_run(self, argv: list[str]) -> Any:
@@ -134,3 +135,20 @@ def test_memory_in_use_leaves_out_reclaimable_page_cache_as_docker_stats_does() 
     assert backend_module.memory_in_use(v1) == 60 * mib
     assert backend_module.memory_in_use(v2) == 70 * mib
     assert backend_module.memory_in_use({}) == 0
+
+
+def test_a_room_with_access_publishes_each_containers_ssh_and_app_on_its_address_only(
+    backend: DockerBackend, fake: FakeClient
+) -> None:
+    room = dataclasses.replace(ROOM, access=Access("127.0.0.1", 31000))
+    backend.bring_up(room, [room.seats[1].container])
+    assert fake.containers_made[0]["ports"] == {"22/tcp": ("127.0.0.1", 31004), "80/tcp": ("127.0.0.1", 31005)}
+    backend.bring_up(ROOM, [ROOM.seats[0].container])
+    assert fake.containers_made[1]["ports"] == {}, "nothing published unless the room says so"
+
+
+def test_bound_ports_read_back_what_a_container_was_created_with() -> None:
+    container = FakeContainer("c", {})
+    container.attrs["HostConfig"] = {"PortBindings": {"22/tcp": [{"HostIp": "127.0.0.1", "HostPort": "31004"}]}}
+    assert backend_module.bound_ports(container) == {22: 31004}
+    assert backend_module.bound_ports(FakeContainer("d", {})) == {}
