@@ -204,6 +204,7 @@ class _Run:
             self.lab.state_dir,
             self._task,
             how=self.strategy,
+            timeout=self.lab.settings.provision_timeout,
         )
         future.add_done_callback(functools.partial(self._provisioned, step, started))
 
@@ -285,7 +286,9 @@ def open_lab(settings: Settings, room: Room) -> Lab:
     if not build.images_ready(settings, key):
         raise LabtoolError("the base images are not built for the current recipe", "run `labtool images build`")
     backends: dict[Kind, Backend] = {
-        Kind.CONTAINER: DockerBackend(docker_image.ref(key)),
-        Kind.VM: VagrantBackend(settings.rooms_state_dir, accel.detect(settings.vm_accel)),
+        Kind.CONTAINER: DockerBackend(docker_image.ref(key), timeout=settings.docker_timeout),
+        Kind.VM: VagrantBackend(
+            settings.rooms_state_dir, accel.detect(settings.vm_accel), timeout=settings.vagrant_timeout
+        ),
     }
     return Lab(settings, room, backends)

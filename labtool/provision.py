@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from labtool import config, course
+from labtool.host import processes
 from labtool.model import Course, Room
 from labtool.provision_events import ManagedFiles
+from labtool.settings import PROVISION_TIMEOUT
 
 TaskProgress = Callable[[str, str], None]
 """Called with (machine, task name) as each task starts."""
@@ -82,7 +84,9 @@ def provision(
     on_task: TaskProgress,
     *,
     how: Strategy | None = None,
+    timeout: float = PROVISION_TIMEOUT,
 ) -> ProvisionResult:
+    """Run the course's playbook on one machine; a run longer than `timeout` seconds is killed and fails."""
     import ansible_runner
 
     log = work_dir / "logs" / f"{machine}.log"
@@ -100,12 +104,34 @@ def provision(
             event_handler=_event_handler(machine, sink, on_task, files),
             quiet=True,
             rotate_artifacts=1,
+            timeout=max(1, round(timeout)),  # ansible-runner kills the playbook's whole process group
         )
     changed, failures = _host_stats(runner.stats, machine)
     matched = _played(runner.stats, machine)
     ok = runner.status == "successful" and failures == 0 and matched
-    error = "" if ok else _failure_summary(runner, log) if matched else _no_play(room, machine)
+    if runner.status == "timeout":
+        _stop_leftovers(generated_inventory, machine)
+        error = (
+            f"the playbook did not finish within {timeout:.0f} s and was stopped "
+            f"(LABTOOL_PROVISION_TIMEOUT; log: {log})"
+        )
+    else:
+        error = "" if ok else _failure_summary(runner, log) if matched else _no_play(room, machine)
     return ProvisionResult(machine, ok, changed, error, files.paths(), files.hidden())
+
+
+def _stop_leftovers(generated_inventory: Path, machine: str) -> None:
+    """Kill what ansible-runner's timeout leaves running: it kills ansible-playbook's process group, but each
+    Ansible worker (a fork, so with the same command line) is in a session of its own and carries on."""
+    processes.kill_trees(
+        pid
+        for pid, argv in processes.command_lines().items()
+        if str(generated_inventory) in argv and _limited_to(argv, machine)
+    )
+
+
+def _limited_to(argv: list[str], machine: str) -> bool:
+    return any(argv[i : i + 2] == ["--limit", machine] for i in range(len(argv) - 1))
 
 
 def ansible_env(lab_course: Course) -> dict[str, str]:

@@ -8,6 +8,7 @@ from typing import Any
 from labtool import proc
 from labtool.errors import ImageBuildError
 from labtool.images import recipe
+from labtool.settings import DOCKER_TIMEOUT
 
 BUILD_TAG_PREFIX = "build-"
 # How a container of this image must run for systemd to work unprivileged (measured on cgroup v1 and v2 hosts):
@@ -19,11 +20,12 @@ RUN_OPTIONS: dict[str, Any] = {
 }
 
 
-def client() -> Any:
+def client(timeout: float = DOCKER_TIMEOUT) -> Any:
+    """A Docker SDK client whose every request gives up after `timeout` seconds (LABTOOL_DOCKER_TIMEOUT)."""
     import docker
 
     try:
-        return docker.from_env(timeout=300)
+        return docker.from_env(timeout=max(1, round(timeout)))
     except docker.errors.DockerException as exc:
         raise ImageBuildError("the Docker engine does not answer", "run `labtool daemons` to start it") from exc
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
 
 from labtool import lab as lab_module
 from labtool import state
+from labtool.backends import vagrant
+from labtool.host.accel import Accel
 from labtool.lab import Lab
 from labtool.model import Kind, Room
 from labtool.plan import Action
@@ -27,7 +31,7 @@ def provisioned(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
 
     def fake_provision(
-        room: Room, machine: str, inventory: Path, work_dir: Path, on_task: object, *, how: object
+        room: Room, machine: str, inventory: Path, work_dir: Path, on_task: object, *, how: object, timeout: float
     ) -> ProvisionResult:
         calls.append(machine)
         ok = machine != "s2-ct"
@@ -99,3 +103,53 @@ def test_default_parallelism_follows_cores_and_memory() -> None:
     assert lab_module.default_parallel(2, 21.5) == 4
     assert lab_module.default_parallel(16, 3.2) == 3
     assert lab_module.default_parallel(1, 0.5) == 1
+
+
+FAKE_VAGRANT = """#!/bin/sh
+# `vagrant up` of s1-vm hangs (in a child process, as Vagrant's would); every other call answers at once.
+case "$1 $2" in
+  "up s1-vm") sleep 300 & echo $! > "$HUNG_PID_FILE"; wait ;;
+  "ssh-config "*) printf 'Host %s\\n  HostName 10.214.10.7\\n  User vagrant\\n  Port 22\\n  IdentityFile /k\\n' "$2" ;;
+esac
+"""
+FAKE_VIRSH = """#!/bin/sh
+# No domain is ever defined or running.
+case "$3" in domstate) echo "shut off" ;; esac
+"""
+
+
+def test_a_hung_vagrant_up_fails_only_its_vm_after_the_timeout_and_the_rest_of_the_room_finishes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, script in (("vagrant", FAKE_VAGRANT), ("virsh", FAKE_VIRSH)):
+        (bin_dir / name).write_text(script)
+        (bin_dir / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.setenv("HUNG_PID_FILE", str(tmp_path / "hung.pid"))
+    monkeypatch.setattr(vagrant, "FIRST_UP_POLL_SECONDS", 0.05)
+    monkeypatch.setattr(lab_module, "provision_key", lambda room: "key1")
+    monkeypatch.setattr(
+        lab_module, "provision", lambda room, machine, *args, **kwargs: ProvisionResult(machine, True, 1)
+    )
+    settings = Settings.from_env({"LABTOOL_HOME": str(tmp_path / "home"), "LABTOOL_VAGRANT_TIMEOUT": "2"})
+    vms = vagrant.VagrantBackend(
+        tmp_path / "vagrant", Accel("qemu", "qemu64", "test"), timeout=settings.vagrant_timeout
+    )
+    lab = Lab(settings, make_room(tmp_path), {Kind.VM: vms, Kind.CONTAINER: FakeBackend(Kind.CONTAINER)})
+    messages: list[str] = []
+
+    started = time.monotonic()
+    report = lab.up(lab.plan(), parallel=2, progress=messages.append)
+
+    assert time.monotonic() - started < 30
+    assert [o.machine for o in report.failed] == ["s1-vm"]
+    assert {o.machine for o in report.outcomes if o.ok} == {"s1-ct", "s2-ct", "s2-vm"}
+    error = report.failed[0].error
+    assert "gave up trying to start the VM s1-vm: `vagrant up s1-vm --provider=libvirt`" in error
+    assert "did not finish within 2 s and was stopped (LABTOOL_VAGRANT_TIMEOUT)" in error
+    assert any(m.startswith("s1-vm: FAILED: gave up") for m in messages)
+    assert state.read(lab.state_dir).machines["s1-vm"].failed
+    hung = Path(f"/proc/{(tmp_path / 'hung.pid').read_text().strip()}/status")
+    assert not hung.exists() or "\nState:\tZ" in hung.read_text(), "the hung vagrant's child outlived the timeout"
