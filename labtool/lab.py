@@ -274,6 +274,7 @@ class _Run:
                 self._task,
                 how=self.strategy,
                 apt_proxy=self.apt_proxy,
+                timeout=self.lab.settings.provision_timeout,
             )
             if not course.ok:
                 return course, None
@@ -377,9 +378,12 @@ def open_lab(settings: Settings, room: Room, images: ImagePair | None = None) ->
 
     state.check_claim(state.room_dir(settings, room.name), room.path)
     backends: dict[Kind, Backend] = {
-        Kind.CONTAINER: DockerBackend(images.docker_ref if images else None),
+        Kind.CONTAINER: DockerBackend(images.docker_ref if images else None, timeout=settings.docker_timeout),
         Kind.VM: VagrantBackend(
-            settings.rooms_state_dir, accel.detect(settings.vm_accel), images.box if images else None
+            settings.rooms_state_dir,
+            accel.detect(settings.vm_accel),
+            images.box if images else None,
+            timeout=settings.vagrant_timeout,
         ),
     }
     return Lab(settings, room, backends, images)

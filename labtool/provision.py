@@ -20,9 +20,10 @@ from typing import Any
 
 from labtool import config, course, state, students
 from labtool.accounts import Account
-from labtool.host import apt_cache
+from labtool.host import apt_cache, processes
 from labtool.model import Course, Room
 from labtool.provision_events import ManagedFiles
+from labtool.settings import PROVISION_TIMEOUT
 
 STUDENTS_PLAYBOOK = Path(__file__).parent / "files" / "students.yml"
 """labtool's own play: a seat's student's account, run after the course's playbook."""
@@ -96,9 +97,11 @@ def provision(
     *,
     how: Strategy | None = None,
     apt_proxy: str | None = None,
+    timeout: float = PROVISION_TIMEOUT,
 ) -> ProvisionResult:
     """Run the course's playbook on one machine; before it, unless apt_proxy is None, labtool's apt cache play
-    (apt_proxy is the cache's URL, or "" to have the machine fetch directly).
+    (apt_proxy is the cache's URL, or "" to have the machine fetch directly). A run longer than `timeout`
+    seconds is killed and fails.
 
     Both run in one ansible-playbook: one connection to the machine, and under mitogen one Python on it
     (a second run cost 10-15 s per machine here). ansible-runner puts `cmdline` right after the program
@@ -126,11 +129,19 @@ def provision(
             event_handler=events,
             quiet=True,
             rotate_artifacts=1,
+            timeout=max(1, round(timeout)),  # ansible-runner kills the playbook's whole process group
         )
     changed, failures = _host_stats(runner.stats, machine)
     played = events.course_played or failures > 0  # a failure in labtool's play stops the course's
     ok = runner.status == "successful" and failures == 0 and played
-    error = "" if ok else _failure_summary(runner, log) if played else _no_play(room, machine)
+    if runner.status == "timeout":
+        _stop_leftovers(generated_inventory, machine)
+        error = (
+            f"the playbook did not finish within {timeout:.0f} s and was stopped "
+            f"(LABTOOL_PROVISION_TIMEOUT; log: {log})"
+        )
+    else:
+        error = "" if ok else _failure_summary(runner, log) if played else _no_play(room, machine)
     return ProvisionResult(machine, ok, changed - events.labtool_changed, error, files.paths(), files.hidden())
 
 
@@ -176,6 +187,7 @@ def provision_account(
                 limit=machine,
                 cmdline=f"-e @{variables}",
                 suppress_env_files=True,
+                timeout=max(1, round(PROVISION_TIMEOUT)),
                 envvars={**ansible_env(room.course), **(how.env if how else {})},
                 event_handler=events,
                 quiet=True,
@@ -187,6 +199,20 @@ def provision_account(
     if runner.status == "successful" and failures == 0 and _in_stats(runner.stats, machine):
         return AccountResult(machine, True, account.token)
     return AccountResult(machine, False, "", f"student account: {_failure_summary(runner, log)}")
+
+
+def _stop_leftovers(generated_inventory: Path, machine: str) -> None:
+    """Kill what ansible-runner's timeout leaves running: it kills ansible-playbook's process group, but each
+    Ansible worker (a fork, so with the same command line) is in a session of its own and carries on."""
+    processes.kill_trees(
+        pid
+        for pid, argv in processes.command_lines().items()
+        if str(generated_inventory) in argv and _limited_to(argv, machine)
+    )
+
+
+def _limited_to(argv: list[str], machine: str) -> bool:
+    return any(argv[i : i + 2] == ["--limit", machine] for i in range(len(argv) - 1))
 
 
 def ansible_env(lab_course: Course) -> dict[str, str]:

@@ -18,6 +18,7 @@ from labtool.errors import LabtoolError
 from labtool.host import processes
 from labtool.images import docker_image, recipe
 from labtool.model import Kind, Machine, Room
+from labtool.settings import DOCKER_TIMEOUT
 
 READY_TIMEOUT = 60.0
 LAB_USER = recipe.VAGRANT_USER  # the same account `labtool ssh` uses on the VM
@@ -39,16 +40,17 @@ def network_name(room: Room) -> str:
 class DockerBackend:
     kind = Kind.CONTAINER
 
-    def __init__(self, image: str | None) -> None:
+    def __init__(self, image: str | None, *, timeout: float = DOCKER_TIMEOUT) -> None:
         self.image = image
         """The image new containers are made from; None when this backend only looks and destroys."""
+        self.timeout = timeout
         self._client: Any = None
         self._network = threading.Lock()  # machines come up in parallel; the room's network is made once
 
     @property
     def client(self) -> Any:
         if self._client is None:
-            self._client = docker_image.client()
+            self._client = docker_image.client(self.timeout)
         return self._client
 
     def observe(self, room: Room) -> dict[str, Observed]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -9,7 +11,9 @@ import pytest
 from labtool import accounts, state
 from labtool import lab as lab_module
 from labtool.accounts import Account
+from labtool.backends import vagrant
 from labtool.host import apt_cache
+from labtool.host.accel import Accel
 from labtool.lab import Lab
 from labtool.model import Kind, Room, Student
 from labtool.plan import Action
@@ -32,9 +36,9 @@ def provisioned(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setattr(apt_cache, "answers", lambda: False)  # this host's apt cache plays no part
 
     def fake_provision(
-        room: Room, machine: str, inventory: Path, work_dir: Path, on_task: object, *, how: object, apt_proxy: str
+        room: Room, machine: str, inventory: Path, work_dir: Path, on_task: object, *, how: object, **options: object
     ) -> ProvisionResult:
-        assert apt_proxy == ""
+        assert options["apt_proxy"] == "" and float(options["timeout"]) > 0  # type: ignore[arg-type]
         calls.append(machine)
         ok = machine != "s2-ct"
         return ProvisionResult(machine, ok, 3 if ok else 0, "" if ok else "boom", (f"/etc/{machine}.conf",))
@@ -117,7 +121,15 @@ def test_machines_are_pointed_at_the_apt_cache_only_when_it_is_on_and_running(
     given: list[str] = []
 
     def fake_provision(
-        room: Room, machine: str, inventory: Path, work_dir: Path, on_task: object, *, how: object, apt_proxy: str
+        room: Room,
+        machine: str,
+        inventory: Path,
+        work_dir: Path,
+        on_task: object,
+        *,
+        how: object,
+        apt_proxy: str,
+        **_: object,
     ) -> ProvisionResult:
         given.append(apt_proxy)
         return ProvisionResult(machine, True, 0)
@@ -196,3 +208,53 @@ def test_an_issued_password_reaches_running_machines_through_apply_accounts(
     assert {a.password_hash for _, a in account_runs} == {new.record.hash}
     assert state.read(lab.state_dir).machines["s1-ct"].account == f"ada_lovelace:{new.record.id}"
     assert [s.machine.name for s in lab.plan().changes if s.machine.seat == "s1"] == []
+
+
+FAKE_VAGRANT = """#!/bin/sh
+# `vagrant up` of s1-vm hangs (in a child process, as Vagrant's would); every other call answers at once.
+case "$1 $2" in
+  "up s1-vm") sleep 300 & echo $! > "$HUNG_PID_FILE"; wait ;;
+  "ssh-config "*) printf 'Host %s\\n  HostName 10.214.10.7\\n  User vagrant\\n  Port 22\\n  IdentityFile /k\\n' "$2" ;;
+esac
+"""
+FAKE_VIRSH = """#!/bin/sh
+# No domain is ever defined or running.
+case "$3" in domstate) echo "shut off" ;; esac
+"""
+
+
+def test_a_hung_vagrant_up_fails_only_its_vm_after_the_timeout_and_the_rest_of_the_room_finishes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, script in (("vagrant", FAKE_VAGRANT), ("virsh", FAKE_VIRSH)):
+        (bin_dir / name).write_text(script)
+        (bin_dir / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.setenv("HUNG_PID_FILE", str(tmp_path / "hung.pid"))
+    monkeypatch.setattr(vagrant, "FIRST_UP_POLL_SECONDS", 0.05)
+    monkeypatch.setattr(lab_module, "provision_key", lambda room: "key1")
+    monkeypatch.setattr(
+        lab_module, "provision", lambda room, machine, *args, **kwargs: ProvisionResult(machine, True, 1)
+    )
+    settings = Settings.from_env({"LABTOOL_HOME": str(tmp_path / "home"), "LABTOOL_VAGRANT_TIMEOUT": "2"})
+    vms = vagrant.VagrantBackend(
+        tmp_path / "vagrant", Accel("qemu", "qemu64", "test"), timeout=settings.vagrant_timeout
+    )
+    lab = Lab(settings, make_room(tmp_path), {Kind.VM: vms, Kind.CONTAINER: FakeBackend(Kind.CONTAINER)})
+    messages: list[str] = []
+
+    started = time.monotonic()
+    report = lab.up(lab.plan(), parallel=2, progress=messages.append)
+
+    assert time.monotonic() - started < 30
+    assert [o.machine for o in report.failed] == ["s1-vm"]
+    assert {o.machine for o in report.outcomes if o.ok} == {"s1-ct", "s2-ct", "s2-vm"}
+    error = report.failed[0].error
+    assert "gave up trying to start the VM s1-vm: `vagrant up s1-vm --provider=libvirt`" in error
+    assert "did not finish within 2 s and was stopped (LABTOOL_VAGRANT_TIMEOUT)" in error
+    assert any(m.startswith("s1-vm: FAILED: gave up") for m in messages)
+    assert state.read(lab.state_dir).machines["s1-vm"].failed
+    hung = Path(f"/proc/{(tmp_path / 'hung.pid').read_text().strip()}/status")
+    assert not hung.exists() or "\nState:\tZ" in hung.read_text(), "the hung vagrant's child outlived the timeout"

@@ -2,17 +2,19 @@
 
 import builtins
 import json
+import os
 import stat
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from labtool import provision
+from labtool import inventory, provision
 from labtool.accounts import Account
-from labtool.host import apt_cache
+from labtool.host import apt_cache, processes
 from labtool.model import Course, Room
 from labtool.provision import strategy
 from tests.unit.projects import small_project, write_tree
@@ -158,3 +160,32 @@ def test_students_csv_is_not_part_of_the_provisioning_key(tmp_path: Path) -> Non
     assert provision.provision_key(room) == key
     (tmp_path / "hosts.yml").write_text("all: {hosts: {}}\n")
     assert provision.provision_key(room) != key
+
+
+def test_a_playbook_that_runs_past_its_timeout_is_stopped_and_fails_its_machine_naming_the_setting(
+    tmp_path: Path,
+) -> None:
+    project = small_project(tmp_path / "lab")
+    sleep = ["sleep", f"299.{os.getpid()}"]  # a command line no other process has
+    hung = (
+        "---\n- name: Hang\n  hosts: lab\n  gather_facts: false\n  tasks:\n"
+        f"    - name: Wait\n      ansible.builtin.command: {' '.join(sleep)}\n"
+    )
+    playbook = tmp_path / "lab" / "playbooks" / "hang.yml"
+    playbook.write_text(hung)
+    room_dir = tmp_path / "lab" / "inventories" / "demo"
+    room_dir.mkdir()
+    (room_dir / "hosts.yml").write_text("---\nlab:\n  hosts:\n    s1-ct:\n")
+    room = paired_room(1, path=room_dir, course=Course(project, playbook, tmp_path / "lab" / "tests"))
+    generated = tmp_path / "state" / "inventory.yml"
+    generated.parent.mkdir()
+    inventory.write(generated, {"s1-ct": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}})
+    started = time.monotonic()
+    result = provision.provision(room, "s1-ct", generated, tmp_path / "state", lambda machine, task: None, timeout=3)
+    assert time.monotonic() - started < 60
+    assert not result.ok
+    assert result.error.startswith("the playbook did not finish within 3 s and was stopped (LABTOOL_PROVISION_TIMEOUT")
+    # ansible-runner's own kill misses Ansible's workers (each in a session of its own): nothing may run on.
+    time.sleep(0.5)
+    leftovers = [argv for argv in processes.command_lines().values() if argv == sleep or str(generated) in argv]
+    assert leftovers == []

@@ -10,6 +10,7 @@ import pytest
 from labtool.backends import docker as backend_module
 from labtool.backends.base import Presence
 from labtool.backends.docker import DockerBackend
+from labtool.images import docker_image
 from labtool.model import Access, ContainerResources
 from tests.unit.rooms import paired_room
 
@@ -90,7 +91,9 @@ def test_bring_up_creates_an_unprivileged_systemd_container_with_the_rooms_limit
     assert made["name"] == "labtool-demo-s2-ct" and made["hostname"] == "s2-ct"
     assert made["labels"] == {"labtool.room": "demo", "labtool.seat": "s2", "labtool.machine": "s2-ct"}
     assert (made["mem_limit"], made["nano_cpus"]) == ("256m", 500_000_000)
-    assert "privileged" not in made
+    assert made["privileged"] is False and made["network"] == "labtool-demo" and "network_mode" not in made
+    assert made["cap_drop"] == ["ALL"] and made["cap_add"] == list(docker_image.CAPABILITIES)
+    assert "no-new-privileges" not in made["security_opt"]
     assert made["volumes"] == {"/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "ro"}}
     assert backend.observe(ROOM)["s2-ct"].address == "10.213.42.2"
 
