@@ -179,9 +179,14 @@ class Lab:
         state.write(self.state_dir, room_state)
         return results
 
-    def down(self, seats: Collection[str] | None, progress: Progress) -> list[str]:
-        """Destroy the machines (of the given seats, or all); for the whole room, also its networks and state."""
-        machines = [m for m in self.room.machines if seats is None or m.seat in seats]
+    def down(
+        self, seats: Collection[str] | None, progress: Progress, kinds: Collection[Kind] | None = None
+    ) -> list[str]:
+        """Destroy the machines (of the given seats and kinds, or all); for the whole room, also its networks
+        and state. A seat's student passwords and the room's other seats are kept."""
+        machines = [
+            m for m in self.room.machines if (seats is None or m.seat in seats) and (kinds is None or m.kind in kinds)
+        ]
         observed = self.observe()
         removed = []
         with state.locked(self.state_dir, f"room {self.room.name!r}"):
@@ -191,12 +196,13 @@ class Lab:
                     progress(f"destroying {', '.join(m.name for m in present)}")
                     backend.destroy(self.room, present)
                     removed += [m.name for m in present]
-            if seats is None:
+            whole_room = seats is None and kinds is None
+            if whole_room:
                 for backend in self.backends.values():
                     backend.remove_room_resources(self.room)
             else:
                 self._forget(machines)
-        if seats is None:
+        if whole_room:
             shutil.rmtree(self.state_dir, ignore_errors=True)
         return removed
 
