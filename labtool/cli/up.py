@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 from labtool import requirements, state
+from labtool.cli import live
 from labtool.cli.context import add_room_arguments, positive_int, room_for
 from labtool.cli.output import print_json, progress, say, table
 from labtool.host import accel, capacity
@@ -93,7 +94,8 @@ def assess_here(lab: Lab, plan: Plan, parallel: int) -> capacity.Assessment:
 def execute(lab: Lab, plan: Plan, parallel: int) -> UpReport:
     made_from = f"; new machines from the {plan.images.description}" if plan.images and plan.creates else ""
     progress(f"room {lab.room.name!r}: {len(plan.changes)} of {len(plan.steps)} machines need work{made_from}")
-    return lab.up(plan, parallel=parallel, progress=progress)
+    with live.view([step.machine.name for step in plan.changes]) as shown:
+        return lab.up(plan, parallel=parallel, progress=shown)
 
 
 def _hand_out_hint(lab: Lab) -> None:
