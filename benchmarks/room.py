@@ -56,16 +56,21 @@ def most_changed(report: dict[str, Any], suffix: str) -> int:
     return max(int(m["changed"] or 0) for m in report["machines"] if m["machine"].endswith(suffix))
 
 
-def mirror_bytes() -> int | None:
-    """Bytes the host's apt cache fetched from the mirror so far, or None where no cache runs."""
-    try:
-        from labtool.host import apt_cache  # type: ignore[attr-defined]
-    except ImportError:
+def mirror_position() -> int | None:
+    """Where the host's apt cache log ends now, or None where no cache runs here."""
+    from labtool.host import apt_cache, apt_cache_log
+
+    if not apt_cache.answers() or not apt_cache.TRANSFER_LOG.exists():
         return None
-    try:
-        return int(apt_cache.upstream_bytes())
-    except Exception:  # the cache is off or has no log yet: report none rather than guess
-        return None
+    return apt_cache_log.position(apt_cache.TRANSFER_LOG)
+
+
+def mirror_traffic(since: int) -> tuple[int, int]:
+    """Bytes fetched from the mirror since `since`: packages and lists, and the Release files re-checked."""
+    from labtool.host import apt_cache, apt_cache_log
+
+    traffic = apt_cache_log.summarize(apt_cache_log.read(apt_cache.TRANSFER_LOG, since))
+    return traffic.new_bytes, traffic.release_bytes
 
 
 def guest_boot_seconds(env: dict[str, str], room: str) -> float:
@@ -92,17 +97,18 @@ def room_up(env: dict[str, str], rooms: Path, seats: int, results: dict[str, flo
     try:
         if bake:
             results[f"bake_{seats}_seat_room_s"], _ = labtool(env, "images", "bake", name, "--json")
-        before = mirror_bytes()
+        before = mirror_position()
         seconds, report = labtool(env, "up", name, "--json")
-        after = mirror_bytes()
         prefix = f"up_{seats}_seats" if bake else "baseline_up_1_seat"
         results[f"{prefix}_s"] = seconds
         results[f"{prefix}_slowest_vm_s"] = slowest(report, "-vm")
         results[f"{prefix}_slowest_container_s"] = slowest(report, "-ct")
         results[f"{prefix}_vm_changed"] = most_changed(report, "-vm")
         results[f"{prefix}_container_changed"] = most_changed(report, "-ct")
-        if before is not None and after is not None:
-            results[f"{prefix}_mirror_bytes_per_seat"] = (after - before) / seats
+        if before is not None:
+            new, release = mirror_traffic(before)
+            results[f"{prefix}_mirror_new_bytes_per_seat"] = new / seats
+            results[f"{prefix}_mirror_release_bytes_per_seat"] = release / seats
         if seats == 1:
             results[f"{prefix}_vm_guest_boot_s"] = guest_boot_seconds(env, name)
         if bake and seats == 2:
@@ -111,6 +117,8 @@ def room_up(env: dict[str, str], rooms: Path, seats: int, results: dict[str, flo
             results["verify_2_seats_s"], _ = labtool(env, "verify", name, "--json")
     finally:
         labtool(env, "down", name)
+        for key, value in results.items():  # as they come: a long run interrupted still reports
+            print(f"  {key:44} {value:12.2f}", file=sys.stderr, flush=True)
 
 
 def main() -> None:
