@@ -1,3 +1,4 @@
+# PYTHON_ARGCOMPLETE_OK
 """The command line: the only place that prints or exits.
 
 Each verb lives in its own module with `register(subparsers)`; errors of the
@@ -16,6 +17,7 @@ from pathlib import Path
 from labtool import __version__
 from labtool.cli import (
     compare,
+    completion,
     daemons,
     doctor,
     down,
@@ -25,13 +27,32 @@ from labtool.cli import (
     report,
     room,
     shell,
+    start,
     status,
+    stop,
     up,
     verify,
 )
 from labtool.errors import LabtoolError
 
-VERBS = (init, up, status, provision, down, verify, compare, report, shell, room, images, daemons, doctor)
+VERBS = (
+    init,
+    up,
+    status,
+    provision,
+    stop,
+    start,
+    down,
+    verify,
+    compare,
+    report,
+    shell,
+    room,
+    images,
+    daemons,
+    doctor,
+    completion,
+)
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -58,7 +79,10 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    top = parser()
+    if argv is None:
+        complete(top)
+    args = top.parse_args(argv)
     try:
         return int(args.run(args))
     except LabtoolError as exc:
@@ -80,3 +104,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         print("hint: re-run with --debug for the traceback, and report it", file=sys.stderr)
         return EXIT_ERROR
+
+
+def complete(top: argparse.ArgumentParser) -> None:
+    """Answer the shell's completion request and exit, when this run is one (`labtool completion` sets it up)."""
+    try:
+        import argcomplete
+    except ImportError:  # an environment installed before labtool depended on it: no completion, everything else works
+        return
+    argcomplete.autocomplete(top)

@@ -5,19 +5,43 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from labtool.cli.context import add_verb
 from labtool.cli.output import print_json, progress, say, table
 from labtool.images import build, recipe
 from labtool.settings import Settings
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("images", help="build or list the base images")
+    parser = add_verb(
+        subparsers,
+        "images",
+        summary="build or list the base images",
+        description="""Build or list the paired base images every room starts from: a Docker image and a Vagrant
+        box made from one Debian rootfs, so a seat's VM and container begin with the same packages. A build is cached
+        by a key over its recipe and does nothing when nothing changed.""",
+        examples=["labtool images build", "labtool images list --json"],
+    )
     verbs = parser.add_subparsers(dest="images_verb", metavar="ACTION", required=True)
-    build_parser = verbs.add_parser("build", help="build the Docker image and the Vagrant box (cached)")
+    build_parser = add_verb(
+        verbs,
+        "build",
+        summary="build the Docker image and the Vagrant box (cached)",
+        description="""Debootstrap Debian once and make both the Docker image and the Vagrant box from that rootfs,
+        refusing to register them if their packages differ. Nothing happens when the recipe's key is unchanged;
+        --force rebuilds anyway (several minutes). A killed build leaves the previous images in place.""",
+        examples=["labtool images build", "labtool images build --json"],
+    )
     build_parser.add_argument("--force", action="store_true", help="rebuild even if nothing changed")
     build_parser.add_argument("--json", action="store_true", help="print the build report as JSON")
     build_parser.set_defaults(run=run_build)
-    list_parser = verbs.add_parser("list", help="show the base images and whether they are current")
+    list_parser = add_verb(
+        verbs,
+        "list",
+        summary="show the base images and whether they are current",
+        description="""Show the Docker image and the Vagrant box: their recipe key, whether each is present, and
+        whether they are current for the recipe of this labtool (else `labtool up` refuses and says to build).""",
+        examples=["labtool images list", "labtool images list --json"],
+    )
     list_parser.add_argument("--json", action="store_true", help="print as JSON")
     list_parser.set_defaults(run=run_list)
 

@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 from labtool import requirements
-from labtool.cli.context import add_room_arguments, lab_for, positive_int
+from labtool.cli.context import add_room_arguments, add_verb, lab_for, positive_int
 from labtool.cli.output import print_json, progress, say, table
 from labtool.host import capacity
 from labtool.lab import Lab, UpReport, default_parallel
@@ -15,7 +15,21 @@ from labtool.plan import Plan
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("up", help="create, start and provision a room's machines")
+    parser = add_verb(
+        subparsers,
+        "up",
+        summary="create, start and provision a room's machines",
+        description="""Bring a room, or some seats, to every machine created, running and provisioned: labtool looks
+        at both backends, plans per machine (create, start or provision, with the reason), then works in two lanes,
+        containers and VMs, provisioning each machine as soon as it is ready. A stopped machine is started and
+        provisioned only when its provisioning is out of date; a healthy room is left alone. --dry-run prints the
+        plan and changes nothing.""",
+        examples=[
+            "labtool up                           # the default room",
+            "labtool up net101 --dry-run          # what would be done, and why",
+            "labtool up net101 --seat seat03 --json",
+        ],
+    )
     add_room_arguments(parser)
     parser.add_argument(
         "--parallel",
