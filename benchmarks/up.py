@@ -67,7 +67,7 @@ def main() -> None:
             results["up_container_s"] = machines["seat01-ct"]
             results["re_up_s"], _ = labtool(env, "up", ROOM)
         finally:
-            labtool(env, "down", ROOM)
+            labtool(env, "down", ROOM, "--yes")
     if not args.skip_molecule:
         for scenario in ("docker", "vagrant"):
             molecule(scenario, "destroy")

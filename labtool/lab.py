@@ -1,6 +1,6 @@
 """The room's lifecycle: plan, bring machines up, provision them, report; and tear it all down.
 
-This is the library behind `labtool up|provision|status|down`; it reports
+This is the library behind `labtool up|provision|status|stop|start|down`; it reports
 progress through a callback and never prints.
 """
 
@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from labtool import access, accounts, inventory, state
 from labtool.backends.base import Backend, Observed, Presence
@@ -56,6 +57,56 @@ class UpReport:
     @property
     def failed(self) -> list[Outcome]:
         return [o for o in self.outcomes if not o.ok]
+
+
+ABSENT, FAILED = "absent", "failed"
+"""PowerOutcome results besides "stopped", "started", "already stopped" and "already running"."""
+
+
+@dataclass(frozen=True)
+class PowerOutcome:
+    """What `stop` or `start` did to one machine."""
+
+    machine: str
+    kind: Kind
+    result: str
+    seconds: float = 0.0
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.result != FAILED
+
+
+@dataclass
+class PowerReport:
+    room: str
+    verb: str
+    """"stop" or "start"."""
+    outcomes: list[PowerOutcome] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> list[PowerOutcome]:
+        return [o for o in self.outcomes if not o.ok]
+
+    def with_result(self, result: str) -> list[PowerOutcome]:
+        return [o for o in self.outcomes if o.result == result]
+
+
+@dataclass(frozen=True)
+class Teardown:
+    """What `down` would destroy now: only what exists, so the question names real things."""
+
+    machines: tuple[Machine, ...]
+    resources: tuple[str, ...] = ()
+    """The room's networks, one phrase each (whole room only)."""
+    state_dir: Path | None = None
+    """The room's state (records, logs, generated inventory), when the whole room goes and it exists."""
+
+    @property
+    def empty(self) -> bool:
+        return not self.machines and not self.resources and self.state_dir is None
 
 
 @dataclass(frozen=True)
@@ -179,14 +230,56 @@ class Lab:
         state.write(self.state_dir, room_state)
         return results
 
+    def stop(self, seats: Collection[str] | None, *, parallel: int, progress: Progress) -> PowerReport:
+        """Shut the running machines down cleanly (of the given seats, or all); nothing is destroyed."""
+        return self._switch("stop", seats, parallel, progress)
+
+    def start(self, seats: Collection[str] | None, *, parallel: int, progress: Progress) -> PowerReport:
+        """Start the stopped machines and wait until each is ready; absent ones are left to `up`."""
+        return self._switch("start", seats, parallel, progress)
+
+    def _switch(self, verb: str, seats: Collection[str] | None, parallel: int, progress: Progress) -> PowerReport:
+        started = time.monotonic()
+        report = PowerReport(self.room.name, verb)
+        already = Presence.STOPPED if verb == "stop" else Presence.RUNNING
+        observed = self.observe()
+        todo = []
+        for machine in self._machines(seats):
+            presence = observed.get(machine.name, Observed(machine.name, Presence.ABSENT)).presence
+            if presence is Presence.ABSENT:
+                report.outcomes.append(PowerOutcome(machine.name, machine.kind, ABSENT))
+            elif presence is already:
+                report.outcomes.append(PowerOutcome(machine.name, machine.kind, f"already {already}"))
+            else:
+                todo.append(machine)
+        if todo:
+            with state.locked(self.state_dir, f"room {self.room.name!r}"):
+                switch = _Switch(self, verb, progress)
+                in_lanes(todo, self.backends, parallel, switch.one)
+                report.outcomes += switch.outcomes
+        order = {m.name: i for i, m in enumerate(self.room.machines)}
+        report.outcomes.sort(key=lambda o: order[o.machine])
+        report.seconds = time.monotonic() - started
+        return report
+
+    def teardown(self, seats: Collection[str] | None) -> Teardown:
+        """What `down` of these seats (or of the whole room) would destroy, to name it before asking."""
+        observed = self.observe()
+        machines = tuple(m for m in self._machines(seats) if observed[m.name].presence is not Presence.ABSENT)
+        if seats is not None:
+            return Teardown(machines)
+        resources = tuple(r for backend in self.backends.values() for r in backend.describe_room_resources(self.room))
+        return Teardown(machines, resources, self.state_dir if self.state_dir.exists() else None)
+
+    def _machines(self, seats: Collection[str] | None) -> list[Machine]:
+        return [m for m in self.room.machines if seats is None or m.seat in seats]
+
     def down(
         self, seats: Collection[str] | None, progress: Progress, kinds: Collection[Kind] | None = None
     ) -> list[str]:
         """Destroy the machines (of the given seats and kinds, or all); for the whole room, also its networks
         and state. A seat's student passwords and the room's other seats are kept."""
-        machines = [
-            m for m in self.room.machines if (seats is None or m.seat in seats) and (kinds is None or m.kind in kinds)
-        ]
+        machines = [m for m in self._machines(seats) if kinds is None or m.kind in kinds]
         observed = self.observe()
         removed = []
         with state.locked(self.state_dir, f"room {self.room.name!r}"):
@@ -248,10 +341,13 @@ class _Run:
         # A machine that failed before its playbook ran is unprovisioned; an account-only step leaves that be.
         provisions = False if Action.PROVISION in step.actions else None
         try:
-            if step.needs_machine:
-                verb = "creating" if Action.CREATE in step.actions else "starting"
-                self.progress(f"{machine.name}: {verb} ({step.reason})")
+            if Action.CREATE in step.actions:
+                self.progress(f"{machine.name}: creating ({step.reason})")
                 backend.bring_up(self.lab.room, [machine])
+            elif Action.START in step.actions:
+                self.progress(f"{machine.name}: starting ({step.reason})")
+                backend.start(self.lab.room, [machine])
+            if step.needs_machine:
                 self._started(machine, step.actions[0], time.monotonic() - started)
             self._connect(machine, backend)
         except LabtoolError as exc:
@@ -261,6 +357,11 @@ class _Run:
         except Exception as exc:  # an SDK's own error: one machine failing must not stop the others
             error = f"unexpected {type(exc).__name__}: {exc}"
             self._record(Outcome(machine.name, machine.kind, step.actions, False, error=error), course_ok=provisions)
+            return
+        if Action.PROVISION not in step.actions and Action.ACCOUNT not in step.actions:
+            self._started_only(
+                Outcome(machine.name, machine.kind, step.actions, True, None, time.monotonic() - started)
+            )
             return
         doing = "provisioning" if Action.PROVISION in step.actions else "setting the student's account"
         self.progress(f"{machine.name}: {doing} ({step.reason})")
@@ -347,6 +448,12 @@ class _Run:
             record.start_action = action.value
             state.write(self.lab.state_dir, self.state)
 
+    def _started_only(self, outcome: Outcome) -> None:
+        """Started and not provisioned (its provisioning is current): the record of the last run stands."""
+        with self.lock:
+            self.outcomes.append(outcome)
+        self.progress(f"{outcome.machine}: ready, provisioning current ({outcome.seconds:.0f} s)")
+
     def _task(self, machine: str, task: str) -> None:
         self.progress(f"{machine} | {task}")
 
@@ -371,6 +478,79 @@ class _Run:
             self.progress(f"{outcome.machine}: FAILED: {outcome.error}")
 
 
+class _Switch:
+    """One `stop` or `start`: each machine's outcome, and (for start) its connection and start time, under one lock."""
+
+    def __init__(self, lab: Lab, verb: str, progress: Progress) -> None:
+        self.lab = lab
+        self.verb = verb
+        self.progress = progress
+        self.lock = threading.Lock()
+        self.outcomes: list[PowerOutcome] = []
+
+    def one(self, machine: Machine, backend: Backend) -> None:
+        started = time.monotonic()
+        doing, done = ("stopping", "stopped") if self.verb == "stop" else ("starting", "started")
+        self.progress(f"{machine.name}: {doing}")
+        try:
+            if self.verb == "stop":
+                backend.stop(self.lab.room, [machine])
+            else:
+                backend.start(self.lab.room, [machine])
+                self._ready(machine, backend, time.monotonic() - started)
+        except LabtoolError as exc:
+            self._record(PowerOutcome(machine.name, machine.kind, FAILED, time.monotonic() - started, exc.message))
+        except Exception as exc:  # an SDK's own error: one machine failing must not stop the others
+            error = f"unexpected {type(exc).__name__}: {exc}"
+            self._record(PowerOutcome(machine.name, machine.kind, FAILED, time.monotonic() - started, error))
+        else:
+            self._record(PowerOutcome(machine.name, machine.kind, done, time.monotonic() - started))
+
+    def _ready(self, machine: Machine, backend: Backend, seconds: float) -> None:
+        """A started VM may get another address: refresh how Ansible reaches it; keep the start time for compare."""
+        connection = backend.connection(self.lab.room, machine)
+        with self.lock:
+            connections = inventory.read(self.lab.inventory_path)
+            connections[machine.name] = connection
+            inventory.write(self.lab.inventory_path, connections)
+            room_state = state.read(self.lab.state_dir)
+            record = room_state.record(machine.name)
+            record.start_seconds = round(seconds, 2)
+            record.start_action = Action.START.value
+            state.write(self.lab.state_dir, room_state)
+
+    def _record(self, outcome: PowerOutcome) -> None:
+        with self.lock:
+            self.outcomes.append(outcome)
+        if outcome.ok:
+            self.progress(f"{outcome.machine}: {outcome.result} ({outcome.seconds:.0f} s)")
+        else:
+            self.progress(f"{outcome.machine}: FAILED: {outcome.error}")
+
+
+def in_lanes(
+    machines: Sequence[Machine],
+    backends: Mapping[Kind, Backend],
+    parallel: int,
+    work: Callable[[Machine, Backend], None],
+) -> None:
+    """Containers and VMs in two lanes, up to `parallel` machines of each at once, as `up` works.
+
+    `work` records its own failures: a machine failing must not stop the others.
+    """
+
+    def lane(kind: Kind) -> None:
+        mine = [m for m in machines if m.kind is kind]
+        with ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix=f"{kind}-lane") as pool:
+            for done in [pool.submit(work, machine, backends[kind]) for machine in mine]:
+                done.result()  # re-raise only a bug
+
+    kinds = [k for k in (Kind.CONTAINER, Kind.VM) if any(m.kind is k for m in machines)]
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="lane") as lanes:
+        for done in [lanes.submit(lane, kind) for kind in kinds]:
+            done.result()
+
+
 def default_parallel(cpus: int, available_memory_gib: float) -> int:
     """Provisioning is mostly waiting on machines: two runs per core, one per GiB of free memory at most."""
     return max(1, min(2 * cpus, int(available_memory_gib)))
@@ -383,6 +563,12 @@ def open_lab(settings: Settings, room: Room, images: ImagePair | None = None) ->
     from labtool.host import accel
 
     state.check_claim(state.room_dir(settings, room.name), room.path)
+    if images is None:
+        # Starting a stopped VM goes through `vagrant up`, which wants a box that exists even though it
+        # makes nothing from it: the base box when one is built; verbs that only look or destroy need none.
+        from labtool.images import build
+
+        images = build.base_pair_if_built(settings)
     backends: dict[Kind, Backend] = {
         Kind.CONTAINER: DockerBackend(images.docker_ref if images else None, timeout=settings.docker_timeout),
         Kind.VM: VagrantBackend(

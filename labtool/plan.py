@@ -9,7 +9,7 @@ from enum import StrEnum
 from labtool.backends.base import Observed, Presence
 from labtool.images.pair import ImagePair
 from labtool.model import Kind, Machine, Room
-from labtool.state import RoomState
+from labtool.state import MachineRecord, RoomState
 
 
 class Action(StrEnum):
@@ -96,14 +96,23 @@ def _step(machine: Machine, seen: Observed | None, state: RoomState, key: str, f
     presence = seen.presence if seen else Presence.ABSENT
     if presence is Presence.ABSENT:
         return Step(machine, (Action.CREATE, Action.PROVISION), "does not exist")
+    why = _why_provision(state.machines.get(machine.name), key, force)
     if presence is Presence.STOPPED:
-        return Step(machine, (Action.START, Action.PROVISION), "is stopped")
-    record = state.machines.get(machine.name)
-    if record is None or record.provisioned_key is None:
-        reason = "its last provisioning failed" if record and record.failed else "was never provisioned"
-        return Step(machine, (Action.PROVISION,), reason)
-    if record.provisioned_key != key:
-        return Step(machine, (Action.PROVISION,), "playbooks, roles or the room's inventory changed since")
-    if force:
-        return Step(machine, (Action.PROVISION,), "provisioning was asked for")
+        # A stopped machine keeps its disk: started, it is what it was, so the same rules as for a running one decide.
+        if why:
+            return Step(machine, (Action.START, Action.PROVISION), f"is stopped; {why}")
+        return Step(machine, (Action.START,), "is stopped; its provisioning is current")
+    if why:
+        return Step(machine, (Action.PROVISION,), why)
     return Step(machine, (), "running and provisioned")
+
+
+def _why_provision(record: MachineRecord | None, key: str, force: bool) -> str:
+    """Why an existing machine must be provisioned, or "" when its last provisioning is current."""
+    if record is None or record.provisioned_key is None:
+        return "its last provisioning failed" if record and record.failed else "was never provisioned"
+    if record.provisioned_key != key:
+        return "playbooks, roles or the room's inventory changed since"
+    if force:
+        return "provisioning was asked for"
+    return ""

@@ -63,6 +63,14 @@ class Backend(Protocol):
         """The command line that runs `command` (or a login shell, when empty) on the machine as its lab user."""
         ...
 
+    def stop(self, room: Room, machines: Sequence[Machine]) -> None:
+        """Shut the running machines down cleanly, keeping them (disk, identity) for `start`."""
+        ...
+
+    def start(self, room: Room, machines: Sequence[Machine]) -> None:
+        """Start stopped machines and wait until each is ready, as bring_up does (systemd booted, reachable)."""
+        ...
+
     def host_view(self, room: Room, machine: Machine) -> HostView:
         """Measure the running machine from the host: its process, memory and disk."""
         ...
@@ -73,4 +81,8 @@ class Backend(Protocol):
 
     def remove_room_resources(self, room: Room) -> None:
         """Remove what the room shares (networks); called once its machines are gone."""
+        ...
+
+    def describe_room_resources(self, room: Room) -> list[str]:
+        """What remove_room_resources would remove now, one phrase each (only what exists), to ask before it."""
         ...

@@ -21,6 +21,8 @@ from labtool.model import Kind, Machine, Room
 from labtool.settings import DOCKER_TIMEOUT
 
 READY_TIMEOUT = 60.0
+STOP_TIMEOUT = 30
+"""Seconds systemd gets to shut the container down (the image's stop signal, SIGRTMIN+3) before Docker kills it."""
 LAB_USER = recipe.VAGRANT_USER  # the same account `labtool ssh` uses on the VM
 ROOM_LABEL, SEAT_LABEL, MACHINE_LABEL = "labtool.room", "labtool.seat", "labtool.machine"
 
@@ -80,6 +82,39 @@ class DockerBackend:
                 container.start()
             wait_for_systemd(container, machine.name)
 
+    def stop(self, room: Room, machines: Sequence[Machine]) -> None:
+        import docker
+
+        for container in self._containers_of(room, machines):
+            if container.status == "running":
+                try:
+                    container.stop(timeout=STOP_TIMEOUT)
+                except docker.errors.APIError as exc:
+                    raise DockerBackendError(
+                        f"cannot stop the container {container.name}: {exc.explanation}",
+                        f"look at it with `docker inspect {container.name}`",
+                    ) from exc
+
+    def start(self, room: Room, machines: Sequence[Machine]) -> None:
+        import docker
+
+        found = {c.labels.get(MACHINE_LABEL): c for c in self._containers_of(room, machines)}
+        for machine in machines:
+            container = found.get(machine.name)
+            if container is None:
+                raise DockerBackendError(
+                    f"the container of {machine.name} does not exist", f"create it with `labtool up {room.name}`"
+                )
+            if container.status != "running":
+                try:
+                    container.start()
+                except docker.errors.APIError as exc:
+                    raise DockerBackendError(
+                        f"cannot start the container {container.name}: {exc.explanation}",
+                        f"look inside with `docker logs {container.name}`",
+                    ) from exc
+            wait_for_systemd(container, machine.name)
+
     def connection(self, room: Room, machine: Machine) -> dict[str, object]:
         return docker_connection(container_name(room, machine))
 
@@ -117,14 +152,25 @@ class DockerBackend:
         )
 
     def destroy(self, room: Room, machines: Sequence[Machine]) -> None:
-        names = {m.name for m in machines}
-        for container in self._room_containers(room):
-            if container.labels.get(MACHINE_LABEL) in names:
-                container.remove(force=True, v=True)
+        for container in self._containers_of(room, machines):
+            container.remove(force=True, v=True)
 
     def remove_room_resources(self, room: Room) -> None:
-        for network in self.client.networks.list(names=[network_name(room)]):
+        for network in self._networks(room):
             network.remove()
+
+    def describe_room_resources(self, room: Room) -> list[str]:
+        if not self._networks(room):
+            return []
+        return [f"Docker network {network_name(room)} ({room.networks.container_subnet})"]
+
+    def _networks(self, room: Room) -> list[Any]:
+        """The room's network: Docker's name filter also matches longer names (labtool-a finds labtool-ab)."""
+        return [n for n in self.client.networks.list(names=[network_name(room)]) if n.name == network_name(room)]
+
+    def _containers_of(self, room: Room, machines: Sequence[Machine]) -> list[Any]:
+        names = {m.name for m in machines}
+        return [c for c in self._room_containers(room) if c.labels.get(MACHINE_LABEL) in names]
 
     def _room_containers(self, room: Room) -> list[Any]:
         return list(self.client.containers.list(all=True, filters={"label": f"{ROOM_LABEL}={room.name}"}))
@@ -132,7 +178,7 @@ class DockerBackend:
     def _ensure_network(self, room: Room) -> None:
         import docker
 
-        if self.client.networks.list(names=[network_name(room)]):
+        if self._networks(room):
             return
         ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=room.networks.container_subnet)])
         try:

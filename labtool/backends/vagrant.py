@@ -120,6 +120,11 @@ class VagrantProject:
         with self._vagrant(f"start the VM {name}") as v:
             v.up(vm_name=name, provider="libvirt")
 
+    def halt(self, name: str) -> None:
+        """`vagrant halt`: `shutdown -h now` in the guest, forced off only after Vagrant's graceful-halt timeout."""
+        with self._vagrant(f"shut down the VM {name}") as v:
+            v.halt(vm_name=name)
+
     def destroy(self, name: str | None = None) -> None:
         with self._vagrant("destroy the VMs") as v:
             v.destroy(vm_name=name)
@@ -264,6 +269,20 @@ class VagrantBackend:
         if failures:
             raise failures[0]
 
+    def stop(self, room: Room, machines: Sequence[Machine]) -> None:
+        project = self.project(room)
+        with self._define:
+            project.define([VmSpec(m.name, room.vm.cpus, room.vm.memory_mib) for m in _vms(room)])
+        for machine in machines:
+            project.halt(machine.name)
+
+    def start(self, room: Room, machines: Sequence[Machine]) -> None:
+        """`vagrant up` of a halted VM returns once SSH answers; ready also means its boot has finished."""
+        self.bring_up(room, machines)
+        project = self.project(room)
+        for machine in machines:
+            _wait_for_systemd(project, room, machine)
+
     def connection(self, room: Room, machine: Machine) -> dict[str, object]:
         ssh = self.project(room).ssh_config(machine.name)
         return {
@@ -317,6 +336,11 @@ class VagrantBackend:
         project.define(_specs(room))
         for machine in machines:
             project.destroy(machine.name)
+
+    def describe_room_resources(self, room: Room) -> list[str]:
+        if network_name(room) not in _virsh("net-list", "--all", "--name").split():
+            return []
+        return [f"libvirt network {network_name(room)} ({room.networks.vm_subnet})"]
 
     def remove_room_resources(self, room: Room) -> None:
         network = network_name(room)
@@ -376,6 +400,22 @@ def _wait_for_forwards(project: VagrantProject, room: Room, machine: Machine) ->
 
 
 FIRST_UP_POLL_SECONDS = 1.0
+BOOT_TIMEOUT_SECONDS = 600
+"""How long a started VM's boot may take under TCG (measured: about 70 s) before it counts as failed."""
+READY_STATES = ("running", "degraded")
+"""`systemctl is-system-running` once boot has finished ("degraded": a unit failed; the machine still works)."""
+
+
+def _wait_for_systemd(project: VagrantProject, room: Room, machine: Machine) -> None:
+    """Wait in the guest (`--wait`) until systemd has finished booting: SSH answers well before nginx and the rest."""
+    command = f"timeout {BOOT_TIMEOUT_SECONDS} systemctl is-system-running --wait; true"
+    state = project.ssh(machine.name, command).strip().splitlines()
+    if not state or state[-1] not in READY_STATES:
+        raise VagrantError(
+            f"systemd in the VM {machine.name} did not finish booting within {BOOT_TIMEOUT_SECONDS} s "
+            f"(state: {state[-1] if state else 'unknown'})",
+            f"look inside with `labtool ssh {machine.name} --room {room.name}` and `systemctl list-jobs`",
+        )
 
 
 def _catching(call: Callable[[str], None], argument: str, failures: list[BaseException]) -> None:

@@ -1,3 +1,4 @@
+# PYTHON_ARGCOMPLETE_OK
 """The command line: the only place that prints or exits.
 
 Each verb lives in its own module with `register(subparsers)`; errors of the
@@ -17,6 +18,7 @@ from labtool import __version__
 from labtool.cli import (
     check,
     compare,
+    completion,
     daemons,
     doctor,
     down,
@@ -28,7 +30,9 @@ from labtool.cli import (
     reset,
     room,
     shell,
+    start,
     status,
+    stop,
     up,
     verify,
 )
@@ -40,6 +44,8 @@ VERBS = (
     status,
     provision,
     reset,
+    stop,
+    start,
     down,
     verify,
     check,
@@ -51,6 +57,7 @@ VERBS = (
     images,
     daemons,
     doctor,
+    completion,
 )
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -78,7 +85,10 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    top = parser()
+    if argv is None:
+        complete(top)
+    args = top.parse_args(argv)
     try:
         return int(args.run(args))
     except LabtoolError as exc:
@@ -100,3 +110,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         print("hint: re-run with --debug for the traceback, and report it", file=sys.stderr)
         return EXIT_ERROR
+
+
+def complete(top: argparse.ArgumentParser) -> None:
+    """Answer the shell's completion request and exit, when this run is one (`labtool completion` sets it up)."""
+    try:
+        import argcomplete
+    except ImportError:  # an environment installed before labtool depended on it: no completion, everything else works
+        return
+    argcomplete.autocomplete(top)

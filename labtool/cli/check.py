@@ -8,7 +8,7 @@ from typing import Any
 
 from labtool import checks, config
 from labtool.checks import CheckReport, GradeTable, cell_text, grade_table, points_text, total_text
-from labtool.cli.context import add_room_arguments, lab_for, positive_int
+from labtool.cli.context import add_room_arguments, add_verb, lab_for, positive_int
 from labtool.cli.output import print_json, progress, say, table
 from labtool.cli.up import default_parallel_here
 from labtool.errors import LabtoolError
@@ -23,16 +23,15 @@ machine kind, the points each check earned, and the total. A check that fails is
 error: the exit status is 0 whenever the checks ran, 1 when they could not run on a machine (it is
 named). The results are kept for `labtool report`.
 """
-EPILOG = "example: labtool check default --seat seat01 --csv grades.csv"
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
+    parser = add_verb(
+        subparsers,
         "check",
-        help="grade the students' work: run the course's exercise checks on every machine",
+        summary="grade the students' work: run the course's exercise checks on every machine",
         description=DESCRIPTION,
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        examples=["labtool check", "labtool check default --seat seat01 --csv grades.csv"],
     )
     add_room_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the results as JSON")

@@ -6,14 +6,21 @@ import argparse
 from dataclasses import asdict
 from typing import Any
 
-from labtool.cli.context import add_room_arguments, lab_for
+from labtool.cli.context import add_room_arguments, add_verb, lab_for
 from labtool.cli.output import print_json, progress, say, table
 from labtool.compare import compare
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "compare", help="measure VM against container on each live seat: start time, disk, memory, kernel, isolation"
+    parser = add_verb(
+        subparsers,
+        "compare",
+        summary="measure VM against container on each live seat: start time, disk, memory, kernel, isolation",
+        description="""Measure each live seat's pair side by side, as the lab teaches it: start until ready, boot
+        time as the guest's systemd saw it, disk (the shared image or box and each machine's own layer), memory used
+        on the host, kernel, the host process that is the machine, which host namespaces it shares, and the limits
+        each machine sees. Seats whose machines are not both running are named and skipped.""",
+        examples=["labtool compare", "labtool compare net101 --seat seat01 --json"],
     )
     add_room_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the measurements as JSON")

@@ -1,9 +1,15 @@
-"""What the verbs share: the lab project and its rooms, the ROOM and --seat arguments, and turning them into a Lab."""
+"""What the verbs share: their parsers, the lab project and its rooms, the ROOM and --seat arguments (with their
+shell completion), and turning them into a Lab."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import textwrap
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from labtool import config, project
 from labtool.errors import LabtoolError
@@ -14,12 +20,30 @@ from labtool.project import Project
 from labtool.settings import Settings
 
 DEFAULT_ROOM = "default"
+HELP_WIDTH = 78
+COMPLETION_VARIABLES = ("_ARGCOMPLETE", "COMP_", "_ARC_")
+Completer = Callable[..., list[str]]
+"""argcomplete's completer: called with the word's prefix and the arguments parsed so far."""
+
+
+def add_verb(
+    subparsers: Any, name: str, *, summary: str, description: str, examples: Sequence[str]
+) -> argparse.ArgumentParser:
+    """A verb's parser: `summary` in `labtool --help`; a one-paragraph description and examples in its own --help."""
+    return subparsers.add_parser(  # type: ignore[no-any-return]
+        name,
+        help=summary,
+        description=textwrap.fill(" ".join(description.split()), HELP_WIDTH),
+        epilog="examples:\n" + "\n".join(f"  {example}" for example in examples),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
 
 
 def add_room_arguments(parser: argparse.ArgumentParser, *, seats: bool = True, seat_required: bool = False) -> None:
-    parser.add_argument("room", nargs="?", default=DEFAULT_ROOM, help="the room: a directory under inventories/")
+    room = parser.add_argument("room", nargs="?", default=DEFAULT_ROOM, help="the room: a directory under inventories/")
+    completes(room, complete_rooms)
     if seats:
-        parser.add_argument(
+        seat = parser.add_argument(
             "--seat",
             action="append",
             dest="seats",
@@ -27,6 +51,57 @@ def add_room_arguments(parser: argparse.ArgumentParser, *, seats: bool = True, s
             required=seat_required,
             help="this seat (repeatable)" if seat_required else "only this seat (repeatable)",
         )
+        completes(seat, complete_seats)
+
+
+def completes(action: argparse.Action, completer: Completer) -> None:
+    """Tell argcomplete how to complete the argument's values (it looks for a `completer` attribute)."""
+    action.completer = completer  # type: ignore[attr-defined]
+
+
+# -- shell completion: each completer answers from the project's rooms, and with nothing when anything is wrong --
+
+
+def complete_rooms(prefix: str, parsed_args: argparse.Namespace, **_: Any) -> list[str]:
+    try:
+        directory = rooms_dir(Settings.from_env(), lab_project(parsed_args))
+        return [name for name in config.list_rooms(directory) if name.startswith(prefix)]
+    except (LabtoolError, OSError):
+        return []
+
+
+def complete_seats(prefix: str, parsed_args: argparse.Namespace, **_: Any) -> list[str]:
+    room = _room_or_none(parsed_args)
+    return [s.name for s in room.seats if s.name.startswith(prefix)] if room else []
+
+
+def complete_machines(prefix: str, parsed_args: argparse.Namespace, **_: Any) -> list[str]:
+    room = _room_or_none(parsed_args)
+    return [m.name for m in room.machines if m.name.startswith(prefix)] if room else []
+
+
+def _room_or_none(parsed_args: argparse.Namespace) -> Room | None:
+    """The room named so far (or the default room), or None when it cannot be read: completion never fails aloud."""
+    name = getattr(parsed_args, "room", None) or DEFAULT_ROOM
+    try:
+        here = lab_project(parsed_args)
+        with _without_completion_request():
+            return config.load(rooms_dir(Settings.from_env(), here), name, here)
+    except (LabtoolError, OSError):
+        return None
+
+
+@contextmanager
+def _without_completion_request() -> Iterator[None]:
+    """Hide argcomplete's variables from child processes: `ansible-inventory`, which reads the room, would
+    otherwise take the request as its own, answer it and exit."""
+    saved = {k: v for k, v in os.environ.items() if k.startswith(COMPLETION_VARIABLES)}
+    for key in saved:
+        del os.environ[key]
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
 
 
 def positive_int(text: str) -> int:

@@ -5,13 +5,22 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from labtool.cli.context import add_verb
 from labtool.cli.output import print_json, say, table
 from labtool.host import accel, daemons
 from labtool.settings import Settings
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("daemons", help="start the Docker engine and libvirt if they are not running")
+    parser = add_verb(
+        subparsers,
+        "daemons",
+        summary="start the Docker engine and libvirt if they are not running",
+        description="""Start dockerd, virtlogd and libvirtd (and libvirt's default storage pool) where they are not
+        answering, and wait until each answers; on a host without usable KVM, libvirtd is started with /dev/kvm
+        hidden so that defining a VM stays fast. Daemons that already answer are left alone.""",
+        examples=["labtool daemons", "labtool daemons --json"],
+    )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.set_defaults(run=run)
 

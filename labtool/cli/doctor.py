@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from labtool import config
-from labtool.cli.context import DEFAULT_ROOM, lab_project, rooms_dir
+from labtool.cli.context import DEFAULT_ROOM, add_verb, lab_project, rooms_dir
 from labtool.cli.output import print_json, say, table
 from labtool.cli.up import default_parallel_here
 from labtool.errors import LabtoolError
@@ -16,7 +16,15 @@ from labtool.settings import Settings
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("doctor", help="check the host's prerequisites, with a fix for each problem")
+    parser = add_verb(
+        subparsers,
+        "doctor",
+        summary="check the host's prerequisites, with a fix for each problem",
+        description="""Check that this host can run lab rooms: the daemons, Vagrant and its libvirt plugin,
+        Ansible, the base images, virtualisation, free memory and disk, and which lab project and rooms labtool
+        sees from here. One row per check with its status and how to fix it; exit 1 when a required one fails.""",
+        examples=["labtool doctor", "labtool doctor --json"],
+    )
     parser.add_argument("--json", action="store_true", help="print the checks as JSON")
     parser.set_defaults(run=run)
 

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from labtool.cli.context import add_room_arguments, lab_for
+from labtool.cli.context import add_room_arguments, add_verb, lab_for
 from labtool.cli.output import print_json, progress, say, table
 from labtool.errors import LabtoolError
 from labtool.handout import render
@@ -22,16 +22,15 @@ DIRECTORY_MODE = 0o700
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
+    parser = add_verb(
+        subparsers,
         "handout",
-        help="issue students' passwords and write their sheets (HTML, one page each) and the instructor's CSV",
-        description=(
-            "Write one printable page per student (login, password, how to reach the seat's VM and container) "
-            "and a CSV for the instructor. A student's password is issued the first time, or with --rotate, and "
-            "shown only in the files written then: labtool keeps its hash only. New passwords are set on the "
-            "seat's running machines at once, and on the others at their next `labtool up`. "
-            "Example: labtool handout default -o sheets/ ; labtool handout --rotate seat03"
-        ),
+        summary="issue students' passwords and write their sheets (HTML, one page each) and the instructor's CSV",
+        description="""Write one printable page per student (login, password, how to reach the seat's VM and
+        container) and a CSV for the instructor. A student's password is issued the first time, or with --rotate,
+        and shown only in the files written then: labtool keeps its hash only. New passwords are set on the seat's
+        running machines at once, and on the others at their next `labtool up`.""",
+        examples=["labtool handout default -o sheets/", "labtool handout --rotate seat03"],
     )
     add_room_arguments(parser)
     parser.add_argument(

@@ -6,13 +6,27 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from labtool.cli.context import add_verb
 from labtool.cli.output import say
 from labtool.examples import EXAMPLES
 from labtool.scaffold import init
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("init", help="write a new lab project (playbook, roles, a room, tests, Molecule)")
+    parser = add_verb(
+        subparsers,
+        "init",
+        summary="write a new lab project (playbook, roles, a room, tests, Molecule)",
+        description="""Write a new lab project, a course, into a directory that is absent or empty: a playbook and
+        its roles, a default room (inventories/default/ with its labtool.yml), a testinfra suite that `labtool verify`
+        runs, and Molecule scenarios for both kinds of machine. The minimal example has one small role; labnotes is
+        the reference course (nginx and a web app). Edit it, then bring its default room up from inside it.""",
+        examples=[
+            "labtool init ~/courses/net101                       # the minimal example",
+            "labtool init ~/courses/web --example labnotes",
+            "cd ~/courses/net101 && labtool up && labtool verify",
+        ],
+    )
     parser.add_argument("directory", type=Path, help="where to write it (absent or empty)")
     parser.add_argument(
         "--example",

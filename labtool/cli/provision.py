@@ -5,11 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from labtool.cli import up
-from labtool.cli.context import add_room_arguments, positive_int
+from labtool.cli.context import add_room_arguments, add_verb, positive_int
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("provision", help="re-run the playbook on a room's machines")
+    parser = add_verb(
+        subparsers,
+        "provision",
+        summary="re-run the playbook on a room's machines",
+        description="""Run the room's playbook again on every machine of the room, or of some seats, whether or not
+        anything changed, and report per machine what changed or failed; drift that `labtool verify` found goes
+        away. Machines that are absent or stopped are created or started first, as `labtool up` does.""",
+        examples=["labtool provision", "labtool provision net101 --seat seat03 --json"],
+    )
     add_room_arguments(parser)
     parser.add_argument("--parallel", type=positive_int, default=None, metavar="N", help="provisioning runs at once")
     up.add_force_argument(parser)

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from labtool.cli.context import add_room_arguments, lab_for
+from labtool.cli.context import add_room_arguments, add_verb, lab_for
 from labtool.cli.output import progress, say
 from labtool.errors import LabtoolError
 from labtool.report import html, markdown
@@ -25,8 +25,19 @@ STDOUT = "-"
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "report", help="write a room report for the instructor: seats, tests, parity and the VM/container comparison"
+    parser = add_verb(
+        subparsers,
+        "report",
+        summary="write a room report for the instructor: seats, tests, parity and the VM/container comparison",
+        description="""Write the instructor's view of a room as one self-contained HTML page (or JSON, or
+        Markdown): the seat grid with each machine's state and test results, the parity matrix with drift in red,
+        the expected differences with their reasons, and the VM-against-container comparison measured now. It shows
+        the last `labtool verify` and never runs it; it exits 0 whenever the report was written.""",
+        examples=[
+            "labtool report net101                       # writes net101-report.html",
+            "labtool report net101 -o /tmp/r.html",
+            "labtool report net101 --format markdown",
+        ],
     )
     add_room_arguments(parser)
     parser.add_argument("--format", choices=FORMATS, default="html", help="html (the default), json or markdown")

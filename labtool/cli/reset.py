@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from labtool.cli import up
-from labtool.cli.context import add_room_arguments, lab_for, positive_int
+from labtool.cli.context import add_room_arguments, add_verb, lab_for, positive_int
 from labtool.cli.output import progress
 from labtool.model import Kind
 
@@ -17,19 +17,17 @@ machine is back to its first state in minutes, with the student's account and pa
 kept. From a baked pair (`labtool images bake`) the converge has only per-seat work left.
 Other seats are not touched."""
 
-EXAMPLE = """\
-example:
-  labtool reset --seat seat03              # both machines of seat03
-  labtool reset lab2 --seat seat03 --vm    # only its VM"""
-
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
+    parser = add_verb(
+        subparsers,
         "reset",
-        help="recreate a seat's machines from the room's images and converge them again",
+        summary="recreate a seat's machines from the room's images and converge them again",
         description=DESCRIPTION,
-        epilog=EXAMPLE,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        examples=[
+            "labtool reset --seat seat03              # both machines of seat03",
+            "labtool reset lab2 --seat seat03 --vm    # only its VM",
+        ],
     )
     add_room_arguments(parser, seat_required=True)
     which = parser.add_mutually_exclusive_group()

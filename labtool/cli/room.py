@@ -7,20 +7,42 @@ from pathlib import Path
 from typing import Any
 
 from labtool import config
-from labtool.cli.context import DEFAULT_ROOM, lab_project, rooms_dir
+from labtool.cli.context import DEFAULT_ROOM, add_verb, lab_project, rooms_dir
 from labtool.cli.output import print_json, say, table
 from labtool.errors import RoomError
 from labtool.settings import Settings
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("room", help="create or list rooms")
+    parser = add_verb(
+        subparsers,
+        "room",
+        summary="create or list rooms",
+        description="""Create a new room to edit, or list the rooms of the lab project (or of LABTOOL_ROOMS_DIR). A
+        room is a directory: an ordinary Ansible inventory of seats plus labtool.yml with its resources, its network
+        index and what it teaches.""",
+        examples=["labtool room new net101 --seats 12", "labtool room list"],
+    )
     verbs = parser.add_subparsers(dest="room_verb", metavar="ACTION", required=True)
-    new = verbs.add_parser("new", help="write inventories/NAME/ for a new room, ready to edit")
+    new = add_verb(
+        verbs,
+        "new",
+        summary="write inventories/NAME/ for a new room, ready to edit",
+        description="""Write a new room directory with N seats (a VM and a container each), a free network index and
+        the course the project's default room teaches; nothing is started. Edit it, then `labtool up NAME`.""",
+        examples=["labtool room new net101 --seats 12"],
+    )
     new.add_argument("name", help="the room's name (letters, digits, hyphens)")
     new.add_argument("--seats", type=int, default=1, help="how many seats (VM + container pairs); default 1")
     new.set_defaults(run=run_new)
-    listing = verbs.add_parser("list", help="list the rooms")
+    listing = add_verb(
+        verbs,
+        "list",
+        summary="list the rooms",
+        description="""List every room with its seats, network index and playbook; a broken room is listed with its
+        first problem (exit 1) and does not hide the others.""",
+        examples=["labtool room list", "labtool room list --json"],
+    )
     listing.add_argument("--json", action="store_true", help="print as JSON")
     listing.set_defaults(run=run_list)
 

@@ -11,20 +11,43 @@ import os
 from typing import Any
 
 from labtool.backends.base import Presence
-from labtool.cli.context import load_room
+from labtool.cli.context import add_verb, complete_machines, complete_rooms, completes, load_room
 from labtool.errors import LabtoolError
 from labtool.lab import open_lab
 from labtool.settings import Settings
 
 
 def register(subparsers: Any) -> None:
-    ssh = subparsers.add_parser("ssh", help="open a shell on a lab machine (VM or container)")
-    ssh.add_argument("machine", help="the machine's name, e.g. seat01-vm")
-    ssh.add_argument("--room", default="default", help="the room the machine is in (default: default)")
+    ssh = add_verb(
+        subparsers,
+        "ssh",
+        summary="open a shell on a lab machine (VM or container)",
+        description="""Open a login shell on one lab machine as the lab user (vagrant, with sudo), the same way for
+        both kinds: over SSH for a VM, through `docker exec` for a container. The machine must be running.""",
+        examples=["labtool ssh seat01-vm", "labtool ssh seat03-ct --room net101"],
+    )
+    completes(ssh.add_argument("machine", help="the machine's name, e.g. seat01-vm"), complete_machines)
+    completes(
+        ssh.add_argument("--room", default="default", help="the room the machine is in (default: default)"),
+        complete_rooms,
+    )
     ssh.set_defaults(run=run, command=[])
-    run_parser = subparsers.add_parser("exec", help="run a command on a lab machine: labtool exec MACHINE -- CMD")
-    run_parser.add_argument("machine", help="the machine's name, e.g. seat01-ct")
-    run_parser.add_argument("--room", default="default", help="the room the machine is in (default: default)")
+    run_parser = add_verb(
+        subparsers,
+        "exec",
+        summary="run a command on a lab machine: labtool exec MACHINE -- CMD",
+        description="""Run one command on a lab machine as the lab user (vagrant), over SSH for a VM and through
+        `docker exec` for a container, and exit with the command's own status. Put the command after --.""",
+        examples=[
+            "labtool exec seat01-ct -- systemctl is-system-running",
+            "labtool exec seat03-vm --room net101 -- uptime",
+        ],
+    )
+    completes(run_parser.add_argument("machine", help="the machine's name, e.g. seat01-ct"), complete_machines)
+    completes(
+        run_parser.add_argument("--room", default="default", help="the room the machine is in (default: default)"),
+        complete_rooms,
+    )
     run_parser.add_argument("command", nargs=argparse.REMAINDER, help="the command, after --")
     run_parser.set_defaults(run=run)
 

@@ -5,14 +5,22 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from labtool.cli.context import add_room_arguments, lab_for
+from labtool.cli.context import add_room_arguments, add_verb, lab_for
 from labtool.cli.output import print_json, say, table
 from labtool.lab import MachineStatus
 from labtool.model import Kind
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("status", help="show a room's seats: state, address, app URL, provisioning")
+    parser = add_verb(
+        subparsers,
+        "status",
+        summary="show a room's seats: state, address, app URL, provisioning",
+        description="""Show a room at a glance, one row per seat with its VM and its container side by side: each
+        machine's state (running, stopped or absent) and provisioning, the app's URL on a running machine, and the
+        last error. It looks and changes nothing.""",
+        examples=["labtool status", "labtool status net101 --seat seat03", "labtool status net101 --json"],
+    )
     add_room_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print as JSON")
     parser.set_defaults(run=run)

@@ -8,7 +8,7 @@ from typing import Any
 
 from labtool import requirements, state
 from labtool.cli import live
-from labtool.cli.context import add_room_arguments, positive_int, room_for
+from labtool.cli.context import add_room_arguments, add_verb, positive_int, room_for
 from labtool.cli.output import print_json, progress, say, table
 from labtool.host import accel, capacity
 from labtool.images import bake
@@ -19,7 +19,23 @@ from labtool.settings import Settings
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("up", help="create, start and provision a room's machines")
+    parser = add_verb(
+        subparsers,
+        "up",
+        summary="create, start and provision a room's machines",
+        description="""Bring a room, or some seats, to every machine created, running and provisioned: labtool looks
+        at both backends, plans per machine (create, start or provision, with the reason), then works in two lanes,
+        containers and VMs, provisioning each machine as soon as it is ready. A stopped machine is started and
+        provisioned only when its provisioning is out of date; a healthy room is left alone. New machines are made
+        from the room's baked pair when it is current, else from the base pair (--bake bakes first); a room the
+        host lacks memory or disk for is refused (--force). --dry-run prints the plan and changes nothing.""",
+        examples=[
+            "labtool up                           # the default room",
+            "labtool up net101 --bake             # bake the course first: seats start converged",
+            "labtool up net101 --dry-run          # what would be done, and why",
+            "labtool up net101 --seat seat03 --json",
+        ],
+    )
     add_room_arguments(parser)
     parser.add_argument(
         "--parallel",

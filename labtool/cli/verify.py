@@ -8,7 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from labtool.cli.context import add_room_arguments, lab_for, positive_int
+from labtool.cli.context import add_room_arguments, add_verb, lab_for, positive_int
 from labtool.cli.output import print_json, progress, say, table
 from labtool.cli.up import default_parallel_here
 from labtool.parity.diff import Difference
@@ -20,8 +20,16 @@ OUTCOMES = ("passed", "skipped", "failed", "error")
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "verify", help="test every machine with the shared testinfra suite and diff each VM against its container"
+    parser = add_verb(
+        subparsers,
+        "verify",
+        summary="test every machine with the shared testinfra suite and diff each VM against its container",
+        description="""Prove each seat's pair identical: run the room's testinfra suite on every live machine, then
+        fingerprint both machines of each seat (packages, configuration files, managed files, services, ports,
+        users, the app) and diff the VM against the container. Differences a VM and a container really have are
+        listed with their reasons; anything else is drift. Exit 1 on a failed test or on drift; the result is kept
+        for `labtool report`.""",
+        examples=["labtool verify", "labtool verify net101 --seat seat02 --junit results.xml", "labtool verify --json"],
     )
     add_room_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the result as JSON")

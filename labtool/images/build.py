@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from labtool import proc
-from labtool.errors import ImageBuildError
+from labtool.errors import ImageBuildError, LabtoolError
 from labtool.host import apt_cache
 from labtool.images import docker_image, mirror, pair, recipe, rootfs, vagrant_box
 from labtool.settings import Settings
@@ -51,6 +51,15 @@ def pair_present(images: pair.ImagePair) -> bool:
 
 def box_present(images: pair.ImagePair) -> bool:
     return vagrant_box.registered_key(images.box) == images.key
+
+
+def base_pair_if_built(settings: Settings) -> pair.ImagePair | None:
+    """The base pair last built, if its images are still there (whatever the current recipe says)."""
+    key = read_state(settings).get("key")
+    try:
+        return pair.base(key) if isinstance(key, str) and pair_present(pair.base(key)) else None
+    except LabtoolError:  # the Docker engine is down: verbs that need no image still work
+        return None
 
 
 def current_pair(settings: Settings) -> pair.ImagePair:

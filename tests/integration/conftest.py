@@ -118,12 +118,12 @@ def running_room(built_images: str, tmp_path_factory: pytest.TempPathFactory) ->
     settings.write_text(re.sub(r"index: \d+", f"index: {LIVE_ROOM_NETWORK_INDEX}", settings.read_text()))
     # `room new` gave it the default room's course: labnotes, its app's fingerprint, its allow-list.
     assert "expected_differences: molecule/shared/expected_differences.yml" in settings.read_text()
-    room.labtool("down", room.name)  # machines left over from an interrupted run
+    room.labtool("down", room.name, "--yes")  # machines left over from an interrupted run
     try:
         # Baked first, as an instructor fills a room before class: the VMs start together, converged already.
         room.first_up = room.labtool("up", room.name, "--bake", "--json", timeout=3600)
         assert room.first_up.returncode == 0, room.first_up.stderr[-3000:]
         yield room
     finally:
-        result = room.labtool("down", room.name)
+        result = room.labtool("down", room.name, "--yes")
         assert result.returncode == 0, result.stderr

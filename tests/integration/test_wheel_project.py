@@ -103,11 +103,11 @@ def installed(built_images: str, tmp_path_factory: pytest.TempPathFactory) -> It
     settings = room / "labtool.yml"
     settings.write_text(settings.read_text().replace("index: 30", f"index: {NETWORK_INDEX}"))
     lab = Installed(venv, project)
-    lab.labtool("down", ROOM)  # machines left over from an interrupted run
+    lab.labtool("down", ROOM, "--yes")  # machines left over from an interrupted run
     try:
         yield lab
     finally:
-        result = lab.labtool("down", ROOM)
+        result = lab.labtool("down", ROOM, "--yes")
         assert result.returncode == 0, result.stderr
 
 

@@ -13,24 +13,50 @@ class FakeBackend:
     def __init__(self, kind: Kind, broken: set[str] | None = None) -> None:
         self.kind = kind
         self.running: set[str] = set()
+        self.stopped: set[str] = set()
         self.broken = broken or set()
         self.crashing: set[str] = set()
         self.room_resources = True
+        self.calls: list[tuple[str, str]] = []
+        """(method, machine) of every bring_up, start and stop, in order."""
 
     def observe(self, room: Room) -> dict[str, Observed]:
-        return {
-            m.name: Observed(m.name, Presence.RUNNING if m.name in self.running else Presence.ABSENT)
-            for m in room.machines
-            if m.kind is self.kind
-        }
+        return {m.name: Observed(m.name, self._presence(m.name)) for m in room.machines if m.kind is self.kind}
+
+    def _presence(self, name: str) -> Presence:
+        if name in self.running:
+            return Presence.RUNNING
+        return Presence.STOPPED if name in self.stopped else Presence.ABSENT
 
     def bring_up(self, room: Room, machines: Sequence[Machine]) -> None:
         for machine in machines:
-            if machine.name in self.broken:
-                raise LabtoolError(f"{machine.name} would not start")
-            if machine.name in self.crashing:
-                raise RuntimeError("the SDK fell over")
+            self.calls.append(("bring_up", machine.name))
+            self._check(machine)
+            self.stopped.discard(machine.name)
             self.running.add(machine.name)
+
+    def start(self, room: Room, machines: Sequence[Machine]) -> None:
+        for machine in machines:
+            self.calls.append(("start", machine.name))
+            if machine.name not in self.stopped | self.running:
+                raise LabtoolError(f"{machine.name} does not exist")
+            self._check(machine)
+            self.stopped.discard(machine.name)
+            self.running.add(machine.name)
+
+    def stop(self, room: Room, machines: Sequence[Machine]) -> None:
+        for machine in machines:
+            self.calls.append(("stop", machine.name))
+            self._check(machine)
+            if machine.name in self.running:
+                self.running.discard(machine.name)
+                self.stopped.add(machine.name)
+
+    def _check(self, machine: Machine) -> None:
+        if machine.name in self.broken:
+            raise LabtoolError(f"{machine.name} would not start")
+        if machine.name in self.crashing:
+            raise RuntimeError("the SDK fell over")
 
     def connection(self, room: Room, machine: Machine) -> dict[str, object]:
         return {"ansible_host": machine.name}
@@ -43,9 +69,13 @@ class FakeBackend:
 
     def destroy(self, room: Room, machines: Sequence[Machine]) -> None:
         self.running -= {m.name for m in machines}
+        self.stopped -= {m.name for m in machines}
 
     def remove_room_resources(self, room: Room) -> None:
         self.room_resources = False
+
+    def describe_room_resources(self, room: Room) -> list[str]:
+        return [f"fake {self.kind} network of {room.name}"] if self.room_resources else []
 
 
 def fake_host_view(machine: Machine) -> HostView:

@@ -12,6 +12,7 @@ from labtool import accounts, state
 from labtool import lab as lab_module
 from labtool.accounts import Account
 from labtool.backends import vagrant
+from labtool.backends.base import Presence
 from labtool.host import apt_cache
 from labtool.host.accel import Accel
 from labtool.lab import Lab
@@ -258,3 +259,164 @@ def test_a_hung_vagrant_up_fails_only_its_vm_after_the_timeout_and_the_rest_of_t
     assert state.read(lab.state_dir).machines["s1-vm"].failed
     hung = Path(f"/proc/{(tmp_path / 'hung.pid').read_text().strip()}/status")
     assert not hung.exists() or "\nState:\tZ" in hung.read_text(), "the hung vagrant's child outlived the timeout"
+
+
+def test_stop_halts_every_running_machine_in_lanes_and_keeps_them(tmp_path: Path, provisioned: list[str]) -> None:
+    lab, vms, containers = make_lab(tmp_path)
+    lab.up(lab.plan(), parallel=2, progress=lambda _: None)
+    messages: list[str] = []
+    report = lab.stop(None, parallel=2, progress=messages.append)
+
+    assert [(o.machine, o.result) for o in report.outcomes] == [
+        ("s1-vm", "stopped"),
+        ("s1-ct", "stopped"),
+        ("s2-vm", "stopped"),
+        ("s2-ct", "stopped"),
+    ]
+    assert not report.failed and report.verb == "stop"
+    assert vms.stopped == {"s1-vm", "s2-vm"} and containers.stopped == {"s1-ct", "s2-ct"}
+    assert {row.name: row.presence for row in lab.status()} == dict.fromkeys(
+        ("s1-vm", "s1-ct", "s2-vm", "s2-ct"), Presence.STOPPED
+    )
+    assert "s1-vm: stopping" in messages
+    # Nothing was destroyed or forgotten: the records of the last provisioning stand.
+    assert state.read(lab.state_dir).machines["s1-vm"].provisioned_key == "key1"
+
+
+def test_stop_and_start_of_one_seat_leave_the_other_seat_alone(tmp_path: Path, provisioned: list[str]) -> None:
+    lab, vms, containers = make_lab(tmp_path)
+    lab.up(lab.plan(), parallel=2, progress=lambda _: None)
+    lab.stop({"s2"}, parallel=1, progress=lambda _: None)
+    assert vms.running == {"s1-vm"} and containers.running == {"s1-ct"}
+
+    report = lab.start({"s2"}, parallel=1, progress=lambda _: None)
+    assert [(o.machine, o.result) for o in report.outcomes] == [("s2-vm", "started"), ("s2-ct", "started")]
+    assert ("start", "s2-vm") in vms.calls and ("bring_up", "s2-vm") not in vms.calls[2:]
+    assert vms.running == {"s1-vm", "s2-vm"} and not vms.stopped
+    record = state.read(lab.state_dir).machines["s2-ct"]
+    assert record.start_action == "start" and record.start_seconds is not None
+
+
+def test_start_and_stop_name_what_they_left_alone(tmp_path: Path, provisioned: list[str]) -> None:
+    lab, vms, containers = make_lab(tmp_path)
+    vms.running = {"s1-vm"}
+    containers.stopped = {"s1-ct"}
+    report = lab.start(None, parallel=2, progress=lambda _: None)
+    assert {o.machine: o.result for o in report.outcomes} == {
+        "s1-vm": "already running",
+        "s1-ct": "started",
+        "s2-vm": "absent",
+        "s2-ct": "absent",
+    }
+    assert all(o.ok for o in report.outcomes)
+    assert [m for m, _ in containers.calls] == ["start"] and vms.calls == []
+
+    report = lab.stop(None, parallel=2, progress=lambda _: None)
+    assert {o.machine: o.result for o in report.outcomes} == {
+        "s1-vm": "stopped",
+        "s1-ct": "stopped",
+        "s2-vm": "absent",
+        "s2-ct": "absent",
+    }
+    assert lab.stop(None, parallel=2, progress=lambda _: None).with_result("already stopped") == [
+        lab_module.PowerOutcome("s1-vm", Kind.VM, "already stopped"),
+        lab_module.PowerOutcome("s1-ct", Kind.CONTAINER, "already stopped"),
+    ]
+
+
+def test_start_of_a_room_that_never_existed_leaves_no_state_behind(tmp_path: Path) -> None:
+    lab, _, _ = make_lab(tmp_path)
+    report = lab.start(None, parallel=2, progress=lambda _: None)
+    assert {o.result for o in report.outcomes} == {"absent"}
+    assert not lab.state_dir.exists()
+
+
+def test_start_refreshes_how_ansible_reaches_the_machine(tmp_path: Path, provisioned: list[str]) -> None:
+    lab, vms, _ = make_lab(tmp_path)
+    lab.up(lab.plan(), parallel=2, progress=lambda _: None)
+    lab.stop({"s1"}, parallel=2, progress=lambda _: None)
+    vms.connection = lambda room, machine: {"ansible_host": f"{machine.name}-new-address"}  # type: ignore[method-assign]
+    lab.start({"s1"}, parallel=2, progress=lambda _: None)
+    text = lab.inventory_path.read_text()
+    assert "s1-vm-new-address" in text and "s2-vm-new-address" not in text
+    assert "s2-ct:" in text  # the other machines' connections are kept
+
+
+def test_a_machine_failing_to_stop_or_start_fails_alone(tmp_path: Path, provisioned: list[str]) -> None:
+    lab, vms, containers = make_lab(tmp_path)
+    lab.up(lab.plan(), parallel=2, progress=lambda _: None)
+    vms.broken = {"s1-vm"}
+    containers.crashing = {"s2-ct"}
+    report = lab.stop(None, parallel=2, progress=lambda _: None)
+    assert [(o.machine, o.error) for o in report.failed] == [
+        ("s1-vm", "s1-vm would not start"),
+        ("s2-ct", "unexpected RuntimeError: the SDK fell over"),
+    ]
+    assert vms.stopped == {"s2-vm"} and containers.stopped == {"s1-ct"}
+    report = lab.start(None, parallel=2, progress=lambda _: None)
+    assert {o.machine: o.result for o in report.outcomes} == {
+        "s1-vm": "already running",
+        "s1-ct": "started",
+        "s2-vm": "started",
+        "s2-ct": "already running",
+    }
+
+
+def test_up_of_a_stopped_room_starts_it_and_provisions_only_what_is_out_of_date(
+    tmp_path: Path, provisioned: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lab, vms, containers = make_lab(tmp_path)
+    lab.up(lab.plan(), parallel=2, progress=lambda _: None)  # s2-ct's provisioning fails
+    lab.stop(None, parallel=2, progress=lambda _: None)
+    provisioned.clear()
+    vms.calls.clear()
+
+    plan = lab.plan()
+    assert {s.machine.name: s.actions for s in plan.changes} == {
+        "s1-vm": (Action.START,),
+        "s1-ct": (Action.START,),
+        "s2-vm": (Action.START,),
+        "s2-ct": (Action.START, Action.PROVISION),
+    }
+    messages: list[str] = []
+    report = lab.up(plan, parallel=2, progress=messages.append)
+    assert provisioned == ["s2-ct"]
+    assert sorted(vms.calls) == [("start", "s1-vm"), ("start", "s2-vm")]
+    assert vms.running == {"s1-vm", "s2-vm"} and containers.running == {"s1-ct", "s2-ct"}
+    assert {o.machine: (o.ok, o.changed) for o in report.outcomes} == {
+        "s1-ct": (True, None),
+        "s1-vm": (True, None),
+        "s2-ct": (False, 0),
+        "s2-vm": (True, None),
+    }
+    assert any(m.startswith("s1-vm: ready, provisioning current") for m in messages)
+    records = state.read(lab.state_dir).machines
+    assert records["s1-vm"].provisioned_key == "key1" and records["s1-vm"].changed == 3  # kept from the first up
+    assert records["s1-vm"].start_action == "start"
+
+    monkeypatch.setattr(lab_module, "provision_key", lambda room: "key2")
+    lab.stop({"s1"}, parallel=2, progress=lambda _: None)
+    assert {s.machine.name: s.actions for s in lab.plan({"s1"}).changes} == {
+        "s1-vm": (Action.START, Action.PROVISION),
+        "s1-ct": (Action.START, Action.PROVISION),
+    }
+
+
+def test_teardown_names_what_down_would_destroy(tmp_path: Path, provisioned: list[str]) -> None:
+    lab, vms, _ = make_lab(tmp_path)
+    nothing = lab.teardown(None)
+    assert nothing.machines == () and nothing.state_dir is None
+    vms.room_resources = False
+    lab.up(lab.plan(), parallel=2, progress=lambda _: None)
+    lab.stop({"s2"}, parallel=2, progress=lambda _: None)
+
+    seat = lab.teardown({"s2"})
+    assert [m.name for m in seat.machines] == ["s2-vm", "s2-ct"]  # stopped machines are destroyed too
+    assert seat.resources == () and seat.state_dir is None
+
+    room = lab.teardown(None)
+    assert [m.name for m in room.machines] == ["s1-vm", "s1-ct", "s2-vm", "s2-ct"]
+    assert room.resources == ("fake container network of demo",)
+    assert room.state_dir == lab.state_dir and not room.empty
+    lab.down(None, progress=lambda _: None)
+    assert lab.teardown(None).empty  # after down there is nothing left to name, so nothing to ask about

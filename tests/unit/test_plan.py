@@ -41,7 +41,24 @@ def test_a_healthy_room_needs_nothing() -> None:
 @pytest.mark.parametrize(
     ("observed", "record", "actions", "reason"),
     [
-        (Presence.STOPPED, MachineRecord(provisioned_key=KEY), (Action.START, Action.PROVISION), "is stopped"),
+        (
+            Presence.STOPPED,
+            MachineRecord(provisioned_key=KEY),
+            (Action.START,),
+            "is stopped; its provisioning is current",
+        ),
+        (
+            Presence.STOPPED,
+            MachineRecord(provisioned_key="old"),
+            (Action.START, Action.PROVISION),
+            "is stopped; playbooks, roles or the room's inventory changed since",
+        ),
+        (
+            Presence.STOPPED,
+            MachineRecord(failed=True),
+            (Action.START, Action.PROVISION),
+            "is stopped; its last provisioning failed",
+        ),
         (Presence.ABSENT, MachineRecord(provisioned_key=KEY), (Action.CREATE, Action.PROVISION), "does not exist"),
         (Presence.RUNNING, MachineRecord(), (Action.PROVISION,), "was never provisioned"),
         (Presence.RUNNING, MachineRecord(failed=True), (Action.PROVISION,), "its last provisioning failed"),
@@ -97,3 +114,13 @@ def test_provisioning_carries_the_account_so_it_is_not_planned_twice() -> None:
     wanted = dict.fromkeys(ALL, "ada:1111")
     plan = make_plan(room(), {}, RoomState(), KEY, accounts=wanted)
     assert [s.actions for s in plan.steps] == [(Action.CREATE, Action.PROVISION)] * 4
+
+
+def test_a_stopped_machine_is_started_and_provisioned_only_when_provisioning_is_asked_for() -> None:
+    seen = {**running(*ALL), "seat01-vm": Observed("seat01-vm", Presence.STOPPED)}
+    plan = make_plan(room(), seen, provisioned(*ALL), KEY, seats={"seat01"}, force_provision=True)
+    assert [(s.machine.name, s.actions) for s in plan.changes] == [
+        ("seat01-vm", (Action.START, Action.PROVISION)),
+        ("seat01-ct", (Action.PROVISION,)),
+    ]
+    assert plan.changes[0].needs_machine and plan.changes[0].reason == "is stopped; provisioning was asked for"

@@ -29,8 +29,17 @@ class FakeContainer:
     def start(self) -> None:
         self.status = "running"
 
+    def stop(self, timeout: int) -> None:
+        self.stop_timeout = timeout
+        self.status = "exited"
+
     def remove(self, force: bool, v: bool) -> None:
         self.removed = force and v
+
+
+class FakeNetwork:
+    def __init__(self, name: str) -> None:
+        self.name = name
 
 
 class FakeClient:
@@ -52,8 +61,9 @@ class FakeClient:
                 return container
 
         class Networks:
-            def list(self, names: list[str]) -> list[str]:
-                return [n for n in client.networks_made if n in names]
+            def list(self, names: list[str]) -> list[Any]:
+                # Docker's name filter matches part of a name, as the real engine's does.
+                return [FakeNetwork(n) for n in client.networks_made if any(wanted in n for wanted in names)]
 
             def create(self, name: str, **options: Any) -> None:
                 client.networks_made.append(name)
@@ -155,3 +165,46 @@ def test_bound_ports_read_back_what_a_container_was_created_with() -> None:
     container.attrs["HostConfig"] = {"PortBindings": {"22/tcp": [{"HostIp": "127.0.0.1", "HostPort": "31004"}]}}
     assert backend_module.bound_ports(container) == {22: 31004}
     assert backend_module.bound_ports(FakeContainer("d", {})) == {}
+
+
+def labelled(machine: str, status: str = "running") -> FakeContainer:
+    seat = machine.removesuffix("-ct")
+    labels = {"labtool.room": "demo", "labtool.seat": seat, "labtool.machine": machine}
+    return FakeContainer(f"labtool-demo-{machine}", labels, status=status)
+
+
+def test_stop_gives_systemd_time_to_shut_down_and_keeps_the_container(backend: DockerBackend, fake: FakeClient) -> None:
+    fake.existing = [labelled("s1-ct"), labelled("s2-ct")]
+    backend.stop(ROOM, [ROOM.seats[0].container])
+    assert [c.status for c in fake.existing] == ["exited", "running"]
+    assert fake.existing[0].stop_timeout == backend_module.STOP_TIMEOUT and not fake.existing[0].removed
+    assert backend.observe(ROOM)["s1-ct"].presence is Presence.STOPPED
+
+
+def test_start_starts_the_same_container_and_waits_for_systemd(backend: DockerBackend, fake: FakeClient) -> None:
+    stopped = labelled("s1-ct", status="exited")
+    booted: list[list[str]] = []
+
+    def exec_run(argv: list[str]) -> Any:
+        booted.append(argv)
+        return type("Result", (), {"output": b"running\n"})()
+
+    stopped.exec_run = exec_run  # type: ignore[method-assign]
+    fake.existing = [stopped]
+    backend.start(ROOM, [ROOM.seats[0].container])
+    assert stopped.status == "running" and fake.containers_made == []
+    assert booted == [["systemctl", "is-system-running"]]
+
+
+def test_start_of_a_container_that_does_not_exist_says_to_run_up(backend: DockerBackend) -> None:
+    with pytest.raises(backend_module.DockerBackendError, match="does not exist") as caught:
+        backend.start(ROOM, [ROOM.seats[0].container])
+    assert caught.value.hint == "create it with `labtool up demo`"
+
+
+def test_the_rooms_network_is_found_by_its_exact_name(backend: DockerBackend, fake: FakeClient) -> None:
+    fake.networks_made = ["labtool-demo2"]  # another room's, whose name starts with this room's
+    assert backend.describe_room_resources(ROOM) == []
+    backend.bring_up(ROOM, [ROOM.seats[0].container])
+    assert fake.networks_made == ["labtool-demo2", "labtool-demo"]
+    assert backend.describe_room_resources(ROOM) == ["Docker network labtool-demo (10.213.42.0/24)"]

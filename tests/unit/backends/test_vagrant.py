@@ -137,3 +137,44 @@ def test_a_forward_that_never_listens_fails_the_vm_with_the_port_named(
     with pytest.raises(vagrant.VagrantError, match=r"s1-vm's port 80 is not published on 127.0.0.1:31003"):
         vagrant._wait_for_forwards(backend.project(room), room, room.seats[0].vm)
     vagrant._wait_for_forwards(backend.project(ROOM), ROOM, ROOM.seats[0].vm)  # nothing published: nothing to wait for
+
+
+def test_stop_halts_each_vm_through_vagrant(backend: vagrant.VagrantBackend, monkeypatch: pytest.MonkeyPatch) -> None:
+    halted: list[str] = []
+    monkeypatch.setattr(vagrant.VagrantProject, "halt", lambda self, name: halted.append(name))
+    backend.stop(ROOM, [ROOM.seats[1].vm])
+    assert halted == ["s2-vm"]
+    assert '"s1-vm"' in backend.project(ROOM).machines_file.read_text()  # the Vagrantfile knows every VM
+
+
+@pytest.mark.parametrize(("said", "ok"), [("running", True), ("degraded", True), ("starting", False), ("", False)])
+def test_start_boots_the_vm_and_waits_until_systemd_has_finished(
+    backend: vagrant.VagrantBackend, monkeypatch: pytest.MonkeyPatch, said: str, ok: bool
+) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr(vagrant.VagrantProject, "up", lambda self, name: calls.append(f"up {name}"))
+    monkeypatch.setattr(vagrant, "_virsh", lambda *args, check=True: "running")
+
+    def fake_ssh(self: vagrant.VagrantProject, name: str, command: str) -> str:
+        calls.append(f"ssh {name} {command}")
+        return f"{said}\n"
+
+    monkeypatch.setattr(vagrant.VagrantProject, "ssh", fake_ssh)
+    vm = ROOM.seats[0].vm
+    if ok:
+        backend.start(ROOM, [vm])
+    else:
+        with pytest.raises(vagrant.VagrantError, match=f"did not finish booting .*state: {said or 'unknown'}"):
+            backend.start(ROOM, [vm])
+    assert calls[0] == "up s1-vm"
+    assert calls[1].startswith("ssh s1-vm timeout ") and "systemctl is-system-running --wait" in calls[1]
+
+
+def test_the_rooms_libvirt_network_is_named_only_when_it_exists(
+    backend: vagrant.VagrantBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    networks = ["default", "labtool-demo2"]
+    monkeypatch.setattr(vagrant, "_virsh", lambda *args, check=True: "\n".join(networks))
+    assert backend.describe_room_resources(ROOM) == []
+    networks.append("labtool-demo")
+    assert backend.describe_room_resources(ROOM) == ["libvirt network labtool-demo (10.214.42.0/24)"]
