@@ -62,7 +62,8 @@ def state_dir(built_images: str, settings: Settings) -> Iterator[Path]:
     settings_file.write_text(re.sub(r"index: \d+", f"index: {NETWORK_INDEX}", settings_file.read_text()))
     try:
         up = labtool("up", ROOM)
-        assert up.returncode == 0, up.stderr[-3000:]
+        log = settings.rooms_state_dir / ROOM / "logs" / f"{VM}.log"
+        assert up.returncode == 0, up.stderr[-3000:] + (log.read_text()[-3000:] if log.exists() else "")
         yield settings.rooms_state_dir / ROOM
     finally:
         down = labtool("down", ROOM)
