@@ -253,14 +253,13 @@ def suite_env(lab: Lab) -> dict[str, str]:
         # testinfra asks `ansible-inventory` about the host; with no -i it reads every source listed here.
         "ANSIBLE_INVENTORY": f"{lab.room.path},{lab.inventory_path}",
         # testinfra runs each command over a new SSH connection unless given a control path; on an
-        # emulated VM every handshake costs about a second, so share one connection per VM.
-        "ANSIBLE_SSH_COMMON_ARGS": " ".join(SSH_OPTIONS),
+        # emulated VM every handshake costs about a second, so share one connection per VM. Extra args:
+        # the host key options stay those of each VM's `ansible_ssh_common_args` in the generated inventory.
+        "ANSIBLE_SSH_EXTRA_ARGS": " ".join(CONTROL_OPTIONS),
     }
 
 
-SSH_OPTIONS = (
-    "-o StrictHostKeyChecking=no",
-    "-o UserKnownHostsFile=/dev/null",
+CONTROL_OPTIONS = (
     "-o ControlMaster=auto",
     "-o ControlPersist=30s",
     "-o ControlPath=/tmp/labtool-ssh-%C",
@@ -274,7 +273,7 @@ def close_ssh_connections(lab: Lab, vms: list[Machine]) -> None:
         host = connections.get(vm.name, {})
         if host.get("ansible_host"):
             destination = f"{host.get('ansible_user', 'vagrant')}@{host['ansible_host']}"
-            control = [word for option in SSH_OPTIONS for word in option.split(" ", 1)]
+            control = [word for option in CONTROL_OPTIONS for word in option.split(" ", 1)]
             port = str(host.get("ansible_port", 22))
             proc.run(["ssh", *control, "-p", port, "-O", "exit", destination], check=False, timeout=10)
 

@@ -8,6 +8,10 @@ python-vagrant builds the command lines and reads their output, but runs them wi
 bare subprocess calls that have no timeout; labtool's `_Vagrant` runs them through
 proc.run instead, so a hung `vagrant up` is killed after LABTOOL_VAGRANT_TIMEOUT and
 only its VM fails.
+
+Every VM is reached with its own private key (Vagrant replaces its insecure one at
+the first boot) and its host keys checked against the room's known_hosts, recorded
+when labtool created it (see known_hosts.py).
 """
 
 from __future__ import annotations
@@ -27,11 +31,14 @@ from typing import Any
 import vagrant
 
 from labtool import access, proc
+from labtool.backends import known_hosts
 from labtool.backends.base import HostView, Observed, Presence
+from labtool.backends.known_hosts import HostKey, HostKeyChangedError, KnownHosts
 from labtool.errors import CommandError, CommandTimeoutError, LabtoolError
 from labtool.host import addresses, processes
 from labtool.host.accel import Accel
 from labtool.host.daemons import LIBVIRT_URI
+from labtool.images import vagrant_box
 from labtool.model import Kind, Machine, Room
 from labtool.settings import VAGRANT_TIMEOUT
 from labtool.state import SHARED, atomic_write
@@ -94,10 +101,15 @@ class VagrantProject:
         self.log = state_dir / "vagrant.log"
 
     @property
+    def dotfile_dir(self) -> Path:
+        """Vagrant's own state of the room's machines, their private keys included."""
+        return self.state_dir / "vagrant"
+
+    @property
     def env(self) -> dict[str, str]:
         return {
             "LABTOOL_MACHINES": str(self.machines_file),
-            "VAGRANT_DOTFILE_PATH": str(self.state_dir / "vagrant"),
+            "VAGRANT_DOTFILE_PATH": str(self.dotfile_dir),
             "VAGRANT_DEFAULT_PROVIDER": "libvirt",
             "VAGRANT_CHECKPOINT_DISABLE": "1",  # no phoning home: the lab is offline
         }
@@ -210,6 +222,8 @@ class VagrantBackend:
         self._shared_ready: set[str] = set()
         self._first_up = threading.Lock()
         self._define = threading.Lock()
+        # (room, machine) whose host keys this process has recorded or checked: one ssh-keyscan per VM per run.
+        self._keys_checked: set[tuple[str, str]] = set()
 
     def project(self, room: Room) -> VagrantProject:
         return VagrantProject(
@@ -220,6 +234,9 @@ class VagrantBackend:
             self.box,
             timeout=self.timeout,
         )
+
+    def known_hosts(self, room: Room) -> KnownHosts:
+        return KnownHosts(self.rooms_home / room.name / known_hosts.FILE_NAME)
 
     def observe(self, room: Room) -> dict[str, Observed]:
         project = self.project(room)
@@ -241,7 +258,9 @@ class VagrantBackend:
         with self._define:
             project.define(_specs(room))
         for machine in machines:
+            created = project.domain_name(machine.name) not in _virsh("list", "--all", "--name").split()
             self._up(project, room, machine)
+            self._host_keys(room, machine, self._ssh(project, room, machine), created=created)
             _wait_for_forwards(project, room, machine)
 
     def _up(self, project: VagrantProject, room: Room, machine: Machine) -> None:
@@ -284,28 +303,34 @@ class VagrantBackend:
             _wait_for_systemd(project, room, machine)
 
     def connection(self, room: Room, machine: Machine) -> dict[str, object]:
-        ssh = self.project(room).ssh_config(machine.name)
+        ssh = self._ssh(self.project(room), room, machine)
+        self._host_keys(room, machine, ssh)
         return {
             "ansible_host": ssh["HostName"],
             "ansible_port": int(ssh.get("Port", "22")),
             "ansible_user": ssh["User"],
             "ansible_ssh_private_key_file": ssh["IdentityFile"],
-            # VMs are recreated with new host keys under the same address: known_hosts would only get in the way.
-            "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
+            "ansible_ssh_common_args": known_hosts.common_args(self.known_hosts(room).path, machine.name),
+            # A project's ansible.cfg may turn host key checking off; Ansible (and mitogen) would then put
+            # options that accept any key ahead of the ones above, and ssh takes the first it is given.
+            # Host variables win over ansible.cfg.
+            "ansible_host_key_checking": True,
+            "ansible_ssh_host_key_checking": True,
         }
 
     def shell_argv(self, room: Room, machine: Machine, command: Sequence[str]) -> list[str]:
-        ssh = self.project(room).ssh_config(machine.name)
+        ssh = self._ssh(self.project(room), room, machine)
+        self._host_keys(room, machine, ssh)
+        return self._ssh_argv(room, machine, ssh, command)
+
+    def _ssh_argv(self, room: Room, machine: Machine, ssh: dict[str, str], command: Sequence[str]) -> list[str]:
         return [
             "ssh",
             "-i",
             ssh["IdentityFile"],
             "-p",
             ssh.get("Port", "22"),
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
+            *known_hosts.ssh_options(self.known_hosts(room).path, machine.name),
             "-o",
             "LogLevel=ERROR",
             *([] if command else ["-t"]),
@@ -313,6 +338,76 @@ class VagrantBackend:
             # ssh joins its arguments into one remote shell line: quote them so they arrive as given.
             *([shlex.join(command)] if command else []),
         ]
+
+    def _ssh(self, project: VagrantProject, room: Room, machine: Machine) -> dict[str, str]:
+        """The VM's SSH settings, once sure they name its own private key (0600), not Vagrant's insecure one."""
+        ssh = project.ssh_config(machine.name)
+        key = Path(ssh["IdentityFile"].strip('"'))
+        if not key.is_relative_to(project.dotfile_dir) or not key.is_file():
+            raise VagrantError(
+                f"{machine.name} would be reached with {key}, not a private key of its own: "
+                "Vagrant did not replace its insecure key",
+                f"recreate it: `labtool down {room.name} --seat {machine.seat}`, then `labtool up {room.name}`; "
+                f"see {project.log}",
+            )
+        if key.stat().st_mode & 0o077:
+            key.chmod(0o600)  # Vagrant writes it 0600; a copied or restored room may not be
+        return {**ssh, "IdentityFile": str(key)}
+
+    def _host_keys(self, room: Room, machine: Machine, ssh: dict[str, str], *, created: bool = False) -> None:
+        """Record the VM's host keys when labtool created it (or has none on record); else check them.
+
+        A key that differs on a VM labtool did not recreate is an error naming it.
+        """
+        if (room.name, machine.name) in self._keys_checked and not created:
+            return
+        known = self.known_hosts(room)
+        offered = known_hosts.scan(ssh["HostName"], int(ssh.get("Port", "22")))
+        if created or not known.keys(machine.name):
+            self._trust(room, machine, ssh, offered)
+        else:
+            known.check(machine, room.name, offered)
+        self._keys_checked.add((room.name, machine.name))
+
+    def _trust(self, room: Room, machine: Machine, ssh: dict[str, str], offered: set[HostKey]) -> None:
+        """Trust on first use: record the keys the VM offers, then keep those its own /etc/ssh holds.
+
+        The scanned keys are written first, so the connection that reads the key files is
+        already a strict one, made with the VM's own private key: another machine answering
+        at the address (a re-used DHCP lease) fails it. The same connection shows that
+        Vagrant's insecure key is gone from the VM.
+        """
+        address = f"{ssh['HostName']}:{ssh.get('Port', '22')}"
+        if not offered:
+            raise VagrantError(
+                f"{machine.name} offered no SSH host key at {address}",
+                f"check that it is up (`labtool status {room.name}`), then run `labtool up {room.name}` again",
+            )
+        known = self.known_hosts(room)
+        known.record(machine.name, offered)
+        script = "cat /etc/ssh/ssh_host_*_key.pub; echo ---; cat ~/.ssh/authorized_keys"
+        output = proc.run(
+            self._ssh_argv(room, machine, ssh, ["sh", "-c", script]),
+            timeout=60,
+            hint=f"labtool reads {machine.name}'s host keys over SSH at {address} after creating it",
+        ).stdout
+        host_part, _, authorized_part = output.partition("\n---\n")
+        own = known_hosts.parse(host_part)
+        if not offered <= own:
+            known.forget([machine.name])
+            raise HostKeyChangedError(
+                f"{machine.name} offered SSH host keys at {address} that its own /etc/ssh does not hold",
+                f"another machine may answer at its address; recreate it: `labtool down {room.name} --seat "
+                f"{machine.seat}`, then `labtool up {room.name}`",
+            )
+        insecure = known_hosts.parse(vagrant_box.insecure_public_key().read_text())
+        if insecure & known_hosts.parse(authorized_part):
+            raise VagrantError(
+                f"{machine.name} still accepts Vagrant's insecure key (in the vagrant user's authorized_keys)",
+                "Vagrant replaces it at the first boot (config.ssh.insert_key in labtool's Vagrantfile); "
+                f"recreate the VM: `labtool down {room.name} --seat {machine.seat}`, then `labtool up {room.name}`",
+            )
+        known.record(machine.name, own)
 
     def host_view(self, room: Room, machine: Machine) -> HostView:
         domain = self.project(room).domain_name(machine.name)
@@ -336,6 +431,9 @@ class VagrantBackend:
         project.define(_specs(room))
         for machine in machines:
             project.destroy(machine.name)
+            # Its next host keys are new ones: the next `up` records them (trust on first use).
+            self.known_hosts(room).forget([machine.name])
+            self._keys_checked.discard((room.name, machine.name))
 
     def describe_room_resources(self, room: Room) -> list[str]:
         if network_name(room) not in _virsh("net-list", "--all", "--name").split():

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import configparser
+import shlex
 from pathlib import Path
 
 import pytest
+from testinfra.utils.ansible_runner import get_ansible_host  # type: ignore[import-untyped]
 
 from labtool import state
 from labtool import verify as verify_module
+from labtool.backends import known_hosts
 from labtool.backends.base import Backend
 from labtool.lab import Lab
 from labtool.model import Kind, Machine
@@ -146,3 +150,25 @@ def test_both_machines_of_a_seat_are_fingerprinted_on_the_files_either_run_manag
     assert asked["seat02-vm"][0] == []  # never provisioned: nothing recorded, nothing guessed
     # The reference course used by the unit rooms names no app: none is probed.
     assert asked["seat01-vm"][1] == {"fingerprint_url": None, "page_url": None, "page_ignore_id": None}
+
+
+def test_testinfra_reaches_a_vm_with_its_rooms_host_key_options(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite's environment adds shared connections but keeps each VM's host key options from the inventory."""
+    known = Path("/home/l/rooms/my room/known_hosts")
+    hostvars = {
+        "seat01-vm": {
+            "ansible_host": "10.214.42.7",
+            "ansible_user": "vagrant",
+            "ansible_ssh_common_args": known_hosts.common_args(known, "seat01-vm"),
+        }
+    }
+    for name, value in verify_module.suite_env(lab).items():
+        monkeypatch.setenv(name, value)
+    inventory = {"all": {"hosts": ["seat01-vm"]}, "_meta": {"hostvars": hostvars}}
+    host = get_ansible_host(configparser.ConfigParser(), inventory, "seat01-vm")
+    assert host is not None
+    words, args = host.backend._build_ssh_command("true")
+    argv = shlex.split(" ".join(words) % tuple(shlex.quote(a) for a in args))
+    options = known_hosts.ssh_options(known, "seat01-vm")
+    assert any(argv[i : i + len(options)] == options for i in range(len(argv))), argv
+    assert "ControlPath=/tmp/labtool-ssh-%C" in argv

@@ -1,46 +1,131 @@
 import dataclasses
 import json
+import re
 import shlex
+import stat
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from labtool.backends import vagrant
+from labtool import proc
+from labtool.backends import known_hosts, vagrant
+from labtool.backends.known_hosts import HostKey, HostKeyChangedError
 from labtool.host import addresses
 from labtool.host.accel import Accel
-from labtool.model import Access, VmResources
+from labtool.images import vagrant_box
+from labtool.model import Access, Machine, VmResources
+from tests.unit.backends.test_known_hosts import key
 from tests.unit.rooms import paired_room
 
 ROOM = paired_room(vm=VmResources(2, 2048), index=42)
-SSH = {"HostName": "10.214.42.7", "Port": "22", "User": "vagrant", "IdentityFile": "/keys/private_key"}
+INSECURE = key("ssh-rsa", "vagrant insecure")
+
+
+class Guests:
+    """The VMs' side of SSH, as ssh-keyscan and ssh would find it: each VM's address and keys."""
+
+    def __init__(self, dotfiles: Path) -> None:
+        self.dotfiles = dotfiles
+        self.offered: dict[str, set[HostKey]] = {}
+        """Host keys each VM's sshd offers (by machine name)."""
+        self.held: dict[str, set[HostKey]] = {}
+        """Host keys in each VM's /etc/ssh, when not the offered ones."""
+        self.authorized: dict[str, set[HostKey]] = {}
+        self.scans: list[str] = []
+        self.connections: list[list[str]] = []
+
+    def boot(self, name: str, *keys: HostKey) -> None:
+        self.offered[name] = set(keys)
+        self.held.pop(name, None)
+
+    def address(self, name: str) -> str:
+        return f"10.214.42.{list(self.offered).index(name) + 10}"
+
+    def ssh_config(self, project: vagrant.VagrantProject, name: str) -> dict[str, str]:
+        private_key = project.dotfile_dir / "machines" / name / "libvirt" / "private_key"
+        if not private_key.exists():
+            private_key.parent.mkdir(parents=True)
+            private_key.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n")
+            private_key.chmod(0o644)
+        return {"HostName": self.address(name), "Port": "22", "User": "vagrant", "IdentityFile": str(private_key)}
+
+    def scan(self, address: str, port: int) -> set[HostKey]:
+        self.scans.append(address)
+        return next((keys for name, keys in self.offered.items() if self.address(name) == address), set())
+
+    def run(self, argv: Sequence[str], **kwargs: Any) -> proc.Result:
+        """ssh as it behaves with labtool's options: strict, against the file and alias they name."""
+        self.connections.append(list(argv))
+        options = dict(argv[i + 1].split("=", 1) for i, word in enumerate(argv) if word == "-o")
+        assert options["StrictHostKeyChecking"] == "yes"
+        name = options["HostKeyAlias"]
+        recorded = known_hosts.KnownHosts(Path(options["UserKnownHostsFile"])).keys(name)
+        if not self.offered[name] <= recorded:
+            return proc.Result(tuple(argv), 255, "", "Host key verification failed.\n", 0.1)
+        held = self.held.get(name, self.offered[name])
+        authorized = self.authorized.get(name, {key("ssh-ed25519", f"inserted for {name}")})
+        pub = "".join(f"{k.kind} {k.blob} root@{name}\n" for k in held)
+        keys = "".join(f"{k.kind} {k.blob}\n" for k in authorized)
+        return proc.Result(tuple(argv), 0, f"{pub}---\n{keys}", "", 0.1)
 
 
 @pytest.fixture
-def backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> vagrant.VagrantBackend:
-    monkeypatch.setattr(vagrant.VagrantProject, "ssh_config", lambda self, name: SSH)
+def guests(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Guests:
+    world = Guests(tmp_path)
+    for machine in (seat.vm for seat in paired_room(3).seats):
+        world.boot(machine.name, key("ssh-ed25519", machine.name), key("ssh-rsa", machine.name))
+    insecure = tmp_path / "vagrant.pub"
+    insecure.write_text(f"{INSECURE.kind} {INSECURE.blob} vagrant insecure public key\n")
+
+    def ssh_config(project: vagrant.VagrantProject, name: str) -> dict[str, str]:
+        return world.ssh_config(project, name)
+
+    monkeypatch.setattr(vagrant.VagrantProject, "ssh_config", ssh_config)
+    monkeypatch.setattr(vagrant.VagrantProject, "up", lambda self, name: None)
+    monkeypatch.setattr(vagrant.VagrantProject, "destroy", lambda self, name=None: None)
+    monkeypatch.setattr(known_hosts, "scan", world.scan)
+    monkeypatch.setattr(proc, "run", world.run)
+    monkeypatch.setattr(vagrant_box, "insecure_public_key", lambda: insecure)
+    monkeypatch.setattr(vagrant, "_virsh", lambda *args, check=True: "")  # no domain yet: `up` creates
+    return world
+
+
+@pytest.fixture
+def backend(tmp_path: Path, guests: Guests) -> vagrant.VagrantBackend:
     return vagrant.VagrantBackend(tmp_path, Accel("qemu", "qemu64", "test"))
+
+
+VM = ROOM.seats[0].vm
+
+
+def domains(*machines: Machine) -> Any:
+    """A fake virsh that knows these machines' domains (they exist: `up` starts rather than creates)."""
+    names = "\n".join(f"labtool-demo_{m.name}" for m in machines)
+    return lambda *args, check=True: names if args[0] == "list" else "running"
 
 
 def test_exec_quotes_the_command_into_one_remote_shell_line(backend: vagrant.VagrantBackend) -> None:
     argv = backend.shell_argv(ROOM, ROOM.seats[0].vm, ["sh", "-c", "echo $(hostname) it's"])
-    assert argv[-2] == "vagrant@10.214.42.7"
+    assert argv[-2] == "vagrant@10.214.42.10"
     assert shlex.split(argv[-1]) == ["sh", "-c", "echo $(hostname) it's"]
     assert "-t" not in argv
 
 
 def test_ssh_without_a_command_asks_for_a_terminal(backend: vagrant.VagrantBackend) -> None:
     argv = backend.shell_argv(ROOM, ROOM.seats[0].vm, [])
-    assert argv[-1] == "vagrant@10.214.42.7"
-    assert "-t" in argv and "/keys/private_key" in argv
+    assert argv[-1] == "vagrant@10.214.42.10"
+    assert "-t" in argv and argv[argv.index("-i") + 1].endswith("/machines/s1-vm/libvirt/private_key")
 
 
 def test_connection_comes_from_vagrant_ssh_config(backend: vagrant.VagrantBackend) -> None:
     connection = backend.connection(ROOM, ROOM.seats[0].vm)
-    assert connection["ansible_host"] == "10.214.42.7"
+    assert connection["ansible_host"] == "10.214.42.10"
     assert connection["ansible_port"] == 22
-    assert connection["ansible_ssh_private_key_file"] == "/keys/private_key"
+    assert str(connection["ansible_ssh_private_key_file"]).endswith("/machines/s1-vm/libvirt/private_key")
 
 
 def test_each_room_gets_its_own_vagrant_environment_network_and_prefix(
@@ -178,3 +263,113 @@ def test_the_rooms_libvirt_network_is_named_only_when_it_exists(
     assert backend.describe_room_resources(ROOM) == []
     networks.append("labtool-demo")
     assert backend.describe_room_resources(ROOM) == ["libvirt network labtool-demo (10.214.42.0/24)"]
+
+
+def new_backend(tmp_path: Path) -> vagrant.VagrantBackend:
+    """Another labtool run: nothing checked yet in this process."""
+    return vagrant.VagrantBackend(tmp_path, Accel("qemu", "qemu64", "test"))
+
+
+def test_a_new_vms_host_keys_are_recorded_and_every_connection_checks_them(
+    backend: vagrant.VagrantBackend, guests: Guests
+) -> None:
+    backend.bring_up(ROOM, [VM])
+    known = backend.known_hosts(ROOM)
+    assert known.path == backend.rooms_home / "demo" / "known_hosts"
+    assert known.keys(VM.name) == guests.offered[VM.name]
+    options = known_hosts.ssh_options(known.path, VM.name)
+    assert guests.connections[0][5 : 5 + len(options)] == options  # the guest's key files were read strictly
+    connection = backend.connection(ROOM, VM)
+    assert connection["ansible_ssh_common_args"] == known_hosts.common_args(known.path, VM.name)
+    assert connection["ansible_host_key_checking"] is True
+    argv = backend.shell_argv(ROOM, VM, ["true"])
+    assert argv[5 : 5 + len(options)] == options
+    assert guests.scans == [guests.address(VM.name)]  # scanned once in the run, when it was created
+
+
+def test_the_vms_own_private_key_is_made_private(backend: vagrant.VagrantBackend) -> None:
+    backend.bring_up(ROOM, [VM])
+    private_key = Path(str(backend.connection(ROOM, VM)["ansible_ssh_private_key_file"]))
+    assert private_key.is_relative_to(backend.project(ROOM).dotfile_dir)
+    assert stat.S_IMODE(private_key.stat().st_mode) == 0o600
+
+
+def test_a_recreated_vms_new_keys_replace_the_old(
+    backend: vagrant.VagrantBackend, guests: Guests, tmp_path: Path
+) -> None:
+    backend.bring_up(ROOM, [VM])
+    old = guests.offered[VM.name]
+    backend.destroy(ROOM, [VM])
+    assert backend.known_hosts(ROOM).keys(VM.name) == set()
+    guests.boot(VM.name, key("ssh-ed25519", "reborn"))
+    backend.bring_up(ROOM, [VM])
+    assert backend.known_hosts(ROOM).keys(VM.name) == {key("ssh-ed25519", "reborn")}
+    # Destroyed behind labtool's back (its domain gone): the `up` that recreates it records the new keys too.
+    guests.boot(VM.name, *old)
+    new_backend(tmp_path).bring_up(ROOM, [VM])
+    assert backend.known_hosts(ROOM).keys(VM.name) == old
+
+
+def test_a_changed_key_on_a_vm_labtool_did_not_recreate_is_an_error_naming_it(
+    backend: vagrant.VagrantBackend, guests: Guests, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend.bring_up(ROOM, [VM])
+    recorded = backend.known_hosts(ROOM).keys(VM.name)
+    guests.boot(VM.name, key("ssh-ed25519", "impostor"))
+    monkeypatch.setattr(vagrant, "_virsh", domains(VM))  # its domain exists: `up` only starts it
+    calls: list[Any] = [
+        lambda b: b.bring_up(ROOM, [VM]),
+        lambda b: b.connection(ROOM, VM),
+        lambda b: b.shell_argv(ROOM, VM, []),
+    ]
+    for call in calls:
+        with pytest.raises(HostKeyChangedError) as caught:
+            call(new_backend(tmp_path))
+        assert "the SSH host key of s1-vm changed" in caught.value.message
+        assert "`labtool down demo --seat s1`" in caught.value.hint
+    assert backend.known_hosts(ROOM).keys(VM.name) == recorded
+
+
+def test_a_running_vm_with_no_keys_on_record_is_trusted_on_first_reach(
+    backend: vagrant.VagrantBackend, guests: Guests, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(vagrant, "_virsh", domains(VM))
+    backend.shell_argv(ROOM, VM, ["true"])  # a room brought up before labtool kept known_hosts
+    assert backend.known_hosts(ROOM).keys(VM.name) == guests.offered[VM.name]
+
+
+def test_keys_the_guest_itself_does_not_hold_are_not_trusted(backend: vagrant.VagrantBackend, guests: Guests) -> None:
+    guests.held[VM.name] = {key("ssh-ed25519", "the real one")}
+    with pytest.raises(
+        HostKeyChangedError, match=re.escape("s1-vm offered SSH host keys at 10.214.42.10:22 that its own")
+    ):
+        backend.bring_up(ROOM, [VM])
+    assert backend.known_hosts(ROOM).keys(VM.name) == set()
+
+
+def test_a_vm_that_still_accepts_vagrants_insecure_key_is_refused(
+    backend: vagrant.VagrantBackend, guests: Guests
+) -> None:
+    guests.authorized[VM.name] = {key("ssh-ed25519", "inserted"), INSECURE}
+    with pytest.raises(vagrant.VagrantError, match="s1-vm still accepts Vagrant's insecure key"):
+        backend.bring_up(ROOM, [VM])
+
+
+def test_a_vm_reached_with_a_key_not_its_own_is_refused(
+    backend: vagrant.VagrantBackend, guests: Guests, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    insecure = tmp_path / "vagrant.d" / "insecure_private_key"
+    insecure.parent.mkdir()
+    insecure.write_text("-----BEGIN RSA PRIVATE KEY-----\n")
+    settings = {"HostName": "10.214.42.10", "Port": "22", "User": "vagrant", "IdentityFile": str(insecure)}
+    monkeypatch.setattr(vagrant.VagrantProject, "ssh_config", lambda self, name: settings)
+    with pytest.raises(vagrant.VagrantError, match="not a private key of its own") as caught:
+        backend.shell_argv(ROOM, VM, [])
+    assert "`labtool down demo --seat s1`" in caught.value.hint
+
+
+def test_a_vm_that_offers_no_host_key_is_not_recorded(backend: vagrant.VagrantBackend, guests: Guests) -> None:
+    guests.offered[VM.name] = set()
+    with pytest.raises(vagrant.VagrantError, match=re.escape("s1-vm offered no SSH host key at 10.214.42.10:22")):
+        backend.bring_up(ROOM, [VM])
+    assert not backend.known_hosts(ROOM).path.exists()
