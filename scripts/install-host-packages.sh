@@ -11,6 +11,7 @@ packages=(
     debootstrap extlinux syslinux-common fdisk e2fsprogs util-linux   # building the base images
     iproute2 openssh-client python3-venv git   # ssh: Ansible and `labtool ssh` reach the VMs with it
     chromium                                    # headless, for the tests that look at `labtool report`'s page
+    tmux                                        # for the test that looks at the live view as a terminal shows it
     apt-cacher-ng                               # the rooms' apt cache: one download per package for the room
 )
 

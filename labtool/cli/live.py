@@ -67,7 +67,7 @@ class Board:
             if separator == " | ":
                 row.task = rest
                 return
-            phase = rest.split(" (", 1)[0].split(",", 1)[0]
+            phase = rest.split(" (", 1)[0].split(",", 1)[0].split(":", 1)[0]
             row.phase = phase
             if phase.startswith(RESULTS):
                 row.result, row.finished, row.task = rest, now, ""
@@ -81,8 +81,12 @@ def render(board: Board, now: float) -> RenderableType:
     from rich.text import Text
 
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for header in ("MACHINE", "PHASE", "TASK", "ELAPSED", "RESULT"):
-        table.add_column(header, no_wrap=True, overflow="ellipsis", max_width=60 if header == "TASK" else None)
+    # Names and phases are never cut; the task and the result give way on a narrow terminal.
+    table.add_column("MACHINE", no_wrap=True, min_width=max(len(name) for name in board.rows))
+    table.add_column("PHASE", no_wrap=True, min_width=12)
+    table.add_column("TASK", no_wrap=True, overflow="ellipsis", ratio=3)
+    table.add_column("ELAPSED", no_wrap=True, justify="right", min_width=7)
+    table.add_column("RESULT", no_wrap=True, overflow="ellipsis", ratio=2)
     for row in board.rows.values():
         style = "red" if "FAILED" in row.result else "green" if row.result else ""
         table.add_row(row.machine, row.phase, row.task, row.elapsed(now), Text(row.result, style=style))

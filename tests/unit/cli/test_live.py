@@ -21,7 +21,7 @@ def test_progress_lines_become_the_machines_phase_task_and_result() -> None:
         "",
         "30 s",
     )
-    assert ct.result.startswith("FAILED") and ct.elapsed(99.0) == "0 s"
+    assert ct.phase == "FAILED" and ct.result.startswith("FAILED: task") and ct.elapsed(99.0) == "0 s"
     assert board.notes == ["room 'demo': 2 of 2 machines need work"]
     board.feed("seat01-vm: ready, changed=0 (52 s)", 62.0)
     assert (vm.phase, vm.result, vm.task, vm.elapsed(500.0)) == ("ready", "ready, changed=0 (52 s)", "", "52 s")
