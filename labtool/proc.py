@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from labtool.errors import CommandError
+from labtool.host import children
 
 DEFAULT_TIMEOUT = 60.0
 TAIL_LINES = 15
@@ -53,14 +54,17 @@ def run(
     cwd: Path | None = None,
     log: Path | None = None,
     hint: str = "",
+    daemon: bool = False,
 ) -> Result:
     """Run argv; capture its output, or append it to `log` for long, chatty commands.
 
     With check=True a non-zero exit raises CommandError carrying the output's tail.
+    daemon=True: the command leaves a daemon behind (`libvirtd -d`), which must not carry
+    labtool's owner mark, or a later labtool would take it for a leftover to stop.
     """
     argv = tuple(str(a) for a in argv)
     resolved = _resolved(argv)  # messages and logs show argv as given; the resolved path is run
-    full_env = _environment(env)
+    full_env = _environment(env, daemon=daemon)
     started = time.monotonic()
     try:
         if log is not None:
@@ -132,13 +136,15 @@ def _search_path(path: str) -> str:
     return os.pathsep.join([*present, *(d for d in SBIN_DIRS if d not in present)])
 
 
-def _environment(extra: Mapping[str, str] | None) -> dict[str, str]:
+def _environment(extra: Mapping[str, str] | None, *, daemon: bool = False) -> dict[str, str]:
     """The child's environment: ours plus `extra`, with the sbin directories on PATH.
 
     Daemons look up their helpers (dockerd: iptables) on their own PATH, and cron,
     CI or a non-login root shell may start labtool without /usr/sbin on it.
     """
     environment = {**os.environ, **(extra or {})}
+    if daemon:
+        environment = children.unmarked(environment)
     environment["PATH"] = _search_path(environment.get("PATH", ""))
     return environment
 
@@ -167,7 +173,7 @@ def spawn(argv: Sequence[str], *, log: Path, env: Mapping[str, str] | None = Non
                 stdin=subprocess.DEVNULL,
                 stdout=sink,
                 stderr=subprocess.STDOUT,
-                env=_environment(env),
+                env=_environment(env, daemon=True),
                 start_new_session=True,
             )
     except FileNotFoundError as exc:

@@ -113,7 +113,7 @@ def _start_virtlogd(log_dir: Path) -> None:
     if systemd_is_pid1():
         proc.run(["systemctl", "start", "virtlogd"], timeout=60)
     else:
-        proc.run(["virtlogd", "-d"], timeout=30, env=_libvirt_log_env(log_dir / "virtlogd.log"))
+        proc.run(["virtlogd", "-d"], timeout=30, env=_libvirt_log_env(log_dir / "virtlogd.log"), daemon=True)
 
 
 def _start_libvirtd(log_dir: Path, accel: Accel) -> None:
@@ -122,12 +122,12 @@ def _start_libvirtd(log_dir: Path, accel: Accel) -> None:
         return
     env = _libvirt_log_env(log_dir / "libvirtd.log")
     if accel.is_kvm or not KVM_DEVICE.exists():
-        proc.run(["libvirtd", "-d"], timeout=30, env=env)
+        proc.run(["libvirtd", "-d"], timeout=30, env=env, daemon=True)
         return
     # An unusable /dev/kvm makes libvirtd re-probe QEMU on every domain define (25-55 s each);
     # the script hides the node from libvirtd alone, in a private mount namespace.
     script = Path(__file__).with_name("files") / "libvirtd-without-kvm.sh"
-    proc.run(["unshare", "--mount", "--propagation", "private", "sh", str(script)], timeout=30, env=env)
+    proc.run(["unshare", "--mount", "--propagation", "private", "sh", str(script)], timeout=30, env=env, daemon=True)
 
 
 def _libvirt_log_env(log: Path) -> dict[str, str]:
