@@ -14,6 +14,8 @@ from labtool.state import RoomState
 
 class Action(StrEnum):
     CREATE = "create"
+    RECREATE = "recreate"
+    """Destroy, then create: a machine whose creation was interrupted may lack what a first boot does once."""
     START = "start"
     PROVISION = "provision"
 
@@ -27,7 +29,7 @@ class Step:
     @property
     def needs_machine(self) -> bool:
         """Does the backend have to create or start it before provisioning?"""
-        return Action.CREATE in self.actions or Action.START in self.actions
+        return bool({Action.CREATE, Action.RECREATE, Action.START} & set(self.actions))
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ class Plan:
 
     @property
     def creates(self) -> bool:
-        return any(Action.CREATE in s.actions for s in self.steps)
+        return any(Action.CREATE in s.actions or Action.RECREATE in s.actions for s in self.steps)
 
     @property
     def changes(self) -> tuple[Step, ...]:
@@ -69,16 +71,32 @@ def make_plan(
 
 def _step(machine: Machine, seen: Observed | None, state: RoomState, key: str, force: bool) -> Step:
     presence = seen.presence if seen else Presence.ABSENT
+    record = state.machines.get(machine.name)
     if presence is Presence.ABSENT:
         return Step(machine, (Action.CREATE, Action.PROVISION), "does not exist")
-    if presence is Presence.STOPPED:
-        return Step(machine, (Action.START, Action.PROVISION), "is stopped")
-    record = state.machines.get(machine.name)
+    redo = _redo_interrupted(machine, presence, record.working if record else "")
+    if redo is not None:
+        return redo
     if record is None or record.provisioned_key is None:
         reason = "its last provisioning failed" if record and record.failed else "was never provisioned"
+        if record and record.working == Action.PROVISION:
+            reason = "labtool was stopped before its provisioning ended"
         return Step(machine, (Action.PROVISION,), reason)
     if record.provisioned_key != key:
         return Step(machine, (Action.PROVISION,), "playbooks, roles or the room's inventory changed since")
     if force:
         return Step(machine, (Action.PROVISION,), "provisioning was asked for")
     return Step(machine, (), "running and provisioned")
+
+
+def _redo_interrupted(machine: Machine, presence: Presence, working: str) -> Step | None:
+    """An existing machine to create again or start: stopped, or one an earlier labtool was creating or
+    starting when it was stopped (its record still says so)."""
+    if working in (Action.CREATE, Action.RECREATE):
+        # Its first boot may not have finished what a first boot does once (SSH host keys, Vagrant's key swap).
+        return Step(machine, (Action.RECREATE, Action.PROVISION), "labtool was stopped while creating it")
+    if working == Action.START and presence is Presence.RUNNING:
+        return Step(machine, (Action.START, Action.PROVISION), "labtool was stopped while starting it")
+    if presence is Presence.STOPPED:
+        return Step(machine, (Action.START, Action.PROVISION), "is stopped")
+    return None

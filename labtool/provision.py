@@ -82,7 +82,9 @@ def provision(
     on_task: TaskProgress,
     *,
     how: Strategy | None = None,
+    cancelled: Callable[[], bool] | None = None,
 ) -> ProvisionResult:
+    """Run the course's playbook on one machine; `cancelled` returning True stops the run (its process group)."""
     import ansible_runner
 
     log = work_dir / "logs" / f"{machine}.log"
@@ -100,6 +102,9 @@ def provision(
             event_handler=_event_handler(machine, sink, on_task, files),
             quiet=True,
             rotate_artifacts=1,
+            # Checked between output lines and every few seconds; True kills ansible-playbook's process group.
+            # Never None: ansible-runner would then install SIGINT/SIGTERM handlers of its own in the main thread.
+            cancel_callback=cancelled or (lambda: False),
         )
     changed, failures = _host_stats(runner.stats, machine)
     matched = _played(runner.stats, machine)

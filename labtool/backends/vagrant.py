@@ -22,10 +22,10 @@ from typing import Any
 
 from labtool import proc
 from labtool.backends.base import HostView, Observed, Presence
-from labtool.errors import LabtoolError
+from labtool.errors import DaemonError, LabtoolError
 from labtool.host import processes
 from labtool.host.accel import Accel
-from labtool.host.daemons import LIBVIRT_URI
+from labtool.host.daemons import LIBVIRT_URI, STORAGE_POOL
 from labtool.model import Kind, Machine, Room
 from labtool.state import SHARED, atomic_write
 
@@ -173,7 +173,15 @@ class VagrantBackend:
         with self._define:
             project.define([VmSpec(m.name, room.vm.cpus, room.vm.memory_mib) for m in _vms(room)])
         for machine in machines:
+            domain = project.domain_name(machine.name)
+            before = _domain_state(domain)
+            if before is None:
+                _forget_stale(project, machine.name, domain)
             self._up(project, room, machine)
+            if before == "running":
+                # `vagrant up` of a running VM returns at once; one started by a labtool that was
+                # stopped may still be booting.
+                wait_for_ssh(project, machine.name)
 
     def _up(self, project: VagrantProject, room: Room, machine: Machine) -> None:
         """`vagrant up`, with the room's first one alone until its domain runs.
@@ -253,6 +261,12 @@ class VagrantBackend:
         project.define([VmSpec(m.name, room.vm.cpus, room.vm.memory_mib) for m in _vms(room)])
         for machine in machines:
             project.destroy(machine.name)
+            domain = project.domain_name(machine.name)
+            if _domain_state(domain) is not None:
+                # Vagrant has no record of it: its `vagrant up` was killed after defining the domain and
+                # before writing the id down. The name is this room's own, so it is removed by name.
+                _virsh("destroy", domain, check=False)
+                _virsh("undefine", domain, "--remove-all-storage")
 
     def remove_room_resources(self, room: Room) -> None:
         network = network_name(room)
@@ -284,7 +298,62 @@ def _catching(call: Callable[[str], None], argument: str, failures: list[BaseExc
 
 
 def _virsh(*args: str, check: bool = True) -> str:
-    return proc.run(["virsh", "-c", LIBVIRT_URI, *args], timeout=60, check=check).stdout
+    result = proc.run(["virsh", "-c", LIBVIRT_URI, *args], timeout=60, check=False)
+    if not result.ok and _cannot_connect(result.stderr):
+        raise libvirt_unreachable(result.stderr)
+    if check and not result.ok:
+        raise proc.failure(result)
+    return result.stdout
+
+
+def _cannot_connect(stderr: str) -> bool:
+    return "failed to connect to the hypervisor" in stderr.lower()
+
+
+def libvirt_unreachable(stderr: str) -> DaemonError:
+    reason = proc.tail(stderr, 1).removeprefix("error: ")[:300]
+    return DaemonError(
+        f"libvirtd does not answer at {LIBVIRT_URI} ({reason})", "start it with `labtool daemons`, then run this again"
+    )
+
+
+def _domain_state(domain: str) -> str | None:
+    """`virsh domstate` ("running", "shut off" ...), or None when there is no such domain."""
+    return _virsh("domstate", domain, check=False).strip() or None
+
+
+def _forget_stale(project: VagrantProject, name: str, domain: str) -> None:
+    """Clear what a VM that is gone left behind, before it is created again.
+
+    A domain undefined behind labtool's back (`virsh undefine`), or a `vagrant up` killed
+    between making the VM's disk and defining its domain, leaves the disk volume in the
+    pool (and Vagrant's record of the machine); vagrant-libvirt then refuses to create the
+    VM ("volume for domain is already created"). `vagrant destroy` of a machine that does
+    not exist removes exactly those.
+    """
+    record = project.state_dir / "vagrant" / "machines" / name / "libvirt" / "id"
+    volume = _virsh("vol-info", "--pool", STORAGE_POOL, f"{domain}.img", check=False)
+    if volume.strip() or record.exists():
+        project.destroy(name)
+
+
+READY_TIMEOUT = 900.0
+"""How long a running VM may take to answer over SSH (a first boot under TCG on a busy host takes minutes)."""
+READY_POLL_SECONDS = 5.0
+
+
+def wait_for_ssh(project: VagrantProject, name: str, timeout: float = READY_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            project.ssh(name, "true")
+            return
+        except VagrantError as exc:
+            if time.monotonic() > deadline:
+                raise VagrantError(
+                    f"{name} runs but does not answer over SSH within {timeout:.0f} s", exc.hint
+                ) from exc
+        time.sleep(READY_POLL_SECONDS)
 
 
 def _disk_chain(domain: str) -> tuple[int, int]:

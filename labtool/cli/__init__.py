@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from labtool import __version__
+from labtool.cancel import StoppedError
 from labtool.cli import (
     compare,
     daemons,
@@ -21,6 +22,7 @@ from labtool.cli import (
     down,
     images,
     init,
+    interrupts,
     provision,
     report,
     room,
@@ -30,11 +32,12 @@ from labtool.cli import (
     verify,
 )
 from labtool.errors import LabtoolError
+from labtool.host import children
 
 VERBS = (init, up, status, provision, down, verify, compare, report, shell, room, images, daemons, doctor)
 EXIT_ERROR = 1
 EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = interrupts.EXIT_INTERRUPTED
 
 
 def parser() -> argparse.ArgumentParser:
@@ -59,8 +62,24 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    with children.marking_children():  # so a later labtool can tell this one's leftovers, should it be killed
+        code = _run(args)
+    if code == EXIT_INTERRUPTED and interrupts.stuck_threads():
+        # A worker still inside a call (its commands were stopped, the state written, the lock released)
+        # would keep Python from exiting: leave now, as promised to the user who pressed Ctrl-C.
+        interrupts.flush()
+        os._exit(code)
+    return code
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return int(args.run(args))
+    except StoppedError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except LabtoolError as exc:
         if args.debug:
             traceback.print_exc()

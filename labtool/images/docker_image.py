@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 from labtool import proc
-from labtool.errors import ImageBuildError
+from labtool.errors import DaemonError
 from labtool.images import recipe
 
 BUILD_TAG_PREFIX = "build-"
@@ -26,7 +27,17 @@ def client() -> Any:
     try:
         return docker.from_env(timeout=300)
     except docker.errors.DockerException as exc:
-        raise ImageBuildError("the Docker engine does not answer", "run `labtool daemons` to start it") from exc
+        raise engine_unreachable(exc) from exc
+
+
+def engine_unreachable(exc: Exception) -> DaemonError:
+    """The one error for "dockerd is not there": where labtool looked, the reason's last line, the fix."""
+    where = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    reason = str(exc).strip().splitlines()[-1][:300] if str(exc).strip() else type(exc).__name__
+    return DaemonError(
+        f"the Docker engine does not answer at {where} ({reason})",
+        "start it with `labtool daemons`, then run this again",
+    )
 
 
 def ref(key: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 from labtool.backends.base import HostView, Observed, Presence
@@ -16,8 +17,23 @@ class FakeBackend:
         self.broken = broken or set()
         self.crashing: set[str] = set()
         self.room_resources = True
+        self.unreachable: LabtoolError | None = None
+        """Raised by observe: the daemon does not answer."""
+        self.slow: set[str] = set()
+        """Machines whose bring_up waits (as `vagrant up` for a boot) until `stopped` is set, then fails
+        as a killed command does; the machine exists by then, half made."""
+        self.stuck: set[str] = set()
+        """Machines whose bring_up waits until `unstuck` is set whatever happens (a call that ignores signals)."""
+        self.stopped = threading.Event()
+        self.unstuck = threading.Event()
+        self.started = threading.Event()
+        """Set when a slow or stuck bring_up has begun."""
+        self.created: list[str] = []
+        self.destroyed: list[str] = []
 
     def observe(self, room: Room) -> dict[str, Observed]:
+        if self.unreachable is not None:
+            raise self.unreachable
         return {
             m.name: Observed(m.name, Presence.RUNNING if m.name in self.running else Presence.ABSENT)
             for m in room.machines
@@ -30,6 +46,16 @@ class FakeBackend:
                 raise LabtoolError(f"{machine.name} would not start")
             if machine.name in self.crashing:
                 raise RuntimeError("the SDK fell over")
+            if machine.name not in self.running:
+                self.created.append(machine.name)
+            if machine.name in self.slow:
+                self.running.add(machine.name)  # the domain is defined and booting
+                self.started.set()
+                self.stopped.wait(30)
+                raise LabtoolError(f"`vagrant up {machine.name}` exited with -15")
+            if machine.name in self.stuck:
+                self.started.set()
+                self.unstuck.wait(30)
             self.running.add(machine.name)
 
     def connection(self, room: Room, machine: Machine) -> dict[str, object]:
@@ -43,6 +69,7 @@ class FakeBackend:
 
     def destroy(self, room: Room, machines: Sequence[Machine]) -> None:
         self.running -= {m.name for m in machines}
+        self.destroyed += [m.name for m in machines]
 
     def remove_room_resources(self, room: Room) -> None:
         self.room_resources = False

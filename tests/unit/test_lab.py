@@ -27,7 +27,7 @@ def provisioned(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
 
     def fake_provision(
-        room: Room, machine: str, inventory: Path, work_dir: Path, on_task: object, *, how: object
+        room: Room, machine: str, inventory: Path, work_dir: Path, on_task: object, **options: object
     ) -> ProvisionResult:
         calls.append(machine)
         ok = machine != "s2-ct"
