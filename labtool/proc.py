@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from labtool.errors import CommandError
+from labtool.errors import CommandError, DaemonUnreachableError
 from labtool.host import children
 
 DEFAULT_TIMEOUT = 60.0
@@ -107,8 +107,29 @@ def run(
         ) from exc
     result = Result(argv, proc.returncode, stdout, stderr, time.monotonic() - started)
     if check and not result.ok:
-        raise failure(result, hint=hint, log=log)
+        raise unreachable(result) or failure(result, hint=hint, log=log)
     return result
+
+
+UNREACHABLE = {
+    # program: (what its stderr says when its daemon is not there, the daemon)
+    "virsh": ("failed to connect to the hypervisor", "libvirtd"),
+    "docker": ("cannot connect to the docker daemon", "the Docker engine"),
+}
+
+
+def unreachable(result: Result) -> DaemonUnreachableError | None:
+    """The one error for a command whose daemon does not answer, naming the daemon and `labtool daemons`."""
+    known = UNREACHABLE.get(os.path.basename(result.argv[0]))
+    if result.ok or known is None or known[0] not in result.stderr.lower():
+        return None
+    reason = tail(result.stderr, 1).removeprefix("error: ")[:300]
+    where = f" at {result.argv[2]}" if result.argv[1:2] == ("-c",) else ""
+    return DaemonUnreachableError(
+        f"{known[1]} does not answer{where} ({reason})",
+        "start it with `labtool daemons`, then run this again",
+        output=result.stderr,
+    )
 
 
 def failure(result: Result, *, hint: str = "", log: Path | None = None) -> CommandError:

@@ -22,7 +22,7 @@ from typing import Any
 
 from labtool import proc
 from labtool.backends.base import HostView, Observed, Presence
-from labtool.errors import DaemonError, LabtoolError
+from labtool.errors import LabtoolError
 from labtool.host import processes
 from labtool.host.accel import Accel
 from labtool.host.daemons import LIBVIRT_URI, STORAGE_POOL
@@ -299,22 +299,12 @@ def _catching(call: Callable[[str], None], argument: str, failures: list[BaseExc
 
 def _virsh(*args: str, check: bool = True) -> str:
     result = proc.run(["virsh", "-c", LIBVIRT_URI, *args], timeout=60, check=False)
-    if not result.ok and _cannot_connect(result.stderr):
-        raise libvirt_unreachable(result.stderr)
+    gone = proc.unreachable(result)
+    if gone is not None:  # even where a failure is expected (a domain that may not exist): say so, stop
+        raise gone
     if check and not result.ok:
         raise proc.failure(result)
     return result.stdout
-
-
-def _cannot_connect(stderr: str) -> bool:
-    return "failed to connect to the hypervisor" in stderr.lower()
-
-
-def libvirt_unreachable(stderr: str) -> DaemonError:
-    reason = proc.tail(stderr, 1).removeprefix("error: ")[:300]
-    return DaemonError(
-        f"libvirtd does not answer at {LIBVIRT_URI} ({reason})", "start it with `labtool daemons`, then run this again"
-    )
 
 
 def _domain_state(domain: str) -> str | None:

@@ -7,6 +7,7 @@ it waits until each one answers, and names the log when one does not.
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from collections.abc import Callable
@@ -55,13 +56,18 @@ def docker_answers() -> bool:
     import docker  # deferred: importing the SDK costs ~0.2 s that most commands do not need
 
     try:
-        client = docker.DockerClient(base_url=f"unix://{DOCKER_SOCKET}", timeout=5)
+        # Where every other Docker call of labtool goes: DOCKER_HOST when set, else the local socket.
+        client = docker.DockerClient(base_url=docker_url(), timeout=5)
         try:
             return bool(client.ping())
         finally:
             client.close()
     except Exception:  # the SDK raises several unrelated types for "no daemon"
         return False
+
+
+def docker_url() -> str:
+    return os.environ.get("DOCKER_HOST") or f"unix://{DOCKER_SOCKET}"
 
 
 def libvirt_answers() -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,9 @@ def client() -> Any:
 
 def engine_unreachable(exc: Exception) -> DaemonError:
     """The one error for "dockerd is not there": where labtool looked, the reason's last line, the fix."""
-    where = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    from labtool.host.daemons import docker_url
+
+    where = docker_url()
     reason = str(exc).strip().splitlines()[-1][:300] if str(exc).strip() else type(exc).__name__
     return DaemonError(
         f"the Docker engine does not answer at {where} ({reason})",

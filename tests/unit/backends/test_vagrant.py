@@ -111,15 +111,11 @@ def test_a_failing_first_vm_fails_its_own_bring_up_only(
 def test_libvirt_not_answering_is_one_error_naming_labtool_daemons(
     backend: vagrant.VagrantBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    down = proc.Result(
-        ("virsh",),
-        1,
-        "",
+    stderr = (
         "error: failed to connect to the hypervisor\n"
-        "error: Failed to connect socket to '/var/run/libvirt/libvirt-sock': No such file or directory\n",
-        0.1,
+        "error: Failed to connect socket to '/var/run/libvirt/libvirt-sock': No such file or directory\n"
     )
-    monkeypatch.setattr(proc, "run", lambda argv, **options: down)
+    monkeypatch.setattr(proc, "run", lambda argv, **options: proc.Result(tuple(argv), 1, "", stderr, 0.1))
     with pytest.raises(DaemonError) as caught:
         backend.observe(ROOM)
     assert caught.value.message == (
