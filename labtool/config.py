@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from labtool import course, proc
+from labtool import access, course, proc, students
 from labtool.errors import RoomError
 from labtool.model import (
     GROUP_OF_KIND,
@@ -64,7 +64,7 @@ _LABEL_RULE = "lowercase letters, digits and hyphens, at most 63 characters, not
 # parse and on duplicate YAML keys (which would silently merge two machines into one).
 INVENTORY_PLUGINS = "yaml,ini"
 ANSIBLE_ENV = {
-    "ANSIBLE_INVENTORY_IGNORE_REGEX": r"^labtool\.yml$",
+    "ANSIBLE_INVENTORY_IGNORE_REGEX": r"^(labtool\.yml|students\.csv)$",
     "ANSIBLE_INVENTORY_UNPARSED_FAILED": "True",
     "ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED": "True",
     "ANSIBLE_INVENTORY_UNPARSED_WARNING": "True",
@@ -80,7 +80,7 @@ INVENTORY_TIMEOUT = 60.0
 # Directory entries Ansible does not read as inventory sources (its always-ignored names
 # and default ignored extensions, plus labtool.yml): used to spot a room with no inventory.
 _NOT_INVENTORY = re.compile(
-    r"^\.|^(host_vars|group_vars|vars_plugins|labtool\.yml)$|(\.pyc|\.pyo|\.swp|\.bak|~|\.rpm|\.md|\.txt|\.rst"
+    r"^\.|^(host_vars|group_vars|vars_plugins|labtool\.yml|students\.csv)$|(\.pyc|\.pyo|\.swp|\.bak|~|\.rpm|\.md|\.txt|\.rst"
     r"|\.orig|\.cfg|\.retry)$"
 )
 _YAML_SUFFIXES = (".yml", ".yaml", ".json")
@@ -102,10 +102,25 @@ def load(rooms_dir: Path, name: str, project: Project) -> Room:
     problems: list[str] = []
     others = _other_indexes(rooms_dir, name)
     settings = _read_settings(room_dir, _free_index(others), problems)
-    room_course = course.read(settings.pop(COURSE_SECTION, None), _display(room_dir / SETTINGS_FILE), project, problems)
+    where = _display(room_dir / SETTINGS_FILE)
+    room_course = course.read(settings.pop(COURSE_SECTION, None), where, project, problems)
+    room_access = access.read(settings.pop(access.SECTION, None), where, problems)
+    student_sudo = students.read_settings(settings.pop(students.SECTION, None), where, problems)
     _check_index_is_free(rooms_dir, name, settings, others, problems)
     inventory = _read_inventory(room_dir, problems)
     seats = _seats(inventory, _inventory_label(room_dir), problems) if inventory is not None else []
+    if inventory is not None:
+        seats = students.attach(
+            seats,
+            inventory.get("_meta", {}).get("hostvars", {}),
+            room_dir,
+            inventory_where=_inventory_label(room_dir),
+            csv_where=_display(room_dir / students.CSV_FILE),
+            problems=problems,
+        )
+    fits = access.fits_problem(room_access, len(seats), where) if room_access else None
+    if fits:
+        problems.append(fits)
     if problems:
         raise RoomError(problems, _fix_hint(room_dir))
     return Room(
@@ -116,7 +131,19 @@ def load(rooms_dir: Path, name: str, project: Project) -> Room:
         container=ContainerResources(**settings["container"]),
         networks=Networks(**settings["network"]),
         course=room_course,
+        access=room_access,
+        student_sudo=student_sudo,
     )
+
+
+def host_variables(room_dir: Path) -> dict[str, dict[str, Any]]:
+    """Each host's variables as Ansible reads the room (its group_vars and host_vars applied)."""
+    problems: list[str] = []
+    inventory = _read_inventory(room_dir, problems)
+    if inventory is None:
+        raise RoomError(problems, _fix_hint(room_dir))
+    hostvars = inventory.get("_meta", {}).get("hostvars", {})
+    return {str(k): v for k, v in hostvars.items() if isinstance(v, dict)} if isinstance(hostvars, dict) else {}
 
 
 def new_room(rooms_dir: Path, name: str, seats: int, course_from: Path | None = None) -> Path:
@@ -183,6 +210,7 @@ def _settings_text(index: int) -> str:
         container_min=CONTAINER_MIN_MEMORY_MIB,
         playbook=course.DEFAULT_PLAYBOOK,
         tests=course.DEFAULT_TESTS,
+        checks=course.DEFAULT_CHECKS,
     )
 
 
@@ -221,11 +249,23 @@ network:
   # VMs 10.214.<index>.0/24): 1..254, different for every room on this host.
   index: {index}
 
+# Published access, off unless set: each seat's SSH and app on this host at ports
+# port_base + 4 * seat's position + 0..3 (container SSH, container app, VM SSH, VM app).
+# access:
+#   address: 127.0.0.1        # an address of this host; never a wildcard
+#   port_base: 20000
+
+# Students: students.csv in this directory (seat,name[,email][,login]) or the host
+# variable labtool_student. Each gets an account on both machines of their seat.
+# students:
+#   sudo: true                # students may use sudo on their own seat's machines
+
 # What the room teaches; paths are relative to the lab project. Uncomment to change.
 # course:
 #   playbook: {playbook}          # applied to every machine of the room
 #   tests: {tests}       # the testinfra suite `labtool verify` runs on each machine
 #   expected_differences: parity.yml   # more allowed VM-vs-container differences, each with its reason
+#   checks: {checks}                     # exercise checks `labtool check` grades (default: checks/ if it exists)
 #   app:                               # the course's app, if it describes itself (parity then compares it)
 #     fingerprint_url: http://127.0.0.1/api/fingerprint
 #     page_url: http://127.0.0.1/
@@ -323,6 +363,8 @@ _SCHEMA: Mapping[str, Mapping[str, _Number]] = {
 _REQUIRED = {("network", "index")}
 COURSE_SECTION = "course"
 """What the room teaches: paths into the lab project, checked by labtool.course rather than as numbers."""
+_OTHER_SECTIONS = (COURSE_SECTION, access.SECTION, students.SECTION)
+"""Sections checked by their own modules (course, published access, student accounts), not as numbers."""
 
 _Settings = dict[str, Any]
 
@@ -424,10 +466,10 @@ def _check_schema(data: Any, where: str, example: str, problems: list[str]) -> _
         problems.append(f"{where}: must be a mapping of sections {_known(_SCHEMA)}; got {_show(data)}")
         return settings
     for section, body in data.items():
-        if section == COURSE_SECTION:
-            settings[COURSE_SECTION] = body
+        if section in _OTHER_SECTIONS:
+            settings[section] = body
         elif section not in _SCHEMA:
-            known = {**_SCHEMA, COURSE_SECTION: {}}
+            known = {**_SCHEMA, **{other: {} for other in _OTHER_SECTIONS}}
             problems.append(f"{where}: {section}: unknown section; {_unknown_fix(str(section), known, '')}")
         elif not isinstance(body, dict):
             problems.append(f"{where}: {section}: must be a mapping of {_known(_SCHEMA[section])}; got {_show(body)}")

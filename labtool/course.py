@@ -1,8 +1,9 @@
 """What a room teaches: the `course:` section of labtool.yml, and the files the course consists of.
 
-A room names its playbook, its testinfra suite and an optional allow-list of extra
-expected differences, all inside the lab project; defaults are the reference
-layout (playbooks/site.yml, molecule/shared/tests). `content_files` lists what the
+A room names its playbook, its testinfra suite, an optional allow-list of extra
+expected differences and optional exercise checks, all inside the lab project;
+defaults are the reference layout (playbooks/site.yml, molecule/shared/tests,
+checks/ when the project has it). `content_files` lists what the
 chosen playbook really uses (the playbook, playbooks it imports, group_vars and
 host_vars beside it, and every role it names, with the roles those depend on), so
 the provisioning key changes with them and with nothing else.
@@ -25,7 +26,8 @@ from labtool.project import Project
 
 DEFAULT_PLAYBOOK = "playbooks/site.yml"
 DEFAULT_TESTS = "molecule/shared/tests"
-KEYS = ("playbook", "tests", "expected_differences", "app")
+DEFAULT_CHECKS = "checks"
+KEYS = ("playbook", "tests", "expected_differences", "app", "checks")
 APP_KEYS = ("fingerprint_url", "page_url", "page_ignore_id")
 
 _PLAY_TASK_LISTS = ("pre_tasks", "tasks", "post_tasks", "handlers")
@@ -54,6 +56,9 @@ def read(raw: Any, where: str, project: Project, problems: list[str]) -> Course:
     playbook = path("playbook", DEFAULT_PLAYBOOK, "file")
     tests = path("tests", DEFAULT_TESTS, "directory")
     allow_list = path("expected_differences", None, "file")
+    # Checks are optional: the project's checks/ is taken when it exists; a named directory must exist.
+    optional_checks = DEFAULT_CHECKS if (project.root / DEFAULT_CHECKS).is_dir() else None
+    checks = path("checks", optional_checks, "directory")
     if allow_list is not None:
         try:
             expected.load(allow_list)
@@ -65,6 +70,7 @@ def read(raw: Any, where: str, project: Project, problems: list[str]) -> Course:
         tests=tests or project.root / DEFAULT_TESTS,
         expected_differences=allow_list,
         app=_app(body.get("app"), where, problems),
+        checks=checks,
     )
 
 

@@ -22,6 +22,14 @@ class CommandError(LabtoolError):
         self.output = output
 
 
+class CommandTimeoutError(CommandError):
+    """An external command did not finish within its timeout and was killed."""
+
+    def __init__(self, message: str, hint: str = "", *, timeout: float) -> None:
+        super().__init__(message, hint)
+        self.timeout = timeout
+
+
 class SettingsError(LabtoolError):
     """A setting (environment variable) has a value labtool cannot use."""
 

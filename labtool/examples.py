@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 EXAMPLES = ("labnotes", "minimal")
-REFERENCE_PARTS = ("ansible.cfg", "playbooks", "roles", "inventories/default", "molecule")
+REFERENCE_PARTS = ("ansible.cfg", "playbooks", "roles", "inventories/default", "molecule", "checks")
 """What of the reference project makes the labnotes course."""
 SHARED_PARTS = ("ansible.cfg", "molecule/README.md", "molecule/docker", "molecule/vagrant")
 """What every other example takes from the reference project: Ansible settings and the Molecule scenarios."""

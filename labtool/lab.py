@@ -7,24 +7,32 @@ progress through a callback and never prints.
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
 from dataclasses import dataclass, field
 from typing import Any
 
-from labtool import inventory, state
+from labtool import access, accounts, inventory, state
 from labtool.backends.base import Backend, Observed, Presence
 from labtool.cancel import Cancel, StoppedError
 from labtool.errors import DaemonError, LabtoolError
-from labtool.host import children
+from labtool.host import apt_cache, children
 from labtool.images.pair import ImagePair
 from labtool.model import Kind, Machine, Room
 from labtool.plan import Action, Plan, Step, make_plan
-from labtool.provision import ProvisionResult, provision, provision_key, strategy
+from labtool.provision import (
+    AccountResult,
+    ProvisionResult,
+    provision,
+    provision_account,
+    provision_key,
+    strategy,
+)
 from labtool.settings import Settings
 
 Progress = Callable[[str], None]
@@ -143,6 +151,7 @@ class Lab:
             seats=seats,
             force_provision=force_provision,
             images=self.images,
+            accounts=accounts.tokens(self.room, state.read_passwords(self.state_dir)),
         )
 
     def status(self) -> list[MachineStatus]:
@@ -226,6 +235,7 @@ class Lab:
             if stale is not None:
                 self.recover(progress)
             state.claim(self.state_dir, self.room.path)
+            self.claim_ports()
             run = _Run(self, plan.provision_key, progress, parallel)
             lanes = ThreadPoolExecutor(max_workers=2, thread_name_prefix="lane")
             for kind in (Kind.CONTAINER, Kind.VM):
@@ -237,9 +247,48 @@ class Lab:
         report.interrupted = self.cancel.reason if self.cancel.is_set() else ""
         return report
 
-    def down(self, seats: Collection[str] | None, progress: Progress) -> list[str]:
-        """Destroy the machines (of the given seats, or all); for the whole room, also its networks and state."""
-        machines = [m for m in self.room.machines if seats is None or m.seat in seats]
+    def claim_ports(self) -> None:
+        """Record the host ports the room publishes, refusing ports another room of this host holds."""
+        rooms_state = self.settings.rooms_state_dir
+        others = [ports for room, ports in state.claimed_ports(rooms_state).items() if room != self.room.name]
+        free = access.free_base(others, len(self.room.seats))
+        state.claim_ports(rooms_state, self.room.name, access.room_ports(self.room), free)
+
+    def apply_accounts(self, machines: Sequence[Machine], progress: Progress) -> list[AccountResult]:
+        """Set the accounts the room's state now asks for on the given running machines, in parallel.
+
+        The caller holds the room lock (`labtool handout` issues passwords and applies them in one go).
+        """
+        issued = state.read_passwords(self.state_dir)
+        room_state = state.read(self.state_dir)
+        how = strategy(self.settings.mitogen)
+        jobs = {}
+        workers = max(1, min(len(machines), 2 * (os.cpu_count() or 1)))  # mostly waiting on the machines
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="account") as pool:
+            for machine in machines:
+                wanted = accounts.wanted(self.room, issued, machine, room_state.record(machine.name).account)
+                if wanted is not None:
+                    progress(f"{machine.name}: setting the account of {wanted.login or 'nobody'}")
+                    jobs[machine.name] = pool.submit(
+                        provision_account, self.room, machine.name, wanted, self.inventory_path, self.state_dir, how=how
+                    )
+        results = [job.result() for job in jobs.values()]
+        room_state = state.read(self.state_dir)
+        for result in results:
+            if result.ok:
+                room_state.record(result.machine).account = result.token
+        state.write(self.state_dir, room_state)
+        return results
+
+    def down(
+        self, seats: Collection[str] | None, progress: Progress, kinds: Collection[Kind] | None = None
+    ) -> list[str]:
+        """Destroy the machines (of the given seats and kinds, or all); for the whole room, also its networks
+        and state. A seat's student passwords and the room's other seats are kept."""
+        machines = [
+            m for m in self.room.machines if (seats is None or m.seat in seats) and (kinds is None or m.kind in kinds)
+        ]
+        whole_room = seats is None and kinds is None
         observed = self.observe()
         removed: list[str] = []
         with state.locked(self.state_dir, self.what, progress) as stale:
@@ -256,7 +305,7 @@ class Lab:
                         backend.destroy(self.room, [machine])
                         removed.append(machine.name)
                 self._check_cancel(removed, [])
-                if seats is None:
+                if whole_room:
                     for backend in self.backends.values():
                         backend.remove_room_resources(self.room)
                 else:
@@ -265,7 +314,7 @@ class Lab:
                 if self.cancel.is_set() and not isinstance(exc, StoppedError):
                     self._check_cancel(removed, machines)
                 raise
-        if seats is None:
+        if whole_room:
             shutil.rmtree(self.state_dir, ignore_errors=True)
         return removed
 
@@ -301,9 +350,13 @@ class _Run:
         self.connections = inventory.read(lab.inventory_path)
         self.parallel = max(1, parallel)
         self.provisioners = ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="provision")
+        self.issued = state.read_passwords(lab.state_dir)
         self.strategy = strategy(lab.settings.mitogen)
         if self.strategy.note:
             progress(f"warning: {self.strategy.note}")
+        self.apt_proxy = apt_cache.machine_proxy(lab.settings)
+        if lab.settings.apt_cache and not self.apt_proxy:
+            progress("warning: the apt cache does not answer (`labtool daemons` starts it): machines use the mirror")
         self.outcomes: list[Outcome] = []
         self.futures: list[Future[Any]] = []
         self.begun: dict[str, Action] = {}
@@ -333,6 +386,8 @@ class _Run:
     def _bring_up(self, step: Step, backend: Backend) -> None:
         machine = step.machine
         started = time.monotonic()
+        # A machine that failed before its playbook ran is unprovisioned; an account-only step leaves that be.
+        provisions = False if Action.PROVISION in step.actions else None
         doing = "waiting"
         try:
             if step.needs_machine:
@@ -347,31 +402,56 @@ class _Run:
                 doing = "connecting"
             self._connect(machine, backend)
             doing = READY
-            self._begin(machine, Action.PROVISION)
+            if Action.PROVISION in step.actions:
+                self._begin(machine, Action.PROVISION)
+            elif self.cancel.is_set():
+                raise StoppedError(f"{machine.name}: not begun, labtool is stopping")
         except Exception as exc:  # an SDK's own error too: one machine failing must not stop the others
             if self.cancel.is_set():
                 self._interrupted(step, doing, started)
                 return
             error = exc.message if isinstance(exc, LabtoolError) else f"unexpected {type(exc).__name__}: {exc}"
-            self._record(Outcome(machine.name, machine.kind, step.actions, False, error=error))
+            self._record(Outcome(machine.name, machine.kind, step.actions, False, error=error), course_ok=provisions)
             return
-        self.progress(f"{machine.name}: provisioning ({step.reason})")
-        future = self.provisioners.submit(self._provision, machine)
+        doing = "provisioning" if Action.PROVISION in step.actions else "setting the student's account"
+        self.progress(f"{machine.name}: {doing} ({step.reason})")
+        future = self.provisioners.submit(self._provision, step)
         future.add_done_callback(functools.partial(self._provisioned, step, started))
         self.track(future)
 
-    def _provision(self, machine: Machine) -> ProvisionResult | None:
+    def _provision(self, step: Step) -> tuple[ProvisionResult | None, AccountResult | None] | None:
+        """The course's playbook (when the step provisions), then the student's account (when the seat needs one).
+
+        None: interrupted while waiting for a free provisioning slot.
+        """
+        machine = step.machine
         if self.cancel.is_set():
-            return None  # interrupted while waiting for a free provisioning slot
-        return provision(
-            self.lab.room,
-            machine.name,
-            self.lab.inventory_path,
-            self.lab.state_dir,
-            self._task,
-            how=self.strategy,
-            cancelled=self.cancel.is_set,
+            return None
+        course = None
+        if Action.PROVISION in step.actions:
+            course = provision(
+                self.lab.room,
+                machine.name,
+                self.lab.inventory_path,
+                self.lab.state_dir,
+                self._task,
+                how=self.strategy,
+                apt_proxy=self.apt_proxy,
+                timeout=self.lab.settings.provision_timeout,
+                cancelled=self.cancel.is_set,
+            )
+            if not course.ok or self.cancel.is_set():
+                return course, None
+        with self.lock:
+            had = self.state.record(machine.name).account
+        wanted = accounts.wanted(self.lab.room, self.issued, machine, had)
+        if wanted is None:
+            return course, None
+        self._task(machine.name, f"labtool: the account of {wanted.login or 'former students'}")
+        result = provision_account(
+            self.lab.room, machine.name, wanted, self.lab.inventory_path, self.lab.state_dir, how=self.strategy
         )
+        return course, result
 
     def finish(self, plan: Plan) -> list[Outcome]:
         """Close the run: what has no outcome yet (not begun, or stuck past the interrupt's grace) is interrupted."""
@@ -386,25 +466,43 @@ class _Run:
             state.write(self.lab.state_dir, self.state)
         return sorted(self.outcomes, key=lambda o: o.machine)
 
-    def _provisioned(self, step: Step, started: float, done: Future[ProvisionResult | None]) -> None:
+    def _provisioned(
+        self,
+        step: Step,
+        started: float,
+        done: Future[tuple[ProvisionResult | None, AccountResult | None] | None],
+    ) -> None:
         machine = step.machine
+        provisions = Action.PROVISION in step.actions
         seconds = time.monotonic() - started
         try:
-            result = None if done.cancelled() else done.result()
+            results = None if done.cancelled() else done.result()
         except Exception as exc:  # ansible-runner failing to start at all must not take the other seats down
             if self.cancel.is_set():
                 self._interrupted(step, "provisioning", started)
                 return
             self._record(
-                Outcome(machine.name, machine.kind, step.actions, False, None, seconds, f"provisioning crashed: {exc}")
+                Outcome(machine.name, machine.kind, step.actions, False, None, seconds, f"provisioning crashed: {exc}"),
+                course_ok=False if provisions else None,
             )
             return
-        if result is None or (self.cancel.is_set() and not result.ok):
-            self._interrupted(step, READY if result is None else "provisioning", started)
+        if results is None:
+            self._interrupted(step, READY, started)
             return
-        self._keep_managed_files(result)
+        course, account = results
+        stopped = (course is not None and not course.ok) or (account is not None and not account.ok)
+        if self.cancel.is_set() and stopped:
+            self._interrupted(step, "provisioning", started)
+            return
+        if course is not None:
+            self._keep_managed_files(course)
+        ok = (course is None or course.ok) and (account is None or account.ok)
+        error = (course.error if course and not course.ok else "") or (account.error if account else "")
+        changed = course.changed if course else None
         self._record(
-            Outcome(machine.name, machine.kind, step.actions, result.ok, result.changed, seconds, result.error)
+            Outcome(machine.name, machine.kind, step.actions, ok, changed, seconds, error),
+            course_ok=course.ok if course else None,
+            account=account.token if account and account.ok else None,
         )
 
     def _keep_managed_files(self, result: ProvisionResult) -> None:
@@ -468,7 +566,8 @@ class _Run:
             state.write(self.lab.state_dir, self.state)
         self.progress(f"{machine.name}: {'not started' if doing == 'waiting' else error}")
 
-    def _record(self, outcome: Outcome) -> None:
+    def _record(self, outcome: Outcome, *, course_ok: bool | None, account: str | None = None) -> None:
+        """course_ok None: the course's playbook did not run (its record stands); account: the token now applied."""
         with self.lock:
             if self.closed:
                 return
@@ -476,13 +575,17 @@ class _Run:
             record = self.state.record(outcome.machine)
             record.failed = not outcome.ok
             record.error = outcome.error
-            record.changed = outcome.changed
-            record.provisioned_key = self.key if outcome.ok else None
+            if course_ok is not None:
+                record.changed = outcome.changed
+                record.provisioned_key = self.key if course_ok else None
+            if account is not None:
+                record.account = account
             record.finished_at = state.utc_now()
             record.working = ""
             state.write(self.lab.state_dir, self.state)
         if outcome.ok:
-            self.progress(f"{outcome.machine}: ready, changed={outcome.changed} ({outcome.seconds:.0f} s)")
+            done = "account set" if outcome.changed is None else f"changed={outcome.changed}"
+            self.progress(f"{outcome.machine}: ready, {done} ({outcome.seconds:.0f} s)")
         else:
             self.progress(f"{outcome.machine}: FAILED: {outcome.error}")
 
@@ -510,9 +613,12 @@ def open_lab(settings: Settings, room: Room, images: ImagePair | None = None, ca
 
     state.check_claim(state.room_dir(settings, room.name), room.path)
     backends: dict[Kind, Backend] = {
-        Kind.CONTAINER: DockerBackend(images.docker_ref if images else None),
+        Kind.CONTAINER: DockerBackend(images.docker_ref if images else None, timeout=settings.docker_timeout),
         Kind.VM: VagrantBackend(
-            settings.rooms_state_dir, accel.detect(settings.vm_accel), images.box if images else None
+            settings.rooms_state_dir,
+            accel.detect(settings.vm_accel),
+            images.box if images else None,
+            timeout=settings.vagrant_timeout,
         ),
     }
     return Lab(settings, room, backends, images, cancel)

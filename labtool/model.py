@@ -36,10 +36,24 @@ class Machine:
 
 
 @dataclass(frozen=True)
+class Student:
+    """Who sits at a seat (students.csv or the host variable `labtool_student`): an account on both machines."""
+
+    name: str
+    login: str
+    """The Unix account on the seat's machines: given, or derived from the name (labtool.students)."""
+    email: str | None = None
+
+
+STUDENT_VARIABLE = "labtool_student"
+
+
+@dataclass(frozen=True)
 class Seat:
     name: str
     vm: Machine
     container: Machine
+    student: Student | None = None
 
     @property
     def machines(self) -> tuple[Machine, Machine]:
@@ -86,6 +100,19 @@ class AppProbe:
 
 
 @dataclass(frozen=True)
+class Access:
+    """Published access (labtool.yml `access:`): each seat's SSH and HTTP on the host, at predictable ports.
+
+    Seat i (0-based, in the room's seat order) gets ports port_base + 4*i + PORT_OFFSETS[...];
+    labtool.access computes them.
+    """
+
+    address: str
+    """An address of this host (never a wildcard): where students connect."""
+    port_base: int
+
+
+@dataclass(frozen=True)
 class Course:
     """What a room teaches: the lab project's playbook, its testinfra suite, its extra expected differences."""
 
@@ -95,6 +122,8 @@ class Course:
     tests: Path
     expected_differences: Path | None = None
     app: AppProbe = AppProbe()
+    checks: Path | None = None
+    """The exercise checks `labtool check` grades (testinfra files with points); None: the course has none."""
 
 
 @dataclass(frozen=True)
@@ -107,10 +136,18 @@ class Room:
     container: ContainerResources
     networks: Networks
     course: Course
+    access: Access | None = None
+    """None: nothing is published; the seats are reachable from the lab host only."""
+    student_sudo: bool = True
+    """Whether students may use sudo (with their password) on their seat's machines."""
 
     @property
     def machines(self) -> tuple[Machine, ...]:
         return tuple(m for seat in self.seats for m in seat.machines)
+
+    @property
+    def students(self) -> tuple[tuple[Seat, Student], ...]:
+        return tuple((seat, seat.student) for seat in self.seats if seat.student is not None)
 
     def seat(self, name: str) -> Seat:
         for seat in self.seats:

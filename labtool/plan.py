@@ -18,6 +18,8 @@ class Action(StrEnum):
     """Destroy, then create: a machine whose creation was interrupted may lack what a first boot does once."""
     START = "start"
     PROVISION = "provision"
+    ACCOUNT = "account"
+    """Only the student's account (labtool's account play), the course being up to date."""
 
 
 @dataclass(frozen=True)
@@ -61,12 +63,35 @@ def make_plan(
     seats: Collection[str] | None = None,
     force_provision: bool = False,
     images: ImagePair | None = None,
+    accounts: Mapping[str, str] | None = None,
 ) -> Plan:
+    """accounts: machine -> the student account token it must carry (accounts.tokens); None: not checked."""
     steps = []
     for machine in room.machines:
         if seats is None or machine.seat in seats:
-            steps.append(_step(machine, observed.get(machine.name), state, provision_key, force_provision))
+            step = _step(machine, observed.get(machine.name), state, provision_key, force_provision)
+            if accounts is not None:
+                step = _account_step(step, state, accounts.get(machine.name, ""))
+            steps.append(step)
     return Plan(tuple(steps), provision_key, images)
+
+
+def _account_step(step: Step, state: RoomState, wanted: str) -> Step:
+    """A machine whose course is up to date but whose student account is not gets the account alone.
+
+    (Provisioning always applies the account after the course, so other steps need nothing more.)
+    """
+    record = state.machines.get(step.machine.name)
+    had = record.account if record else ""
+    if step.actions or wanted == had:
+        return step
+    if not wanted:
+        reason = "its seat's student left"
+    elif had.split(":", 1)[0] != wanted.split(":", 1)[0]:
+        reason = "its seat has a new student"
+    else:
+        reason = "its student's password was issued or changed"
+    return Step(step.machine, (Action.ACCOUNT,), reason)
 
 
 def _step(machine: Machine, seen: Observed | None, state: RoomState, key: str, force: bool) -> Step:

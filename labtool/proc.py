@@ -15,11 +15,11 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from labtool.errors import CommandError, DaemonUnreachableError
-from labtool.host import children
+from labtool.errors import CommandError, CommandTimeoutError, DaemonUnreachableError
+from labtool.host import children, processes
 
-DEFAULT_TIMEOUT = 60.0
 TAIL_LINES = 15
 
 
@@ -47,7 +47,7 @@ def tail(text: str, lines: int = TAIL_LINES) -> str:
 def run(
     argv: Sequence[str],
     *,
-    timeout: float = DEFAULT_TIMEOUT,
+    timeout: float,
     check: bool = True,
     input: str | bytes | None = None,
     env: Mapping[str, str] | None = None,
@@ -58,9 +58,13 @@ def run(
 ) -> Result:
     """Run argv; capture its output, or append it to `log` for long, chatty commands.
 
-    With check=True a non-zero exit raises CommandError carrying the output's tail.
-    daemon=True: the command leaves a daemon behind (`libvirtd -d`), which must not carry
-    labtool's owner mark, or a later labtool would take it for a leftover to stop.
+    Every caller states the timeout for its kind of command (no default: a forgotten one
+    would be a hang). When it passes, the command and everything it started are killed
+    and CommandTimeoutError names the command and the timeout. With check=True a non-zero
+    exit raises CommandError carrying the output's tail (DaemonUnreachableError when the
+    command says its daemon does not answer). daemon=True: the command leaves a daemon
+    behind (`libvirtd -d`), which must not carry labtool's owner mark, or a later labtool
+    would take it for a leftover to stop.
     """
     argv = tuple(str(a) for a in argv)
     resolved = _resolved(argv)  # messages and logs show argv as given; the resolved path is run
@@ -72,40 +76,34 @@ def run(
             with log.open("ab") as sink:
                 sink.write(f"$ {command_line(argv)}\n".encode())
                 sink.flush()
-                proc = subprocess.run(
-                    resolved,
-                    input=_as_bytes(input),
-                    stdout=sink,
-                    stderr=subprocess.STDOUT,
-                    env=full_env,
-                    cwd=cwd,
-                    timeout=timeout,
-                    check=False,
+                returncode, _, _ = _run_killing_on_timeout(
+                    resolved, input=input, stdout=sink, stderr=subprocess.STDOUT, env=full_env, cwd=cwd, timeout=timeout
                 )
             stdout, stderr = "", ""
         else:
-            proc = subprocess.run(
+            returncode, out, err = _run_killing_on_timeout(
                 resolved,
-                input=_as_bytes(input),
-                capture_output=True,
+                input=input,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 env=full_env,
                 cwd=cwd,
                 timeout=timeout,
-                check=False,
             )
-            stdout = proc.stdout.decode(errors="replace")
-            stderr = proc.stderr.decode(errors="replace")
+            stdout = out.decode(errors="replace")
+            stderr = err.decode(errors="replace")
     except FileNotFoundError as exc:
         raise CommandError(
             f"`{argv[0]}` is not installed (needed for `{command_line(argv)}`)",
             hint or "run `scripts/up` to install labtool's prerequisites",
         ) from exc
     except subprocess.TimeoutExpired as exc:
-        raise CommandError(
-            f"`{command_line(argv)}` did not finish within {timeout:.0f} s",
+        raise CommandTimeoutError(
+            f"`{command_line(argv)}` did not finish within {timeout:.0f} s and was stopped",
             hint or (f"see {log}" if log else "check the daemon it talks to with `labtool doctor`"),
+            timeout=timeout,
         ) from exc
-    result = Result(argv, proc.returncode, stdout, stderr, time.monotonic() - started)
+    result = Result(argv, returncode, stdout, stderr, time.monotonic() - started)
     if check and not result.ok:
         raise unreachable(result) or failure(result, hint=hint, log=log)
     return result
@@ -130,6 +128,43 @@ def unreachable(result: Result) -> DaemonUnreachableError | None:
         "start it with `labtool daemons`, then run this again",
         output=result.stderr,
     )
+
+
+def _run_killing_on_timeout(
+    argv: Sequence[str],
+    *,
+    input: str | bytes | None,
+    stdout: Any,
+    stderr: Any,
+    env: Mapping[str, str],
+    cwd: Path | None,
+    timeout: float,
+) -> tuple[int, bytes, bytes]:
+    """subprocess.run, except that on a timeout (or Ctrl-C) the child's descendants are killed too.
+
+    subprocess.run kills only the child: a `vagrant` that hangs in a Ruby or SSH subprocess
+    would leave that running, still holding the VM's lock. The child stays in labtool's process
+    group, so Ctrl-C in the terminal reaches it as before.
+    """
+    with subprocess.Popen(
+        argv,
+        stdin=subprocess.PIPE if input is not None else None,
+        stdout=stdout,
+        stderr=stderr,
+        env=dict(env),
+        cwd=cwd,
+    ) as child:
+        try:
+            out, err = child.communicate(_as_bytes(input), timeout=timeout)
+        except BaseException:
+            _kill_tree(child)
+            raise
+        return child.returncode, out or b"", err or b""
+
+
+def _kill_tree(child: subprocess.Popen[bytes]) -> None:
+    processes.kill_trees([child.pid])
+    child.wait()
 
 
 def failure(result: Result, *, hint: str = "", log: Path | None = None) -> CommandError:

@@ -10,18 +10,29 @@ give changed/failed.
 from __future__ import annotations
 
 import hashlib
+import json
+import shlex
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from labtool import config, course
+from labtool import config, course, state, students
+from labtool.accounts import Account
+from labtool.host import apt_cache, processes
 from labtool.model import Course, Room
 from labtool.provision_events import ManagedFiles
+from labtool.settings import PROVISION_TIMEOUT
+
+STUDENTS_PLAYBOOK = Path(__file__).parent / "files" / "students.yml"
+"""labtool's own play: a seat's student's account, run after the course's playbook."""
 
 TaskProgress = Callable[[str, str], None]
 """Called with (machine, task name) as each task starts."""
+
+APT_CACHE_PLAY = Path(__file__).parent / "files" / "apt-cache.yml"
+"""labtool's own play, run before the course's: apt through the host's apt cache, or directly."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +77,10 @@ def provision_key(room: Room) -> str:
     a change to a role the playbook does not use changes nothing.
     """
     digest = hashlib.sha256()
-    room_files = sorted(p for p in room.path.rglob("*") if p.is_file() and not p.is_symlink())
+    # Who sits where is not what the course applies: the account play follows students.csv on its own.
+    room_files = sorted(
+        p for p in room.path.rglob("*") if p.is_file() and not p.is_symlink() and p != room.path / students.CSV_FILE
+    )
     for path in [*course.content_files(room.course), *room_files]:
         digest.update(str(path).encode() + b"\0")
         with path.open("rb") as content:
@@ -82,35 +96,127 @@ def provision(
     on_task: TaskProgress,
     *,
     how: Strategy | None = None,
+    apt_proxy: str | None = None,
+    timeout: float = PROVISION_TIMEOUT,
     cancelled: Callable[[], bool] | None = None,
 ) -> ProvisionResult:
-    """Run the course's playbook on one machine; `cancelled` returning True stops the run (its process group)."""
+    """Run the course's playbook on one machine; before it, unless apt_proxy is None, labtool's apt cache play
+    (apt_proxy is the cache's URL, or "" to have the machine fetch directly). A run longer than `timeout`
+    seconds is killed and fails; so is one `cancelled` (called every few seconds) asks to stop.
+
+    Both run in one ansible-playbook: one connection to the machine, and under mitogen one Python on it
+    (a second run cost 10-15 s per machine here). ansible-runner puts `cmdline` right after the program
+    and the playbook last, and ansible-playbook takes its playbooks side by side, so every option goes
+    in `cmdline`, ahead of labtool's play.
+    """
     import ansible_runner
 
     log = work_dir / "logs" / f"{machine}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     private_data_dir = work_dir / "runner" / machine
     private_data_dir.mkdir(parents=True, exist_ok=True)
+    args = ["-i", str(room.path), "-i", str(generated_inventory), "--limit", machine]
+    if apt_proxy is not None:
+        extravars = {"labtool_apt_proxy": apt_proxy, "labtool_apt_proxy_file": apt_cache.MACHINE_PROXY_FILE}
+        args += ["-e", json.dumps(extravars), str(APT_CACHE_PLAY)]
     files = ManagedFiles(machine)
     with log.open("w") as sink:
+        events = _Events(machine, sink, on_task, files)
         runner = ansible_runner.run(
             private_data_dir=str(private_data_dir),
             playbook=str(room.course.playbook),
-            inventory=[str(room.path), str(generated_inventory)],
-            limit=machine,
+            cmdline=shlex.join(args),
             envvars={**ansible_env(room.course), **(how.env if how else {})},
-            event_handler=_event_handler(machine, sink, on_task, files),
+            event_handler=events,
             quiet=True,
             rotate_artifacts=1,
+            timeout=max(1, round(timeout)),  # ansible-runner kills the playbook's whole process group
             # Checked between output lines and every few seconds; True kills ansible-playbook's process group.
             # Never None: ansible-runner would then install SIGINT/SIGTERM handlers of its own in the main thread.
             cancel_callback=cancelled or (lambda: False),
         )
     changed, failures = _host_stats(runner.stats, machine)
-    matched = _played(runner.stats, machine)
-    ok = runner.status == "successful" and failures == 0 and matched
-    error = "" if ok else _failure_summary(runner, log) if matched else _no_play(room, machine)
-    return ProvisionResult(machine, ok, changed, error, files.paths(), files.hidden())
+    played = events.course_played or failures > 0  # a failure in labtool's play stops the course's
+    ok = runner.status == "successful" and failures == 0 and played
+    if runner.status == "timeout":
+        _stop_leftovers(generated_inventory, machine)
+        error = (
+            f"the playbook did not finish within {timeout:.0f} s and was stopped "
+            f"(LABTOOL_PROVISION_TIMEOUT; log: {log})"
+        )
+    else:
+        error = "" if ok else _failure_summary(runner, log) if played else _no_play(room, machine)
+    return ProvisionResult(machine, ok, changed - events.labtool_changed, error, files.paths(), files.hidden())
+
+
+@dataclass(frozen=True)
+class AccountResult:
+    machine: str
+    ok: bool
+    token: str
+    """The account the machine now has (Account.token), when ok."""
+    error: str = ""
+
+
+def provision_account(
+    room: Room,
+    machine: str,
+    account: Account,
+    generated_inventory: Path,
+    work_dir: Path,
+    *,
+    how: Strategy | None = None,
+) -> AccountResult:
+    """Run labtool's account play on one machine: the student's account, former students' locked.
+
+    The play's variables hold the password hash: they go to a 0600 file beside the room's
+    state, named to Ansible as `-e @file` and removed after the run; every task that sees
+    the hash has `no_log`, and ansible-runner is told to write no env files.
+    """
+    import ansible_runner
+
+    log = work_dir / "logs" / f"{machine}.account.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    private_data_dir = work_dir / "runner" / f"{machine}.account"
+    private_data_dir.mkdir(parents=True, exist_ok=True)
+    variables = work_dir / f".{machine}.account-vars.json"
+    try:
+        state.atomic_write(variables, json.dumps(account.extra_vars()), mode=state.PRIVATE)
+        with log.open("w") as sink:
+            events = _Events(machine, sink, lambda _m, _t: None, ManagedFiles(machine))
+            runner = ansible_runner.run(
+                private_data_dir=str(private_data_dir),
+                playbook=str(STUDENTS_PLAYBOOK),
+                inventory=[str(room.path), str(generated_inventory)],
+                limit=machine,
+                cmdline=f"-e @{variables}",
+                suppress_env_files=True,
+                timeout=max(1, round(PROVISION_TIMEOUT)),
+                envvars={**ansible_env(room.course), **(how.env if how else {})},
+                event_handler=events,
+                quiet=True,
+                rotate_artifacts=1,
+            )
+    finally:
+        variables.unlink(missing_ok=True)
+    _, failures = _host_stats(runner.stats, machine)
+    if runner.status == "successful" and failures == 0 and _in_stats(runner.stats, machine):
+        return AccountResult(machine, True, account.token)
+    return AccountResult(machine, False, "", f"student account: {_failure_summary(runner, log)}")
+
+
+def _stop_leftovers(generated_inventory: Path, machine: str) -> None:
+    """Kill what ansible-runner's timeout leaves running: it kills ansible-playbook's process group, but each
+    Ansible worker (a fork, so with the same command line) is in a session of its own and carries on."""
+    processes.kill_trees(
+        pid
+        for pid, argv in processes.command_lines().items()
+        if str(generated_inventory) in argv and _limited_to(argv, machine)
+    )
+
+
+def _limited_to(argv: list[str], machine: str) -> bool:
+    return any(argv[i : i + 2] == ["--limit", machine] for i in range(len(argv) - 1))
 
 
 def ansible_env(lab_course: Course) -> dict[str, str]:
@@ -122,23 +228,37 @@ def ansible_env(lab_course: Course) -> dict[str, str]:
         "ANSIBLE_ROLES_PATH": ":".join(str(p) for p in lab_course.project.roles_path),
         # The room is read as the documented file formats only, as `config.load` read it: no scripts.
         "ANSIBLE_INVENTORY_ENABLED": config.INVENTORY_PLUGINS,
+        "ANSIBLE_INVENTORY_IGNORE_REGEX": config.ANSIBLE_ENV["ANSIBLE_INVENTORY_IGNORE_REGEX"],
         "ANSIBLE_NOCOLOR": "True",
     }
 
 
-def _event_handler(
-    machine: str, sink: Any, on_task: TaskProgress, files: ManagedFiles
-) -> Callable[[dict[str, Any]], bool]:
-    def handle(event: dict[str, Any]) -> bool:
-        if event.get("stdout"):
-            sink.write(event["stdout"] + "\n")
-            sink.flush()
-        if event.get("event") == "playbook_on_task_start":
-            on_task(machine, str(event.get("event_data", {}).get("task", "")))
-        files.observe(event)
-        return True  # keep the event in the artifacts too
+class _Events:
+    """One run's events: every one to the log; progress, managed files, changes and whether any play ran on
+    the machine count for the course's playbook only, not for labtool's play before it."""
 
-    return handle
+    def __init__(self, machine: str, sink: Any, on_task: TaskProgress, files: ManagedFiles) -> None:
+        self.machine, self.sink, self.on_task, self.files = machine, sink, on_task, files
+        self.labtool_changed = 0
+        self.course_played = False
+
+    def __call__(self, event: dict[str, Any]) -> bool:
+        if event.get("stdout"):
+            self.sink.write(event["stdout"] + "\n")
+            self.sink.flush()
+        kind, data = str(event.get("event", "")), event.get("event_data", {})
+        on_machine = kind.startswith("runner_on_") and data.get("host") == self.machine
+        if data.get("playbook") == str(APT_CACHE_PLAY):
+            if kind == "playbook_on_play_start":
+                self.on_task(self.machine, str(data.get("play", "")))
+            if on_machine and kind == "runner_on_ok" and data.get("res", {}).get("changed"):
+                self.labtool_changed += 1
+            return True
+        if kind == "playbook_on_task_start":
+            self.on_task(self.machine, str(data.get("task", "")))
+        self.course_played |= on_machine
+        self.files.observe(event)
+        return True  # keep the event in the artifacts too
 
 
 def _host_stats(stats: dict[str, Any] | None, machine: str) -> tuple[int, int]:
@@ -148,8 +268,8 @@ def _host_stats(stats: dict[str, Any] | None, machine: str) -> tuple[int, int]:
     return changed, failures
 
 
-def _played(stats: dict[str, Any] | None, machine: str) -> bool:
-    """Whether any play ran on the machine: a playbook whose `hosts:` match it not at all did nothing."""
+def _in_stats(stats: dict[str, Any] | None, machine: str) -> bool:
+    """Whether the run's per-host counts name the machine, i.e. a play ran on it."""
     return any(machine in (counts or {}) for counts in (stats or {}).values() if isinstance(counts, dict))
 
 

@@ -81,6 +81,8 @@ class MachineRecord:
     """Files the last provisioning run's file tasks wrote or checked (from its events): parity fingerprints them."""
     hidden_file_tasks: list[str] = field(default_factory=list)
     """File tasks whose paths `no_log` hid from the events: parity cannot cover what they manage."""
+    account: str = ""
+    """The student account the machine last got: `login:password-id` (labtool.accounts.token); "" = none."""
     working: str = ""
     """The step labtool has begun on the machine and not finished ("create", "start", "provision").
 
@@ -121,6 +123,85 @@ def read(directory: Path) -> RoomState:
 
 def write(directory: Path, state: RoomState) -> None:
     atomic_write(directory / "state.json", json.dumps(asdict(state), indent=2, sort_keys=True) + "\n")
+
+
+# -- students' passwords ----------------------------------------------------------------------
+
+PASSWORDS_FILE = "passwords.json"
+"""The one file that holds the students' password hashes (mode 0600); nothing else labtool writes does."""
+
+
+@dataclass(frozen=True)
+class IssuedPassword:
+    """A student's password as labtool keeps it: the SHA-512 crypt hash only, never the password."""
+
+    hash: str
+    id: str
+    """Random, not secret: names this issue of the password in machine records (which never hold the hash)."""
+    issued_at: str
+
+
+def read_passwords(directory: Path) -> dict[str, IssuedPassword]:
+    """Login -> issued password; empty when none was issued (or the file is unreadable)."""
+    try:
+        raw = json.loads((directory / PASSWORDS_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    logins = raw.get("logins", {}) if isinstance(raw, dict) else {}
+    known = {f.name for f in fields(IssuedPassword)}
+    return {
+        str(login): IssuedPassword(**{k: str(v) for k, v in entry.items() if k in known})
+        for login, entry in logins.items()
+        if isinstance(entry, dict) and known <= set(entry)
+    }
+
+
+def write_passwords(directory: Path, issued: dict[str, IssuedPassword]) -> None:
+    logins = {login: asdict(entry) for login, entry in sorted(issued.items())}
+    atomic_write(directory / PASSWORDS_FILE, json.dumps({"logins": logins}, indent=2) + "\n", mode=PRIVATE)
+
+
+# -- published ports ---------------------------------------------------------------------------
+
+PORTS_FILE = "ports.json"
+"""The host ports a room publishes (first..last), so that no two rooms of this host claim the same."""
+
+
+class PortsClaimedError(LabtoolError):
+    """Another room of this host already publishes some of the ports a room asks for."""
+
+
+def claim_ports(rooms_state: Path, room: str, ports: range | None, free_base: int) -> None:
+    """Record room's published ports (None: it publishes none), after checking no other room holds one of them.
+
+    Under a host-wide lock: two rooms claiming at once must not both see the ports free.
+    """
+    with locked(rooms_state / ".ports", "the host's published ports"):
+        mine = rooms_state / room / PORTS_FILE
+        if ports is None:
+            mine.unlink(missing_ok=True)
+            return
+        for other, taken in claimed_ports(rooms_state).items():
+            if other != room and taken.start < ports.stop and ports.start < taken.stop:
+                raise PortsClaimedError(
+                    f"room {room!r} would publish ports {ports.start}-{ports.stop - 1}, but room {other!r} "
+                    f"already publishes {taken.start}-{taken.stop - 1} on this host "
+                    f"(recorded in {rooms_state / other / PORTS_FILE})",
+                    f"set access.port_base in room {room}'s labtool.yml to one whose ports are free, e.g. {free_base}",
+                )
+        atomic_write(mine, json.dumps({"first": ports.start, "last": ports.stop - 1}) + "\n")
+
+
+def claimed_ports(rooms_state: Path) -> dict[str, range]:
+    """Room -> the ports it publishes, for every room of this host that records some."""
+    claims = {}
+    for path in sorted(rooms_state.glob(f"*/{PORTS_FILE}")):
+        try:
+            raw = json.loads(path.read_text())
+            claims[path.parent.name] = range(int(raw["first"]), int(raw["last"]) + 1)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # a broken claim is rewritten by its room's next `up`
+    return claims
 
 
 PRIVATE = 0o600

@@ -12,7 +12,7 @@ import json
 import re
 import sys
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,6 +32,7 @@ from labtool.state import RoomState, atomic_write
 
 SUITE_TIMEOUT = 1200.0
 PYTEST_FAILED_TESTS = 1  # pytest's exit code when tests ran and some failed; others mean it could not run them
+PYTEST_NO_TESTS = 5
 Progress = Callable[[str], None]
 
 
@@ -112,11 +113,11 @@ def verify(lab: Lab, seats: Collection[str] | None, *, parallel: int, progress: 
                         report.machines.append(
                             suites[machine.name].result()
                             if machine.name in suites
-                            else _not_running(lab, machine, observed[machine.name].presence)
+                            else not_running(lab, machine, observed[machine.name].presence)
                         )
                     report.seats.append(_seat_parity(seat, prints, allowed, progress))
         finally:
-            _close_ssh_connections(lab, [m for m in running if m.kind is Kind.VM])
+            close_ssh_connections(lab, [m for m in running if m.kind is Kind.VM])
         report.seconds = round(time.monotonic() - started, 1)
         report.finished_at = state.utc_now()
         save(report, lab.state_dir)
@@ -146,7 +147,7 @@ def _suite_after(fingerprint: Future[Fingerprint], lab: Lab, machine: Machine, p
     return _run_suite(lab, machine, progress)
 
 
-def _not_running(lab: Lab, machine: Machine, presence: Presence) -> MachineTests:
+def not_running(lab: Lab, machine: Machine, presence: Presence) -> MachineTests:
     return MachineTests(machine.name, machine.kind, error=f"{presence}: bring it up with `labtool up {lab.room.name}`")
 
 
@@ -169,30 +170,65 @@ def _seat_parity(
 
 
 def _run_suite(lab: Lab, machine: Machine, progress: Progress) -> MachineTests:
-    progress(f"{machine.name}: running the testinfra suite")
-    out_dir = lab.state_dir / "verify"
-    junit, log = out_dir / f"{machine.name}.xml", out_dir / f"{machine.name}.log"
+    tests = run_suite(lab, machine, lab.room.course.tests, lab.state_dir / "verify", progress)
+    if not tests.error:
+        progress(f"{machine.name}: {len(tests.cases) - len(tests.failed)} passed, {len(tests.failed)} failed")
+    return tests
+
+
+def run_suite(
+    lab: Lab,
+    machine: Machine,
+    suite: Path,
+    out_dir: Path,
+    progress: Progress,
+    *,
+    what: str = "the testinfra suite",
+    plugins: Sequence[str] = (),
+) -> MachineTests:
+    """Run a directory of testinfra files against one machine; its JUnit XML and log go to out_dir.
+
+    Shared by verify (the course's suite) and check (the course's exercise checks);
+    `plugins` are pytest plugins (module names) loaded into the run.
+    """
+    progress(f"{machine.name}: running {what}")
+    junit, log = junit_path(out_dir, machine.name), out_dir / f"{machine.name}.log"
     junit.unlink(missing_ok=True)
     log.unlink(missing_ok=True)
-    suite = lab.room.course.tests
     result = proc.run(
-        suite_argv(suite, machine.name, junit),
+        suite_argv(suite, machine.name, junit, plugins),
         env=suite_env(lab),
         cwd=suite,
         log=log,
         check=False,
         timeout=SUITE_TIMEOUT,
     )
+    if result.returncode == PYTEST_NO_TESTS:
+        error = f"{what} has no tests: pytest collected none in {suite}"
+        return MachineTests(machine.name, machine.kind, seconds=result.seconds, error=error, log=str(log))
     if result.returncode not in (0, PYTEST_FAILED_TESTS) or not junit.exists():
-        error = f"the suite could not run (pytest exit {result.returncode}); see {log}"
+        why = _pytest_error(log)
+        error = f"{what} could not run (pytest exit {result.returncode}{': ' + why if why else ''}); see {log}"
         return MachineTests(machine.name, machine.kind, seconds=result.seconds, error=error, log=str(log))
     cases = parse_junit(junit.read_text(), machine.name)
-    tests = MachineTests(machine.name, machine.kind, cases, round(result.seconds, 1), log=str(log))
-    progress(f"{machine.name}: {len(cases) - len(tests.failed)} passed, {len(tests.failed)} failed")
-    return tests
+    return MachineTests(machine.name, machine.kind, cases, round(result.seconds, 1), log=str(log))
 
 
-def suite_argv(tests: Path, machine: str, junit: Path) -> list[str]:
+def junit_path(out_dir: Path, machine: str) -> Path:
+    return out_dir / f"{machine}.xml"
+
+
+def _pytest_error(log: Path) -> str:
+    """pytest's own first complaint (a usage error, a file that does not import), for the message."""
+    try:
+        lines = log.read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    found = next((line for line in lines if line.startswith(("ERROR: ", "E   "))), "")
+    return _first_line(found.removeprefix("ERROR: ").removeprefix("E   "))
+
+
+def suite_argv(tests: Path, machine: str, junit: Path, plugins: Sequence[str] = ()) -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -206,6 +242,7 @@ def suite_argv(tests: Path, machine: str, junit: Path) -> list[str]:
         "/dev/null",  # the suite's own settings only: not labtool's test configuration
         "-p",
         "no:cacheprovider",
+        *(word for plugin in plugins for word in ("-p", plugin)),
         "-q",
     ]
 
@@ -230,7 +267,7 @@ SSH_OPTIONS = (
 )
 
 
-def _close_ssh_connections(lab: Lab, vms: list[Machine]) -> None:
+def close_ssh_connections(lab: Lab, vms: list[Machine]) -> None:
     """End the shared SSH connections the suites opened, rather than leave them to time out."""
     connections = inventory.read(lab.inventory_path)
     for vm in vms:

@@ -11,6 +11,7 @@ packages=(
     debootstrap extlinux syslinux-common fdisk e2fsprogs util-linux   # building the base images
     iproute2 openssh-client python3-venv git   # ssh: Ansible and `labtool ssh` reach the VMs with it
     chromium                                    # headless, for the tests that look at `labtool report`'s page
+    apt-cacher-ng                               # the rooms' apt cache: one download per package for the room
 )
 
 missing=()
@@ -23,5 +24,30 @@ if [ ${#missing[@]} -eq 0 ]; then
 fi
 echo "host packages: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+
+# apt-cacher-ng: labtool starts its own instance (`labtool daemons`, own config, rooms' addresses only).
+# Its Debian service must neither prompt, fetch mirror lists from the internet, nor start listening on
+# every address: answer its questions first, keep its service from starting while it installs, disable it.
+debconf-set-selections <<'SELECTIONS'
+apt-cacher-ng apt-cacher-ng/gentargetmode select No automated setup
+apt-cacher-ng apt-cacher-ng/bindaddress string 127.0.0.1
+apt-cacher-ng apt-cacher-ng/tunnelenable boolean false
+SELECTIONS
+policy=/usr/sbin/policy-rc.d
+if [[ " ${missing[*]} " == *" apt-cacher-ng "* ]] && [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\n[ "$1" = apt-cacher-ng ] && exit 101\nexit 0\n' >"$policy"
+    chmod 755 "$policy"
+    trap 'rm -f "$policy"' EXIT
+fi
+
 apt-get update -q
 apt-get install -y -q "${missing[@]}"
+
+if [[ " ${missing[*]} " == *" apt-cacher-ng "* ]]; then
+    if [ -d /run/systemd/system ]; then
+        systemctl disable --now apt-cacher-ng.service
+    else
+        update-rc.d apt-cacher-ng disable
+        /etc/init.d/apt-cacher-ng stop >/dev/null || true   # started only if a policy of the host's allowed it
+    fi
+fi

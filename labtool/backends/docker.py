@@ -12,11 +12,13 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from labtool import access
 from labtool.backends.base import HostView, Observed, Presence
 from labtool.errors import LabtoolError
 from labtool.host import processes
 from labtool.images import docker_image, recipe
 from labtool.model import Kind, Machine, Room
+from labtool.settings import DOCKER_TIMEOUT
 
 READY_TIMEOUT = 60.0
 LAB_USER = recipe.VAGRANT_USER  # the same account `labtool ssh` uses on the VM
@@ -38,16 +40,17 @@ def network_name(room: Room) -> str:
 class DockerBackend:
     kind = Kind.CONTAINER
 
-    def __init__(self, image: str | None) -> None:
+    def __init__(self, image: str | None, *, timeout: float = DOCKER_TIMEOUT) -> None:
         self.image = image
         """The image new containers are made from; None when this backend only looks and destroys."""
+        self.timeout = timeout
         self._client: Any = None
         self._network = threading.Lock()  # machines come up in parallel; the room's network is made once
 
     @property
     def client(self) -> Any:
         if self._client is None:
-            self._client = docker_image.client()
+            self._client = docker_image.client(self.timeout)
         return self._client
 
     def observe(self, room: Room) -> dict[str, Observed]:
@@ -164,13 +167,34 @@ class DockerBackend:
                 labels={ROOM_LABEL: room.name, SEAT_LABEL: machine.seat, MACHINE_LABEL: machine.name},
                 mem_limit=f"{room.container.memory_mib}m",
                 nano_cpus=int(room.container.cpus * 1e9),
+                ports=published_ports(room, machine),
                 **docker_image.RUN_OPTIONS,
             )
         except docker.errors.APIError as exc:
-            raise DockerBackendError(
-                f"cannot create the container for {machine.name}: {exc.explanation}",
-                "check `labtool doctor`, then run `labtool up` again",
-            ) from exc
+            ports = published_ports(room, machine)
+            hint = "check `labtool doctor`, then run `labtool up` again"
+            if ports and "address already in use" in str(exc.explanation).lower() + str(exc).lower():
+                hint = f"another program or room uses one of the ports {ports}: free it or change access.port_base"
+            message = f"cannot create the container for {machine.name}: {exc.explanation}"
+            raise DockerBackendError(message, hint) from exc
+
+
+def published_ports(room: Room, machine: Machine) -> dict[str, tuple[str, int]]:
+    """Docker's `ports`: the machine's SSH and app on the room's access address (empty: nothing published)."""
+    if room.access is None:
+        return {}
+    return {f"{guest}/tcp": (room.access.address, host) for guest, host in access.published(room, machine).items()}
+
+
+def bound_ports(container: Any) -> dict[int, int]:
+    """Guest port -> host port as the container was created (a container's ports cannot change after)."""
+    bindings = container.attrs.get("HostConfig", {}).get("PortBindings") or {}
+    found = {}
+    for guest, hosts in bindings.items():
+        for binding in hosts or []:
+            if binding.get("HostPort"):
+                found[int(guest.split("/")[0])] = int(binding["HostPort"])
+    return found
 
 
 def _address(container: Any, room: Room) -> str | None:

@@ -3,6 +3,11 @@
 labtool writes the machine list as JSON (the Vagrantfile reads it from
 LABTOOL_MACHINES) and keeps Vagrant's state per room (VAGRANT_DOTFILE_PATH), so
 `vagrant status` by hand, with the same two variables, shows the same VMs.
+
+python-vagrant builds the command lines and reads their output, but runs them with
+bare subprocess calls that have no timeout; labtool's `_Vagrant` runs them through
+proc.run instead, so a hung `vagrant up` is killed after LABTOOL_VAGRANT_TIMEOUT and
+only its VM fails.
 """
 
 from __future__ import annotations
@@ -11,22 +16,24 @@ import json
 import os
 import shlex
 import shutil
-import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from labtool import proc
+import vagrant
+
+from labtool import access, proc
 from labtool.backends.base import HostView, Observed, Presence
-from labtool.errors import LabtoolError
-from labtool.host import processes
+from labtool.errors import CommandError, CommandTimeoutError, LabtoolError
+from labtool.host import addresses, processes
 from labtool.host.accel import Accel
 from labtool.host.daemons import LIBVIRT_URI, STORAGE_POOL
 from labtool.model import Kind, Machine, Room
+from labtool.settings import VAGRANT_TIMEOUT
 from labtool.state import SHARED, atomic_write
 
 VAGRANTFILE_DIR = Path(__file__).parent / "files"
@@ -38,10 +45,21 @@ class VagrantError(LabtoolError):
 
 
 @dataclass(frozen=True)
+class ForwardedPort:
+    """A guest port published on the host (Vagrant's forwarded_port; vagrant-libvirt runs an `ssh -L` for it)."""
+
+    id: str
+    guest: int
+    host: int
+    host_ip: str
+
+
+@dataclass(frozen=True)
 class VmSpec:
     name: str
     cpus: int = 1
     memory: int = 1024
+    forwarded_ports: tuple[ForwardedPort, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -55,13 +73,23 @@ class Network:
 class VagrantProject:
     """One Vagrant environment: labtool's Vagrantfile, a machine list and a dotfile directory."""
 
-    def __init__(self, state_dir: Path, network: Network, accel: Accel, prefix: str, box: str | None = None) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        network: Network,
+        accel: Accel,
+        prefix: str,
+        box: str | None = None,
+        *,
+        timeout: float = VAGRANT_TIMEOUT,
+    ) -> None:
         self.state_dir = state_dir
         self.box = box
         """The box new VMs are made from; None when the project only looks at, stops or destroys VMs."""
         self.network = network
         self.accel = accel
         self.prefix = prefix
+        self.timeout = timeout
         self.machines_file = state_dir / "machines.json"
         self.log = state_dir / "vagrant.log"
 
@@ -114,20 +142,51 @@ class VagrantProject:
 
     @contextmanager
     def _vagrant(self, doing: str) -> Iterator[Any]:
-        import vagrant
-
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        log_cm = vagrant.make_file_cm(str(self.log))  # type: ignore[no-untyped-call]
-        client = vagrant.Vagrant(  # type: ignore[no-untyped-call]
-            root=str(VAGRANTFILE_DIR), env=self._full_env(), out_cm=log_cm, err_cm=log_cm
-        )
+        client = _Vagrant(VAGRANTFILE_DIR, self._full_env(), self.log, self.timeout)
         try:
             yield client
-        except subprocess.CalledProcessError as exc:
-            raise VagrantError(f"vagrant failed to {doing} (exit {exc.returncode})", f"see {self.log}") from exc
+        except CommandTimeoutError as exc:
+            raise VagrantError(
+                f"gave up trying to {doing}: {exc.message} (LABTOOL_VAGRANT_TIMEOUT)",
+                f"see {self.log}; on a slow or busy host raise LABTOOL_VAGRANT_TIMEOUT (seconds), "
+                "then run `labtool up` again",
+            ) from exc
+        except CommandError as exc:
+            raise VagrantError(f"vagrant failed to {doing}: {exc.message}", exc.hint or f"see {self.log}") from exc
 
     def _full_env(self) -> dict[str, str]:
         return {**os.environ, **self.env}
+
+
+VAGRANT_QUERY_TIMEOUT = 300.0
+"""`vagrant ssh-config`, `status`, `ssh -c`: they change nothing and take seconds, but start Ruby and ask libvirt."""
+
+
+class _Vagrant(vagrant.Vagrant):
+    """python-vagrant's client with its two ways of running `vagrant` replaced by proc.run.
+
+    Up, halt, destroy (`_call_vagrant_command`) get the project's timeout, their output
+    appended to the room's Vagrant log; queries (`_run_vagrant_command`) get
+    VAGRANT_QUERY_TIMEOUT and return their output. labtool never asks for streamed output.
+    """
+
+    def __init__(self, root: Path, env: Mapping[str, str], log: Path, timeout: float) -> None:
+        super().__init__(root=str(root), env=dict(env))  # type: ignore[no-untyped-call]
+        self.log = log
+        self.timeout = timeout
+
+    def _call_vagrant_command(self, args: Sequence[str | None]) -> None:
+        proc.run(_argv(args), cwd=Path(self.root), env=self.env, log=self.log, timeout=self.timeout)
+
+    def _run_vagrant_command(self, args: Sequence[str | None]) -> str:
+        timeout = min(self.timeout, VAGRANT_QUERY_TIMEOUT)
+        return proc.run(_argv(args), cwd=Path(self.root), env=self.env, timeout=timeout).stdout
+
+
+def _argv(args: Sequence[str | None]) -> list[str]:
+    """python-vagrant passes absent options as None."""
+    return ["vagrant", *(a for a in args if a is not None)]
 
 
 class VagrantBackend:
@@ -135,10 +194,13 @@ class VagrantBackend:
 
     kind = Kind.VM
 
-    def __init__(self, rooms_home: Path, accel: Accel, box: str | None = None) -> None:
+    def __init__(
+        self, rooms_home: Path, accel: Accel, box: str | None = None, *, timeout: float = VAGRANT_TIMEOUT
+    ) -> None:
         self.rooms_home = rooms_home
         self.accel = accel
         self.box = box
+        self.timeout = timeout
         # Rooms whose shared resources (the box volume in the pool, the libvirt network) exist.
         self._shared_ready: set[str] = set()
         self._first_up = threading.Lock()
@@ -151,6 +213,7 @@ class VagrantBackend:
             self.accel,
             f"labtool-{room.name}_",
             self.box,
+            timeout=self.timeout,
         )
 
     def observe(self, room: Room) -> dict[str, Observed]:
@@ -171,7 +234,7 @@ class VagrantBackend:
         """Create or start the machines; safe to call from several threads at once for one room."""
         project = self.project(room)
         with self._define:
-            project.define([VmSpec(m.name, room.vm.cpus, room.vm.memory_mib) for m in _vms(room)])
+            project.define(_specs(room))
         for machine in machines:
             domain = project.domain_name(machine.name)
             before = _domain_state(domain)
@@ -182,6 +245,7 @@ class VagrantBackend:
                 # `vagrant up` of a running VM returns at once; one started by a labtool that was
                 # stopped may still be booting.
                 wait_for_ssh(project, machine.name)
+            _wait_for_forwards(project, room, machine)
 
     def _up(self, project: VagrantProject, room: Room, machine: Machine) -> None:
         """`vagrant up`, with the room's first one alone until its domain runs.
@@ -258,7 +322,7 @@ class VagrantBackend:
 
     def destroy(self, room: Room, machines: Sequence[Machine]) -> None:
         project = self.project(room)
-        project.define([VmSpec(m.name, room.vm.cpus, room.vm.memory_mib) for m in _vms(room)])
+        project.define(_specs(room))
         for machine in machines:
             project.destroy(machine.name)
             domain = project.domain_name(machine.name)
@@ -287,6 +351,44 @@ def _vms(room: Room) -> list[Machine]:
     return [m for m in room.machines if m.kind is Kind.VM]
 
 
+def _specs(room: Room) -> list[VmSpec]:
+    return [VmSpec(m.name, room.vm.cpus, room.vm.memory_mib, forwarded_ports(room, m)) for m in _vms(room)]
+
+
+def forwarded_ports(room: Room, machine: Machine) -> tuple[ForwardedPort, ...]:
+    """The VM's published SSH and app ports (none when the room publishes nothing)."""
+    if room.access is None:
+        return ()
+    names = {access.GUEST_SSH: "labtool-ssh"}
+    return tuple(
+        ForwardedPort(names.get(guest, "labtool-http"), guest, host, room.access.address)
+        for guest, host in access.published(room, machine).items()
+    )
+
+
+FORWARD_WAIT_SECONDS = 15.0
+
+
+def _wait_for_forwards(project: VagrantProject, room: Room, machine: Machine) -> None:
+    """vagrant-libvirt starts an `ssh -L` per forwarded port after boot and never checks it: check here.
+
+    A port already in use makes that ssh exit at once, and `vagrant up` still succeeds.
+    """
+    ports = forwarded_ports(room, machine)
+    deadline = time.monotonic() + FORWARD_WAIT_SECONDS
+    for port in ports:
+        while not addresses.listens(port.host_ip, port.host, timeout=1.0):
+            if time.monotonic() > deadline:
+                logs = project.state_dir / "vagrant" / "machines" / machine.name / "libvirt" / "logs"
+                raise VagrantError(
+                    f"{machine.name}'s port {port.guest} is not published on {port.host_ip}:{port.host}: "
+                    "Vagrant's forwarding did not start",
+                    f"another program may hold the port (see {logs}); free it or change access.port_base, "
+                    f"then `labtool down {room.name} --seat {machine.seat}` and `labtool up {room.name}`",
+                )
+            time.sleep(0.5)
+
+
 FIRST_UP_POLL_SECONDS = 1.0
 
 
@@ -297,8 +399,12 @@ def _catching(call: Callable[[str], None], argument: str, failures: list[BaseExc
         failures.append(exc)
 
 
+VIRSH_TIMEOUT = 60.0  # a virsh query or a network change; libvirtd answers in well under a second
+QEMU_IMG_TIMEOUT = 60.0  # `qemu-img info` reads the image headers only
+
+
 def _virsh(*args: str, check: bool = True) -> str:
-    result = proc.run(["virsh", "-c", LIBVIRT_URI, *args], timeout=60, check=False)
+    result = proc.run(["virsh", "-c", LIBVIRT_URI, *args], timeout=VIRSH_TIMEOUT, check=False)
     gone = proc.unreachable(result)
     if gone is not None:  # even where a failure is expected (a domain that may not exist): say so, stop
         raise gone
@@ -353,7 +459,8 @@ def _disk_chain(domain: str) -> tuple[int, int]:
         for line in _virsh("domblklist", domain).splitlines()
         if line.strip().startswith(("vda", "sda", "hda"))
     )
-    chain = json.loads(proc.run(["qemu-img", "info", "--force-share", "--backing-chain", "--output=json", disk]).stdout)
+    info = ["qemu-img", "info", "--force-share", "--backing-chain", "--output=json", disk]
+    chain = json.loads(proc.run(info, timeout=QEMU_IMG_TIMEOUT).stdout)
     return int(chain[0]["actual-size"]), int(chain[-1]["actual-size"])
 
 

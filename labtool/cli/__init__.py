@@ -16,15 +16,18 @@ from pathlib import Path
 from labtool import __version__
 from labtool.cancel import StoppedError
 from labtool.cli import (
+    check,
     compare,
     daemons,
     doctor,
     down,
+    handout,
     images,
     init,
     interrupts,
     provision,
     report,
+    reset,
     room,
     shell,
     status,
@@ -34,7 +37,24 @@ from labtool.cli import (
 from labtool.errors import LabtoolError
 from labtool.host import children
 
-VERBS = (init, up, status, provision, down, verify, compare, report, shell, room, images, daemons, doctor)
+VERBS = (
+    init,
+    up,
+    status,
+    provision,
+    reset,
+    down,
+    verify,
+    check,
+    compare,
+    report,
+    handout,
+    shell,
+    room,
+    images,
+    daemons,
+    doctor,
+)
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = interrupts.EXIT_INTERRUPTED

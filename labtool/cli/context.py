@@ -17,10 +17,17 @@ from labtool.settings import Settings
 DEFAULT_ROOM = "default"
 
 
-def add_room_arguments(parser: argparse.ArgumentParser, *, seats: bool = True) -> None:
+def add_room_arguments(parser: argparse.ArgumentParser, *, seats: bool = True, seat_required: bool = False) -> None:
     parser.add_argument("room", nargs="?", default=DEFAULT_ROOM, help="the room: a directory under inventories/")
     if seats:
-        parser.add_argument("--seat", action="append", dest="seats", metavar="SEAT", help="only this seat (repeatable)")
+        parser.add_argument(
+            "--seat",
+            action="append",
+            dest="seats",
+            metavar="SEAT",
+            required=seat_required,
+            help="this seat (repeatable)" if seat_required else "only this seat (repeatable)",
+        )
 
 
 def positive_int(text: str) -> int:

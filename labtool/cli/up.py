@@ -6,7 +6,7 @@ import argparse
 import os
 from typing import Any
 
-from labtool import requirements
+from labtool import requirements, state
 from labtool.cancel import Cancel, StoppedError
 from labtool.cli import interrupts
 from labtool.cli.context import add_room_arguments, positive_int, room_for
@@ -78,6 +78,7 @@ def _run(args: argparse.Namespace, cancel: Cancel) -> int:
             print_json({"room": lab.room.name, "changes": [], "machines": []})
         else:
             say(f"room {lab.room.name!r} is up to date: {len(plan.steps)} machines running and provisioned")
+            _hand_out_hint(lab)
         return 0
     assessment = assess_here(lab, plan, parallel)
     if args.force and not assessment.fits:
@@ -92,6 +93,8 @@ def _run(args: argparse.Namespace, cancel: Cancel) -> int:
     show_report(report, args.json)
     if report.interrupted:
         return interrupts.EXIT_INTERRUPTED
+    if not args.json:
+        _hand_out_hint(lab)
     return 1 if report.failed else 0
 
 
@@ -111,6 +114,17 @@ def execute(lab: Lab, plan: Plan, parallel: int) -> UpReport:
     made_from = f"; new machines from the {plan.images.description}" if plan.images and plan.creates else ""
     progress(f"room {lab.room.name!r}: {len(plan.changes)} of {len(plan.steps)} machines need work{made_from}")
     return lab.up(plan, parallel=parallel, progress=progress)
+
+
+def _hand_out_hint(lab: Lab) -> None:
+    """Students' accounts stay locked until their passwords are issued: say so, and how."""
+    issued = state.read_passwords(lab.state_dir)
+    waiting = [student.login for _, student in lab.room.students if student.login not in issued]
+    if waiting:
+        say(
+            f"{len(waiting)} student account{'s are' if len(waiting) > 1 else ' is'} locked until "
+            f"`labtool handout {lab.room.name}` issues the password{'s' if len(waiting) > 1 else ''}"
+        )
 
 
 def show_plan(plan: Plan, as_json: bool) -> None:

@@ -111,6 +111,11 @@ def leftovers(room_dir: Path, stale: Owner | None = None, proc: Path = PROC) -> 
     return found
 
 
+def marked(owner: Owner, proc: Path = PROC) -> list[int]:
+    """The processes carrying owner's mark (its children, and theirs, wherever they are now)."""
+    return [pid for pid in pids(proc) if environ(pid, proc).get(OWNER_VARIABLE) == owner.marker]
+
+
 def stop(pids_to_stop: list[int], grace: float = GRACE_SECONDS, proc: Path = PROC) -> list[int]:
     """SIGTERM, then SIGKILL what is left after `grace` seconds; returns the pids still alive at the end."""
     started = {pid: start_ticks(pid, proc) for pid in pids_to_stop}
@@ -134,6 +139,7 @@ class Reaper:
 
     def __init__(self, pid: int | None = None, grace: float = GRACE_SECONDS, proc: Path = PROC) -> None:
         self.pid = pid or os.getpid()
+        self.owner = Owner.of(self.pid, proc)
         self.grace = grace
         self.proc = proc
         self._termed: dict[tuple[int, int | None], float] = {}
@@ -151,11 +157,15 @@ class Reaper:
         self.grace = 0.0
 
     def sweep(self) -> list[int]:
-        """One pass: signal every descendant still alive; returns them."""
+        """One pass: signal every descendant still alive, and every process marked as labtool's; returns them.
+
+        The mark finds what left the tree: Ansible's workers are in sessions of their own, and
+        are orphaned the moment their ansible-playbook ends.
+        """
         now = time.monotonic()
         seen = []
         with self._lock:
-            for pid in descendants(self.pid, self.proc):
+            for pid in sorted({*descendants(self.pid, self.proc), *marked(self.owner, self.proc)} - {self.pid}):
                 ticks = start_ticks(pid, self.proc)
                 if not alive(pid, ticks, self.proc):
                     continue

@@ -1,4 +1,4 @@
-"""Start the daemons labtool needs (dockerd, virtlogd, libvirtd) when they are not running.
+"""Start the daemons labtool needs (dockerd, virtlogd, libvirtd, the apt cache) when they are not running.
 
 Where systemd is PID 1 they are started through systemctl; elsewhere (containers,
 CI sandboxes) labtool starts them itself and logs to LABTOOL_HOME/logs. Either way
@@ -16,6 +16,7 @@ from pathlib import Path
 
 from labtool import proc
 from labtool.errors import CommandError, DaemonError
+from labtool.host import apt_cache
 from labtool.host.accel import KVM_DEVICE, Accel
 from labtool.settings import Settings
 
@@ -90,10 +91,14 @@ def ensure_all(settings: Settings, accel: Accel) -> list[DaemonStatus]:
         _ensure("libvirtd", libvirt_answers, lambda: _start_libvirtd(log_dir, accel), log_dir / "libvirtd.log"),
     ]
     statuses.append(ensure_storage_pool())
+    if settings.apt_cache:
+        statuses += ensure_apt_cache(log_dir)
     return statuses
 
 
-def _ensure(name: str, answers: Callable[[], bool], start: Callable[[], None], log: Path) -> DaemonStatus:
+def _ensure(
+    name: str, answers: Callable[[], bool], start: Callable[[], None], log: Path, unit: str | None = None
+) -> DaemonStatus:
     if answers():
         return DaemonStatus(name, "running", "already answering")
     start()
@@ -104,7 +109,7 @@ def _ensure(name: str, answers: Callable[[], bool], start: Callable[[], None], l
         time.sleep(0.5)
     raise DaemonError(
         f"{name} was started but did not answer within {START_TIMEOUT:.0f} s",
-        f"read its log for the reason: {log}" if not systemd_is_pid1() else f"run `journalctl -u {name}`",
+        f"read its log for the reason: {log}" if not systemd_is_pid1() else f"run `journalctl -u {unit or name}`",
     )
 
 
@@ -134,6 +139,36 @@ def _start_libvirtd(log_dir: Path, accel: Accel) -> None:
     # the script hides the node from libvirtd alone, in a private mount namespace.
     script = Path(__file__).with_name("files") / "libvirtd-without-kvm.sh"
     proc.run(["unshare", "--mount", "--propagation", "private", "sh", str(script)], timeout=30, env=env, daemon=True)
+
+
+def ensure_apt_cache(log_dir: Path) -> list[DaemonStatus]:
+    """The rooms' address, then apt-cacher-ng on it; refuse to leave anything listening on every address."""
+    made = apt_cache.ensure_address() == "made"
+    address = DaemonStatus(
+        f"{apt_cache.INTERFACE} {apt_cache.ADDRESS}/32", "started" if made else "running", "the apt cache's address"
+    )
+    log = log_dir / "apt-cacher-ng.log"
+    daemon = _ensure("apt-cacher-ng", apt_cache.answers, lambda: _start_apt_cacher_ng(log), log, apt_cache.UNIT)
+    everywhere = apt_cache.wildcard(apt_cache.read_listeners())
+    if everywhere:
+        raise DaemonError(
+            f"something listens on port {apt_cache.PORT} of every address ({', '.join(everywhere)}): "
+            "an HTTP proxy open to every network",
+            "stop Debian's own apt-cacher-ng service (`systemctl disable --now apt-cacher-ng`, or "
+            "`/etc/init.d/apt-cacher-ng stop` without systemd); labtool's listens on "
+            + " and ".join(apt_cache.BIND_ADDRESSES),
+        )
+    return [address, daemon]
+
+
+def _start_apt_cacher_ng(log: Path) -> None:
+    apt_cache.prepare()
+    if systemd_is_pid1():
+        # A unit left failed by an earlier start would make systemd-run refuse the name.
+        proc.run(["systemctl", "reset-failed", apt_cache.UNIT], timeout=30, check=False)
+        proc.run(apt_cache.start_argv(systemd=True), timeout=60)
+    else:
+        proc.spawn(apt_cache.start_argv(systemd=False), log=log)
 
 
 def _libvirt_log_env(log: Path) -> dict[str, str]:

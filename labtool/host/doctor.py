@@ -14,7 +14,7 @@ from typing import Protocol
 
 from labtool import proc
 from labtool.errors import CommandError
-from labtool.host import accel, capacity, daemons
+from labtool.host import accel, apt_cache, apt_cache_log, capacity, daemons
 from labtool.model import Kind, Room
 from labtool.settings import Settings
 
@@ -25,6 +25,18 @@ MIN_FREE_DISK = 12 * GIB
 MIN_FREE_MEMORY = 2 * GIB
 
 OK, WARN, FAIL = "ok", "warn", "fail"
+
+
+@dataclass(frozen=True)
+class AptCacheView:
+    """The apt cache as the host shows it."""
+
+    installed: bool
+    answers: bool
+    listeners: tuple[str, ...]
+    """Addresses listening on its port."""
+    traffic: apt_cache_log.Traffic | None
+    """Everything in its transfer log; None when there is no log."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +64,7 @@ class HostProbe(Protocol):
     def free_disk(self, path: Path) -> int: ...
     def available_memory(self) -> int: ...
     def images_ready(self) -> bool: ...
+    def apt_cache(self) -> AptCacheView: ...
 
 
 class SystemProbe:
@@ -105,6 +118,19 @@ class SystemProbe:
         except Exception:  # no engine, no vagrant: reported by their own rows
             return False
 
+    def apt_cache(self) -> AptCacheView:
+        log = apt_cache.TRANSFER_LOG
+        try:
+            traffic = apt_cache_log.summarize(apt_cache_log.read(log)) if log.exists() else None
+        except OSError:
+            traffic = None
+        return AptCacheView(
+            installed=self.program(apt_cache.PROGRAM) is not None,
+            answers=apt_cache.answers(),
+            listeners=tuple(apt_cache.read_listeners()),
+            traffic=traffic,
+        )
+
 
 def run_checks(probe: HostProbe, settings: Settings) -> list[Check]:
     checks: list[Callable[[HostProbe, Settings], Check]] = [
@@ -118,6 +144,7 @@ def run_checks(probe: HostProbe, settings: Settings) -> list[Check]:
         check_disk,
         check_memory,
         check_images,
+        check_apt_cache,
     ]
     return [check(probe, settings) for check in checks]
 
@@ -261,3 +288,44 @@ def check_capacity(room: Room, free: capacity.HostFree, costs: capacity.Costs, p
         hint = "stop other rooms or VMs (`labtool down`), or give the room's machines less memory in labtool.yml"
         return Check("host capacity", WARN, detail, hint, required=False, numbers=numbers)
     return Check("host capacity", OK, detail, required=False, numbers=numbers)
+
+
+def check_apt_cache(probe: HostProbe, settings: Settings) -> Check:
+    """Rooms work without the cache (every machine downloads for itself), so only a cache open to every
+    network is a required failure."""
+    name = "apt cache"
+    if not settings.apt_cache:
+        return Check(name, OK, "off (LABTOOL_APT_CACHE=off): every machine downloads from the mirror", required=False)
+    view = probe.apt_cache()
+    everywhere = apt_cache.wildcard(view.listeners)
+    if everywhere:
+        return Check(
+            name,
+            FAIL,
+            f"something listens on port {apt_cache.PORT} of every address ({', '.join(everywhere)})",
+            "stop Debian's own apt-cacher-ng service (`systemctl disable --now apt-cacher-ng`)",
+        )
+    if not view.installed:
+        return Check(name, WARN, "apt-cacher-ng is not installed", "run `scripts/up` (installs it)", required=False)
+    if not view.answers:
+        return Check(name, WARN, "not running", "run `labtool daemons` to start it", required=False)
+    detail = f"{apt_cache.machine_proxy_url()} for the rooms, {apt_cache.host_proxy_url()} for the host"
+    if view.traffic is not None:
+        detail += "; " + traffic_summary(view.traffic)
+    return Check(name, OK, detail, required=False)
+
+
+def traffic_summary(traffic: apt_cache_log.Traffic) -> str:
+    if not traffic.served_bytes:
+        return "nothing served yet"
+    return (
+        f"served {_size(traffic.served_bytes)}, {traffic.hit_ratio:.0%} of it from the cache "
+        f"({traffic.hits} hits, {traffic.misses} misses); fetched {_size(traffic.fetched_bytes)} from the mirror"
+    )
+
+
+def _size(count: int) -> str:
+    for unit, scale in (("GiB", GIB), ("MiB", 1024**2), ("KiB", 1024)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count} B"

@@ -1,7 +1,12 @@
-"""What the host's /proc says about the process that is a lab machine (a container's PID 1, a VM's QEMU)."""
+"""What the host's /proc says about processes: the one that is a lab machine (a container's PID 1, a VM's
+QEMU), and the trees of commands labtool started, so that one that ran out of time is stopped whole."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+from collections.abc import Iterable
 from pathlib import Path
 
 PROC = Path("/proc")
@@ -31,6 +36,41 @@ def ancestors(pid: int, proc: Path = PROC) -> list[int]:
         found.append(current)
         current = parent(current, proc)
     return found
+
+
+def descendants(pid: int, proc: Path = PROC) -> list[int]:
+    """Every living process below pid (children, their children ...), read from each process's parent."""
+    children: dict[int, list[int]] = {}
+    for entry in proc.iterdir():
+        if entry.name.isdigit():
+            children.setdefault(parent(int(entry.name), proc), []).append(int(entry.name))
+    found: list[int] = []
+    pending = list(children.get(pid, []))
+    while pending and len(found) < 10_000:
+        current = pending.pop()
+        found.append(current)
+        pending.extend(children.get(current, []))
+    return found
+
+
+def command_lines(proc: Path = PROC) -> dict[int, list[str]]:
+    """Every process's argv."""
+    found = {}
+    for entry in proc.iterdir():
+        if entry.name.isdigit():
+            try:
+                found[int(entry.name)] = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")[:-1]
+            except OSError:
+                continue  # gone meanwhile
+    return found
+
+
+def kill_trees(pids: Iterable[int], proc: Path = PROC) -> None:
+    """SIGKILL each process and everything below it; the tree is read first, so no child is orphaned first."""
+    doomed = [tree_pid for pid in pids for tree_pid in (*descendants(pid, proc), pid)]
+    for pid in doomed:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def resident_bytes(pid: int, proc: Path = PROC) -> int:
@@ -109,17 +149,3 @@ def command(pid: int, proc: Path = PROC) -> list[str]:
 
 def pids(proc: Path = PROC) -> list[int]:
     return sorted(int(entry.name) for entry in proc.iterdir() if entry.name.isdigit())
-
-
-def descendants(pid: int, proc: Path = PROC) -> list[int]:
-    """Every process below pid (children, their children ...), nearest first."""
-    children: dict[int, list[int]] = {}
-    for other in pids(proc):
-        children.setdefault(parent(other, proc), []).append(other)
-    found: list[int] = []
-    queue = list(children.get(pid, []))
-    while queue:
-        current = queue.pop(0)
-        found.append(current)
-        queue.extend(children.get(current, []))
-    return found

@@ -23,6 +23,7 @@ from typing import Any
 from labtool import inventory, proc
 from labtool.backends.docker import docker_connection, wait_for_systemd
 from labtool.errors import ImageBuildError
+from labtool.host import apt_cache
 from labtool.images import build, docker_image, pair, rootfs, vagrant_box
 from labtool.model import Kind, Machine, Room
 from labtool.provision import provision, strategy
@@ -119,7 +120,7 @@ class _Bake:
         with self._step("export", "exporting the converged tree and removing its identity"):
             tree = self.scratch / "rootfs"
             _export(builder, tree, self.scratch / "export.tar", log)
-            proc.run(["bash", str(RESET_IDENTITY), str(tree)], timeout=120, log=log)
+            proc.run(["bash", str(RESET_IDENTITY), str(tree), apt_cache.MACHINE_PROXY_FILE], timeout=120, log=log)
             container_packages = rootfs.manifest(tree)
         with self._step("docker_image", f"importing {self.images.docker_ref}"):
             docker_image.import_rootfs(tree, self.images.docker_ref, self.scratch, log)
@@ -149,6 +150,7 @@ class _Bake:
             runs,
             lambda _machine, task: self.progress(f"bake | {task}"),
             how=strategy(self.settings.mitogen),
+            apt_proxy=apt_cache.machine_proxy(self.settings),  # removed again with the identity
         )
         if not result.ok:
             raise ImageBuildError(f"the bake's converge failed: {result.error}", "fix the playbook, then bake again")

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from labtool import proc
 from labtool.errors import ImageBuildError
+from labtool.host import apt_cache
 from labtool.images import docker_image, mirror, pair, recipe, rootfs, vagrant_box
 from labtool.settings import Settings
 from labtool.state import SHARED, atomic_write, locked, utc_now
@@ -92,18 +93,22 @@ def _build(settings: Settings, key: str, progress: Progress) -> BuildReport:
     images = pair.base(key)
     report = BuildReport(key, False, images.docker_ref, images.box)
     source = settings.debian_mirror or mirror.host_mirror(recipe.SUITE)
+    proxy = apt_cache.host_proxy_env(settings)  # http downloads through the rooms' apt cache when it runs
+    through = " through the apt cache" if proxy else ""
     try:
-        with timed_step(report.seconds, "debootstrap", progress, f"debootstrapping Debian {recipe.SUITE} (log: {log})"):
+        with timed_step(
+            report.seconds, "debootstrap", progress, f"debootstrapping Debian {recipe.SUITE}{through} (log: {log})"
+        ):
             if source:
                 mirror.check_reachable(source, recipe.SUITE)
             root = scratch / "rootfs"
-            rootfs.debootstrap(root, source, log)
+            rootfs.debootstrap(root, source, log, env=proxy)
             rootfs.configure(root, log)
             container_packages = rootfs.manifest(root)
         with timed_step(report.seconds, "docker_image", progress, "importing the Docker image"):
             docker_image.import_rootfs(root, images.docker_ref, scratch, log, latest=True)
         with timed_step(report.seconds, "vm_disk", progress, "making the VM disk (kernel, extlinux)"):
-            raw, vm_manifest = vagrant_box.make_disk(root, scratch, log)
+            raw, vm_manifest = vagrant_box.make_disk(root, scratch, log, env=proxy)
             vm_packages = rootfs.parse_manifest(vm_manifest.read_text())
             shutil.rmtree(root)
         report.manifest_differences = unexpected_differences(container_packages, vm_packages)

@@ -9,22 +9,67 @@ from typing import Any
 from labtool import proc
 from labtool.errors import DaemonError
 from labtool.images import recipe
+from labtool.settings import DOCKER_TIMEOUT
 
 BUILD_TAG_PREFIX = "build-"
-# How a container of this image must run for systemd to work unprivileged (measured on cgroup v1 and v2 hosts):
-# tmpfs on /run and /run/lock, the cgroup tree read-only, SIGRTMIN+3 to shut down cleanly.
+
+# Capabilities: Docker's default set is dropped whole and only these are given back. Each was
+# found by experiment on this host (systemd 252, Docker 20.10, cgroup v1) with the reference
+# course: without it systemd does not reach `running`, or site.yml or the testinfra suite fails.
+CAPABILITIES: tuple[str, ...] = (
+    "SETUID",  # systemd starts services as their users (dbus, the app's own); sudo, su, sshd switch users
+    "SETGID",  # the same for groups: without SETUID/SETGID dbus fails and systemd never finishes booting
+    "SETPCAP",  # journald and logind narrow their capability bounding sets: without it both fail (`degraded`)
+    "CHOWN",  # dpkg and apt chown files (apt's `_apt` download dirs); groupadd/useradd write /etc/gshadow
+    "DAC_OVERRIDE",  # root reads and writes files it does not own: apt cannot replace its package lists without it
+    "FOWNER",  # chmod and utimes on files of other owners: dpkg, and Ansible's file tasks on the app's directories
+    "FSETID",  # dpkg keeps set-group-ID bits (crontab's); without it they vanish silently as packages install
+    "KILL",  # systemd stops services running as other users; without it `systemctl stop` leaves them running
+    "AUDIT_WRITE",  # sudo and sshd's PAM write a login record; without it every sudo prints an error
+)
+# Docker's defaults this leaves out, none needed: MKNOD (Docker makes /dev), NET_RAW and NET_BIND_SERVICE
+# (Docker sets ping_group_range and ip_unprivileged_port_start=0 in the container: ping and nginx on :80
+# work without them), SETFCAP (no package of the course sets file capabilities), SYS_CHROOT.
+SECURITY_OPT: tuple[str, ...] = ()
+"""Docker's default seccomp profile stays on (no option turns it off). `no-new-privileges` is NOT set:
+systemd, site.yml and the suite all work with it, but it disables every set-user-ID program, so the
+lab user's `sudo` ("no new privileges flag is set") and students' `su`/`passwd` would fail in the
+container while they work on the VM: the pair would teach different things."""
+
+# How a container of this image must run: systemd works unprivileged with tmpfs on /run and /run/lock and
+# the cgroup tree read-only (measured on cgroup v1 and v2 hosts), SIGRTMIN+3 shuts it down cleanly; never
+# privileged, never the host's network (the caller names the room's bridge network), no Docker socket.
 RUN_OPTIONS: dict[str, Any] = {
     "tmpfs": {"/run": "rw,mode=755", "/run/lock": "rw", "/tmp": "rw"},
     "volumes": {"/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "ro"}},
     "stop_signal": "SIGRTMIN+3",
+    "privileged": False,
+    "cap_drop": ["ALL"],
+    "cap_add": list(CAPABILITIES),
+    "security_opt": list(SECURITY_OPT),
 }
 
 
-def client() -> Any:
+def ansible_options() -> dict[str, Any]:
+    """RUN_OPTIONS as community.docker.docker_container's parameters: Molecule's docker scenario
+    creates its container with these, so it runs exactly as labtool's do."""
+    return {
+        "tmpfs": [f"{path}:{options}" for path, options in RUN_OPTIONS["tmpfs"].items()],
+        "volumes": [f"{source}:{v['bind']}:{v['mode']}" for source, v in RUN_OPTIONS["volumes"].items()],
+        "stop_signal": RUN_OPTIONS["stop_signal"],
+        "privileged": RUN_OPTIONS["privileged"],
+        "cap_drop": RUN_OPTIONS["cap_drop"],
+        "capabilities": RUN_OPTIONS["cap_add"],
+        "security_opts": RUN_OPTIONS["security_opt"],
+    }
+
+
+def client(timeout: float = DOCKER_TIMEOUT) -> Any:
+    """A Docker SDK client whose every request gives up after `timeout` seconds (LABTOOL_DOCKER_TIMEOUT)."""
     import docker
 
     try:
-        return docker.from_env(timeout=300)
+        return docker.from_env(timeout=max(1, round(timeout)))
     except docker.errors.DockerException as exc:
         raise engine_unreachable(exc) from exc
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from labtool import proc
@@ -12,7 +13,8 @@ DEBOOTSTRAP_TIMEOUT = 1800.0
 UNREACHABLE_MARKERS = ("Failed getting release file", "Temporary failure resolving", "Could not resolve")
 
 
-def debootstrap(target: Path, mirror: str | None, log: Path) -> None:
+def debootstrap(target: Path, mirror: str | None, log: Path, env: Mapping[str, str] | None = None) -> None:
+    """`env` may name an http_proxy (the host's apt cache): debootstrap's downloads go through it."""
     # In a private mount namespace: the /proc and /sys debootstrap mounts into the target vanish
     # with it, even if labtool is killed, so removing a half-built rootfs never walks into them.
     argv = [
@@ -30,7 +32,7 @@ def debootstrap(target: Path, mirror: str | None, log: Path) -> None:
     if mirror:
         argv.append(mirror)
     try:
-        proc.run(argv, timeout=DEBOOTSTRAP_TIMEOUT, log=log)
+        proc.run(argv, timeout=DEBOOTSTRAP_TIMEOUT, log=log, env=env)
     except CommandError as exc:
         if any(marker in exc.output for marker in UNREACHABLE_MARKERS):
             raise MirrorUnreachableError(

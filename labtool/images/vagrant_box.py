@@ -5,7 +5,7 @@ from __future__ import annotations
 import glob
 import json
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 from labtool import proc
@@ -55,8 +55,10 @@ def insecure_public_key() -> Path:
     )
 
 
-def make_disk(rootfs: Path, workdir: Path, log: Path) -> tuple[Path, Path]:
-    """Build the raw disk; returns it and the VM's package manifest (dpkg-query output)."""
+def make_disk(rootfs: Path, workdir: Path, log: Path, env: Mapping[str, str] | None = None) -> tuple[Path, Path]:
+    """Build the raw disk; returns it and the VM's package manifest (dpkg-query output).
+
+    `env` may name an http_proxy (the host's apt cache) for the kernel and boot packages' download."""
     raw, manifest = workdir / "disk.raw", workdir / "vm-packages.txt"
     script = recipe.FILES_DIR / "make-vm-disk.sh"
     proc.run(
@@ -77,6 +79,7 @@ def make_disk(rootfs: Path, workdir: Path, log: Path) -> tuple[Path, Path]:
         ],
         timeout=1800,
         log=log,
+        env=env,
         hint=f"full log: {log}",
     )
     return raw, manifest

@@ -1,4 +1,4 @@
-"""What `labtool report` shows, gathered once: the room's state now, its last verify, and a live comparison.
+"""What `labtool report` shows, gathered once: the room's state now, its last verify and checks, a live comparison.
 
 The renderers (HTML, Markdown, JSON) share this model and the derived views below
 (the verdict, the parity matrix, the expected differences by reason), so the three
@@ -14,7 +14,8 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
-from labtool import state, verify
+from labtool import checks, state, verify
+from labtool.checks import MachineChecks
 from labtool.compare import SeatComparison, compare
 from labtool.lab import Lab, MachineStatus
 from labtool.model import Seat
@@ -52,6 +53,8 @@ class RoomReport:
     verify: VerifyReport | None
     """The room's last `labtool verify`, as it was kept; None when it was never verified."""
     comparisons: tuple[SeatComparison, ...]
+    checks: tuple[MachineChecks, ...] = ()
+    """Each machine's last `labtool check` (grading, not parity: never part of the verdict)."""
 
     def status(self, machine: str) -> MachineStatus | None:
         return next((s for s in self.statuses if s.name == machine), None)
@@ -78,6 +81,7 @@ def build(lab: Lab, seats: Collection[str] | None, *, progress: Progress) -> Roo
         statuses=statuses,
         verify=verify.load(lab.state_dir),
         comparisons=_measure(lab, chosen, progress),
+        checks=tuple(checks.for_seats(chosen, checks.load(lab.state_dir))),
     )
 
 
@@ -268,7 +272,13 @@ def to_json(report: RoomReport) -> dict[str, Any]:
         "problems": problems(report),
         "verified_at": report.verify.finished_at if report.verify else None,
         "seats": [_seat_json(report, seat) for seat in report.seats],
+        "checks": {"checked_at": last_checked(report), **checks.to_json(report.checks)},
     }
+
+
+def last_checked(report: RoomReport) -> str | None:
+    """When the latest of the kept checks ran; None when the room's seats were never checked."""
+    return max((m.checked_at for m in report.checks), default=None)
 
 
 def _seat_json(report: RoomReport, seat: Seat) -> dict[str, Any]:

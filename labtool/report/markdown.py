@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 
 from labtool.backends.base import Presence
+from labtool.checks import cell_text, grade_table, total_text, worth_text
 from labtool.lab import MachineStatus
 from labtool.model import Machine, Seat
 from labtool.parity.diff import Difference
@@ -37,6 +38,7 @@ def render(report: RoomReport) -> str:
     sections = (
         _summary(report),
         _seat_grid(report),
+        _checks(report),
         _parity_matrix(report),
         _expected_differences(report),
         _comparison(report),
@@ -110,6 +112,43 @@ def _parity(report: RoomReport, seat: Seat) -> str:
         return f"**not compared**: {_text(parity.error)}"
     head = "ok" if parity.ok else f"**{len(parity.drift)} drifted**"
     return f"{head}: {parity.compared} items compared, {len(parity.expected)} expected differences"
+
+
+# -- checks ----------------------------------------------------------------------------------------
+
+
+def _checks(report: RoomReport) -> str:
+    if not report.checks:
+        return f"## Checks\n\nNot checked yet: run {_code(f'labtool check {report.room}')}."
+    grades = grade_table(report.checks)
+    headers = (
+        "Seat",
+        "Student",
+        "Kind",
+        *(f"{c.name} ({worth_text(c.points)})" for c in grades.columns),
+        "Total",
+        "Last run",
+    )
+    rows = [
+        (
+            _text(row.seat),
+            _text(row.student),
+            _text(row.kind.value),
+            *(
+                [_text(f"could not run: {clip(row.error, MESSAGE_WIDTH)}"), *[""] * (len(grades.columns) - 1)]
+                if row.error and grades.columns
+                else [_text(cell_text(row, c.name)) for c in grades.columns]
+            ),
+            _text(total_text(row)),
+            _text(shown_time(row.checked_at)),
+        )
+        for row in grades.rows
+    ]
+    parts = ["## Checks", "", _table(headers, rows)]
+    titles = [f"- {_code(c.name)}: {_text(c.title)}" for c in grades.columns if c.title]
+    if titles:
+        parts += ["", *titles]
+    return "\n".join(parts)
 
 
 # -- parity ----------------------------------------------------------------------------------------

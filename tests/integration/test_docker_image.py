@@ -4,6 +4,8 @@ from typing import Any
 
 import pytest
 
+from labtool.images import docker_image
+
 pytestmark = pytest.mark.docker
 
 
@@ -22,7 +24,8 @@ def test_the_container_is_not_privileged(lab_container: Any) -> None:
     lab_container.reload()
     host_config = lab_container.attrs["HostConfig"]
     assert host_config["Privileged"] is False
-    assert not host_config.get("CapAdd")
+    assert host_config["CapDrop"] == ["ALL"]
+    assert sorted(host_config["CapAdd"]) == sorted(docker_image.CAPABILITIES)
     assert host_config["Binds"] == ["/sys/fs/cgroup:/sys/fs/cgroup:ro"]
 
 

@@ -122,6 +122,7 @@ def test_the_wheel_carries_the_tool_and_not_the_checkout(installed: Installed) -
         assert (package / data).is_file(), data
     for example in ("minimal", "labnotes"):
         assert (package / "examples" / example / "playbooks" / "site.yml").is_file(), example
+    assert (package / "examples" / "labnotes" / "checks" / "test_notes.py").is_file()
     doctor = installed.labtool("doctor", "--json")
     (row,) = [c for c in json.loads(doctor.stdout) if c["name"] == "lab project"]
     assert row["status"] == "ok"

@@ -28,8 +28,8 @@ class FakeBackend:
         self.unstuck = threading.Event()
         self.started = threading.Event()
         """Set when a slow or stuck bring_up has begun."""
-        self.created: list[str] = []
-        self.destroyed: list[str] = []
+        self.creations: list[str] = []
+        self.destructions: list[str] = []
 
     def observe(self, room: Room) -> dict[str, Observed]:
         if self.unreachable is not None:
@@ -47,7 +47,7 @@ class FakeBackend:
             if machine.name in self.crashing:
                 raise RuntimeError("the SDK fell over")
             if machine.name not in self.running:
-                self.created.append(machine.name)
+                self.creations.append(machine.name)
             if machine.name in self.slow:
                 self.running.add(machine.name)  # the domain is defined and booting
                 self.started.set()
@@ -69,7 +69,7 @@ class FakeBackend:
 
     def destroy(self, room: Room, machines: Sequence[Machine]) -> None:
         self.running -= {m.name for m in machines}
-        self.destroyed += [m.name for m in machines]
+        self.destructions += [m.name for m in machines]
 
     def remove_room_resources(self, room: Room) -> None:
         self.room_resources = False

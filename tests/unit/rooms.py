@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
-from labtool.model import ContainerResources, Course, Kind, Machine, Networks, Room, Seat, VmResources
+from labtool.model import ContainerResources, Course, Kind, Machine, Networks, Room, Seat, Student, VmResources
 from labtool.project import Project
 
 
@@ -43,3 +44,9 @@ REPO = Path(__file__).resolve().parents[2]
 def reference_course() -> Course:
     """The reference lab project's course (this repository's playbook and suite)."""
     return Course(Project(REPO), REPO / "playbooks" / "site.yml", REPO / "molecule" / "shared" / "tests")
+
+
+def with_students(room: Room, students: dict[str, Student]) -> Room:
+    """The room with students at the seats named (seat name -> student)."""
+    seats = tuple(dataclasses.replace(seat, student=students.get(seat.name)) for seat in room.seats)
+    return dataclasses.replace(room, seats=seats)

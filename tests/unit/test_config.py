@@ -10,7 +10,7 @@ import pytest
 
 from labtool import config
 from labtool.errors import LabtoolError, RoomError
-from labtool.model import Kind
+from labtool.model import Access, Kind, Student
 from labtool.project import Project
 
 REPO = Path(__file__).resolve().parents[2]
@@ -200,6 +200,36 @@ BAD_ROOMS = [
     ),
     pytest.param(
         demo(
+            settings=INDEX_20 + "access:\n  address: 0.0.0.0\n  port_base: 80\n  ports: 4\nstudents: {sudo: 1}\n",
+            more={"demo/students.csv": "seat,name\nseat01,Ada Lovelace\nseat02,Grace Hopper\n"},
+        ),
+        [
+            "inventories/demo/labtool.yml: access.ports: unknown key; remove it (known: address, port_base)",
+            "inventories/demo/labtool.yml: access.address: 0.0.0.0 means every interface of this host, which would"
+            " publish the lab to every network it is on; give the one address students connect to",
+            "inventories/demo/labtool.yml: access.port_base: 80 is not a port from 1024 to 65532; set it to e.g. 20000",
+            "inventories/demo/labtool.yml: students.sudo: 1 is not true or false",
+            'inventories/demo/students.csv: line 3: seat "seat02" is not a seat of the room; did you mean seat01?',
+        ],
+        id="access and students: wildcard address, privileged port, unknown key, a student at no seat",
+    ),
+    pytest.param(
+        demo(
+            settings=INDEX_20 + "access:\n  address: 192.0.2.77\n  port_base: 65533\n",
+            more={"demo/host_vars/seat01-vm.yml": "labtool_student: {name: Ada, login: Ada}\n"},
+        ),
+        [
+            "inventories/demo/labtool.yml: access.address: 192.0.2.77 is not an address of this host;"
+            " give one that `ip -brief address` lists, or 127.0.0.1",
+            "inventories/demo/labtool.yml: access.port_base: 65533 is not a port from 1024 to 65532;"
+            " set it to e.g. 20000",
+            'inventories/demo/hosts.yml: host seat01-vm: labtool_student: login "Ada" is not a valid login;'
+            " use a lowercase letter, then up to 31 lowercase letters, digits, _ or -",
+        ],
+        id="access: an address of another host; a student's bad login from host_vars",
+    ),
+    pytest.param(
+        demo(
             hosts=(
                 "vms:\n  hosts:\n    Seat01-vm:\n    desk:\n    x-vm:\n      labtool_seat: Desk 1\n"
                 f"    {'a' * 61}-vm:\n"
@@ -376,3 +406,37 @@ def test_a_new_room_teaches_what_the_default_room_teaches(rooms: Path) -> None:
     room = config.load(rooms, "demo", REFERENCE)
     assert room.course == config.load(REPO / "inventories", "default", REFERENCE).course
     assert "# course:" not in (written / "labtool.yml").read_text()
+
+
+def test_students_and_published_access_are_read_with_the_room(rooms: Path) -> None:
+    two_seats = "vms:\n  hosts:\n    seat0[1:2]-vm:\ncontainers:\n  hosts:\n    seat0[1:2]-ct:\n"
+    write(
+        rooms,
+        demo(
+            hosts=two_seats,
+            settings=INDEX_20 + "access:\n  address: 127.0.0.1\n  port_base: 30000\nstudents:\n  sudo: false\n",
+            # students.csv sits in the inventory directory: Ansible must not read it as an inventory.
+            more={
+                "demo/students.csv": "seat,name,email\nseat02,Grace Hopper,grace@example.org\n",
+                "demo/host_vars/seat01-ct.yml": "labtool_student: Ada Lovelace\n",
+            },
+        ),
+    )
+    room = config.load(rooms, "demo", REFERENCE)
+    assert [(s.name, s.student) for s in room.seats] == [
+        ("seat01", Student("Ada Lovelace", "ada_lovelace")),
+        ("seat02", Student("Grace Hopper", "grace_hopper", "grace@example.org")),
+    ]
+    assert room.access == Access("127.0.0.1", 30000)
+    assert room.student_sudo is False
+
+
+def test_a_room_whose_seats_outrun_the_ports_is_refused(rooms: Path) -> None:
+    hosts = "vms:\n  hosts:\n    seat[01:20]-vm:\ncontainers:\n  hosts:\n    seat[01:20]-ct:\n"
+    write(rooms, demo(hosts=hosts, settings=INDEX_20 + "access:\n  address: 127.0.0.1\n  port_base: 65500\n"))
+    with pytest.raises(RoomError) as caught:
+        config.load(rooms, "demo", REFERENCE)
+    assert caught.value.problems == (
+        "inventories/demo/labtool.yml: access.port_base: 65500 leaves too few ports for 20 seats (4 each, up to 65579);"
+        " set it to 65456 or less",
+    )

@@ -60,6 +60,36 @@ def test_bad_course_settings_are_room_problems(tmp_path: Path, raw: object, prob
     assert any(problem in p for p in problems), problems
 
 
+def test_checks_are_the_projects_checks_directory_when_there_is_one_and_optional(tmp_path: Path) -> None:
+    chosen, problems = read(tmp_path, {"tests": "tests"})
+    assert (chosen.checks, problems) == (None, [])
+    (tmp_path / "checks").mkdir()
+    chosen, problems = read(tmp_path, {"tests": "tests"})
+    assert (chosen.checks, problems) == (tmp_path / "checks", [])
+    (tmp_path / "grading").mkdir()
+    chosen, problems = read(tmp_path, {"tests": "tests", "checks": "grading"})
+    assert (chosen.checks, problems) == (tmp_path / "grading", [])
+
+
+@pytest.mark.parametrize(
+    ("checks", "problem"),
+    [
+        (
+            "exercises",
+            "labtool.yml: course.checks: exercises is not a directory in the lab project {root}; "
+            "create it or set course.checks to the directory your course uses",
+        ),
+        ("../elsewhere", "labtool.yml: course.checks: ../elsewhere is outside the lab project {root}; "),
+        (["checks"], 'labtool.yml: course.checks: ["checks"] is not a path; give a directory inside the project'),
+        ("playbooks/site.yml", "labtool.yml: course.checks: playbooks/site.yml is not a directory"),
+    ],
+)
+def test_a_bad_checks_setting_names_the_file_the_key_and_the_fix(tmp_path: Path, checks: object, problem: str) -> None:
+    chosen, problems = read(tmp_path, {"tests": "tests", "checks": checks})
+    assert chosen.checks is None
+    assert len(problems) == 1 and problems[0].startswith(problem.format(root=tmp_path)), problems
+
+
 def test_roles_used_follow_roles_include_role_and_meta_dependencies(tmp_path: Path) -> None:
     chosen, _ = read(tmp_path, {"tests": "tests"})
     assert [p.name for p in course.roles_used(chosen)] == ["common", "helper", "web"]

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
 
+from labtool import accounts, state
 from labtool import lab as lab_module
-from labtool import state
+from labtool.accounts import Account
+from labtool.backends import vagrant
+from labtool.host import apt_cache
+from labtool.host.accel import Accel
 from labtool.lab import Lab
-from labtool.model import Kind, Room
+from labtool.model import Kind, Room, Student
 from labtool.plan import Action
-from labtool.provision import ProvisionResult
+from labtool.provision import AccountResult, ProvisionResult
 from labtool.settings import Settings
 from tests.unit.fakes import FakeBackend
-from tests.unit.rooms import paired_room
+from tests.unit.rooms import paired_room, with_students
+
+ADA, GRACE = Student("Ada Lovelace", "ada_lovelace"), Student("Grace Hopper", "grace_hopper")
 
 
 def make_room(tmp_path: Path, seats: int = 2) -> Room:
@@ -25,10 +33,12 @@ def make_room(tmp_path: Path, seats: int = 2) -> Room:
 @pytest.fixture
 def provisioned(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
+    monkeypatch.setattr(apt_cache, "answers", lambda: False)  # this host's apt cache plays no part
 
     def fake_provision(
-        room: Room, machine: str, inventory: Path, work_dir: Path, on_task: object, **options: object
+        room: Room, machine: str, inventory: Path, work_dir: Path, on_task: object, *, how: object, **options: object
     ) -> ProvisionResult:
+        assert options["apt_proxy"] == "" and float(options["timeout"]) > 0  # type: ignore[arg-type]
         calls.append(machine)
         ok = machine != "s2-ct"
         return ProvisionResult(machine, ok, 3 if ok else 0, "" if ok else "boom", (f"/etc/{machine}.conf",))
@@ -99,3 +109,152 @@ def test_default_parallelism_follows_cores_and_memory() -> None:
     assert lab_module.default_parallel(2, 21.5) == 4
     assert lab_module.default_parallel(16, 3.2) == 3
     assert lab_module.default_parallel(1, 0.5) == 1
+
+
+@pytest.mark.parametrize(
+    ("setting", "running", "expected"),
+    [("on", True, "http://10.212.0.1:3142"), ("on", False, ""), ("off", True, "")],
+)
+def test_machines_are_pointed_at_the_apt_cache_only_when_it_is_on_and_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setting: str, running: bool, expected: str
+) -> None:
+    given: list[str] = []
+
+    def fake_provision(
+        room: Room,
+        machine: str,
+        inventory: Path,
+        work_dir: Path,
+        on_task: object,
+        *,
+        how: object,
+        apt_proxy: str,
+        **_: object,
+    ) -> ProvisionResult:
+        given.append(apt_proxy)
+        return ProvisionResult(machine, True, 0)
+
+    monkeypatch.setattr(lab_module, "provision", fake_provision)
+    monkeypatch.setattr(lab_module, "provision_key", lambda room: "key1")
+    monkeypatch.setattr(apt_cache, "answers", lambda: running)
+    settings = Settings.from_env({"LABTOOL_HOME": str(tmp_path / "home"), "LABTOOL_APT_CACHE": setting})
+    backends = {Kind.VM: FakeBackend(Kind.VM), Kind.CONTAINER: FakeBackend(Kind.CONTAINER)}
+    lab = Lab(settings, make_room(tmp_path, seats=1), backends)
+    messages: list[str] = []
+    lab.up(lab.plan(), parallel=2, progress=messages.append)
+    assert given == [expected, expected]
+    # Turned on but not running is worth a warning; turned off is what the user asked for.
+    assert any("apt cache does not answer" in m for m in messages) == (setting == "on" and not running)
+
+
+# -- students' accounts ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def account_runs(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Account]]:
+    """The account play, faked: records each machine and the account it was asked to set; s2-vm's fails."""
+    runs: list[tuple[str, Account]] = []
+
+    def fake_account(
+        room: Room, machine: str, account: Account, inventory: Path, work_dir: Path, *, how: object
+    ) -> AccountResult:
+        runs.append((machine, account))
+        if machine == "s2-vm":
+            return AccountResult(machine, False, "", "student account: sshd -t failed")
+        return AccountResult(machine, True, account.token)
+
+    monkeypatch.setattr(lab_module, "provision_account", fake_account)
+    return runs
+
+
+def student_lab(tmp_path: Path) -> Lab:
+    lab, _, _ = make_lab(tmp_path)
+    lab.room = with_students(lab.room, {"s1": ADA, "s2": GRACE})
+    return lab
+
+
+def test_up_sets_each_students_account_after_the_course_and_a_failure_keeps_the_course(
+    tmp_path: Path, provisioned: list[str], account_runs: list[tuple[str, Account]]
+) -> None:
+    lab = student_lab(tmp_path)
+    report = lab.up(lab.plan(), parallel=2, progress=lambda _: None)
+    # s2-ct's course run fails (the provisioned fixture): its account waits for a good run.
+    assert sorted(m for m, _ in account_runs) == ["s1-ct", "s1-vm", "s2-vm"]
+    assert {a.login for _, a in account_runs} == {"ada_lovelace", "grace_hopper"}
+    assert all(a.password_hash == "!" for _, a in account_runs), "locked until a handout issues the password"
+    records = state.read(lab.state_dir).machines
+    assert records["s1-vm"].account == "ada_lovelace:locked"
+    assert records["s2-vm"].account == "" and records["s2-vm"].provisioned_key == "key1"
+    assert {o.machine: o.error for o in report.failed} == {"s2-ct": "boom", "s2-vm": "student account: sshd -t failed"}
+
+    account_runs.clear()
+    plan = lab.plan()
+    assert [(s.machine.name, s.actions) for s in plan.changes] == [
+        ("s2-vm", (Action.ACCOUNT,)),
+        ("s2-ct", (Action.PROVISION,)),
+    ]
+
+
+def test_an_issued_password_reaches_running_machines_through_apply_accounts(
+    tmp_path: Path, provisioned: list[str], account_runs: list[tuple[str, Account]]
+) -> None:
+    lab = student_lab(tmp_path)
+    lab.up(lab.plan(), parallel=2, progress=lambda _: None)
+    [new] = accounts.issue([ADA])
+    state.write_passwords(lab.state_dir, {new.login: new.record})
+    account_runs.clear()
+    results = lab.apply_accounts(list(lab.room.seats[0].machines), progress=lambda _: None)
+    assert [r.ok for r in results] == [True, True]
+    assert {a.password_hash for _, a in account_runs} == {new.record.hash}
+    assert state.read(lab.state_dir).machines["s1-ct"].account == f"ada_lovelace:{new.record.id}"
+    assert [s.machine.name for s in lab.plan().changes if s.machine.seat == "s1"] == []
+
+
+FAKE_VAGRANT = """#!/bin/sh
+# `vagrant up` of s1-vm hangs (in a child process, as Vagrant's would); every other call answers at once.
+case "$1 $2" in
+  "up s1-vm") sleep 300 & echo $! > "$HUNG_PID_FILE"; wait ;;
+  "ssh-config "*) printf 'Host %s\\n  HostName 10.214.10.7\\n  User vagrant\\n  Port 22\\n  IdentityFile /k\\n' "$2" ;;
+esac
+"""
+FAKE_VIRSH = """#!/bin/sh
+# No domain is ever defined or running.
+case "$3" in domstate) echo "shut off" ;; esac
+"""
+
+
+def test_a_hung_vagrant_up_fails_only_its_vm_after_the_timeout_and_the_rest_of_the_room_finishes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, script in (("vagrant", FAKE_VAGRANT), ("virsh", FAKE_VIRSH)):
+        (bin_dir / name).write_text(script)
+        (bin_dir / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.setenv("HUNG_PID_FILE", str(tmp_path / "hung.pid"))
+    monkeypatch.setattr(vagrant, "FIRST_UP_POLL_SECONDS", 0.05)
+    monkeypatch.setattr(lab_module, "provision_key", lambda room: "key1")
+    monkeypatch.setattr(
+        lab_module, "provision", lambda room, machine, *args, **kwargs: ProvisionResult(machine, True, 1)
+    )
+    settings = Settings.from_env({"LABTOOL_HOME": str(tmp_path / "home"), "LABTOOL_VAGRANT_TIMEOUT": "2"})
+    vms = vagrant.VagrantBackend(
+        tmp_path / "vagrant", Accel("qemu", "qemu64", "test"), timeout=settings.vagrant_timeout
+    )
+    lab = Lab(settings, make_room(tmp_path), {Kind.VM: vms, Kind.CONTAINER: FakeBackend(Kind.CONTAINER)})
+    messages: list[str] = []
+
+    started = time.monotonic()
+    report = lab.up(lab.plan(), parallel=2, progress=messages.append)
+
+    assert time.monotonic() - started < 30
+    assert [o.machine for o in report.failed] == ["s1-vm"]
+    assert {o.machine for o in report.outcomes if o.ok} == {"s1-ct", "s2-ct", "s2-vm"}
+    error = report.failed[0].error
+    assert "gave up trying to start the VM s1-vm: `vagrant up s1-vm --provider=libvirt`" in error
+    assert "did not finish within 2 s and was stopped (LABTOOL_VAGRANT_TIMEOUT)" in error
+    assert any(m.startswith("s1-vm: FAILED: gave up") for m in messages)
+    assert state.read(lab.state_dir).machines["s1-vm"].failed
+    hung = Path(f"/proc/{(tmp_path / 'hung.pid').read_text().strip()}/status")
+    assert not hung.exists() or "\nState:\tZ" in hung.read_text(), "the hung vagrant's child outlived the timeout"

@@ -105,7 +105,7 @@ def test_an_interrupt_during_a_vm_boot_stops_the_run_and_records_where_each_mach
     ]
     report = lab.up(plan, parallel=2, progress=said.append)
     assert all(o.ok for o in report.outcomes)
-    assert vms.destroyed == ["s1-vm"] and vms.running == {"s1-vm"}
+    assert vms.destructions == ["s1-vm"] and vms.creations == ["s1-vm", "s1-vm"] and vms.running == {"s1-vm"}
     assert state.read(lab.state_dir).machines["s1-vm"].working == ""
     fault_row(
         "Ctrl-C (SIGINT) or SIGTERM during `up`, a VM booting",

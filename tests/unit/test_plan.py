@@ -105,3 +105,24 @@ def test_a_step_an_earlier_labtool_was_stopped_in_is_redone(
     plan = make_plan(room(), seen, state, KEY)
     assert [(s.machine.name, s.actions, s.reason) for s in plan.changes] == [("seat01-vm", actions, reason)]
     assert plan.creates is (Action.CREATE in actions or Action.RECREATE in actions)
+
+
+def test_a_student_account_out_of_date_is_set_alone_without_the_course() -> None:
+    records = provisioned(*ALL)
+    records.machines["seat01-vm"].account = "ada:locked"
+    records.machines["seat01-ct"].account = "ada:1111"
+    records.machines["seat02-ct"].account = "grace:2222"
+    wanted = {"seat01-vm": "ada:1111", "seat01-ct": "ada:1111", "seat02-vm": "alan:locked", "seat02-ct": ""}
+    plan = make_plan(room(), running(*ALL), records, KEY, accounts=wanted)
+    assert [(s.machine.name, s.actions, s.reason) for s in plan.changes] == [
+        ("seat01-vm", (Action.ACCOUNT,), "its student's password was issued or changed"),
+        ("seat02-vm", (Action.ACCOUNT,), "its seat has a new student"),
+        ("seat02-ct", (Action.ACCOUNT,), "its seat's student left"),
+    ]
+    assert not any(s.needs_machine for s in plan.changes)
+
+
+def test_provisioning_carries_the_account_so_it_is_not_planned_twice() -> None:
+    wanted = dict.fromkeys(ALL, "ada:1111")
+    plan = make_plan(room(), {}, RoomState(), KEY, accounts=wanted)
+    assert [s.actions for s in plan.steps] == [(Action.CREATE, Action.PROVISION)] * 4

@@ -23,6 +23,25 @@ def test_an_example_is_a_lab_project_whose_default_room_loads(tmp_path: Path, ex
     assert not list(target.rglob("__pycache__"))
 
 
+def test_the_labnotes_example_ships_its_exercise_checks_and_its_room_grades_them(tmp_path: Path) -> None:
+    target = init(tmp_path / "course", "labnotes")
+    found = project.find(env={}, cwd=target)
+    room = config.load(found.rooms_dir, "default", found)
+    assert room.course.checks == target / "checks"
+    assert sorted(p.name for p in room.course.checks.glob("test_*.py")) == [
+        "test_app.py",
+        "test_gzip.py",
+        "test_notes.py",
+    ]
+    assert "## Exercises" in (target / "README.md").read_text()
+
+
+def test_the_minimal_example_has_no_checks(tmp_path: Path) -> None:
+    target = init(tmp_path / "course", "minimal")
+    found = project.find(env={}, cwd=target)
+    assert config.load(found.rooms_dir, "default", found).course.checks is None
+
+
 def test_init_never_writes_over_files(tmp_path: Path) -> None:
     (tmp_path / "taken").mkdir()
     (tmp_path / "taken" / "notes.txt").write_text("mine")

@@ -1,6 +1,7 @@
 import multiprocessing
 import os
 import shutil
+import stat
 import subprocess
 from pathlib import Path
 
@@ -168,3 +169,14 @@ def test_a_full_filesystem_is_a_clear_error_and_the_previous_state_stays_readabl
         "`error: no space left on the filesystem of PATH: N needed, M free`, no traceback",
         "free space or move `LABTOOL_HOME`; the previous state.json is intact (atomic write)",
     )
+
+
+def test_password_hashes_live_in_one_private_file_and_a_broken_one_reads_as_none(tmp_path: Path) -> None:
+    entry = state.IssuedPassword("$6$salt$hash", "1a2b3c4d", "2026-11-28T10:00:00Z")
+    state.write_passwords(tmp_path, {"ada": entry})
+    assert state.read_passwords(tmp_path) == {"ada": entry}
+    assert stat.S_IMODE((tmp_path / state.PASSWORDS_FILE).stat().st_mode) == 0o600
+    (tmp_path / state.PASSWORDS_FILE).write_text('{"logins": {"ada": {"hash": "x"}, "bob": 3}}')
+    assert state.read_passwords(tmp_path) == {}
+    (tmp_path / state.PASSWORDS_FILE).write_text("not json")
+    assert state.read_passwords(tmp_path) == {}

@@ -1,9 +1,9 @@
 #!/bin/bash
 # Remove every per-machine identity from a converged tree before it becomes a baked image pair:
 # each machine made from the pair gets its own on first boot, as with the base images.
-# Usage: reset-identity.sh ROOTFS
+# Usage: reset-identity.sh ROOTFS APT_PROXY_FILE
 set -euo pipefail
-rootfs=$1
+rootfs=$1 apt_proxy_file=$2
 
 : > "$rootfs/etc/machine-id"
 rm -f "$rootfs/var/lib/dbus/machine-id" "$rootfs"/etc/ssh/ssh_host_*
@@ -17,3 +17,5 @@ printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' > "
 # Ansible's and apt's leftovers: temporary files and downloaded packages (the lists stay: seats reuse them).
 rm -rf "$rootfs"/tmp/* "$rootfs"/var/tmp/* "$rootfs"/root/.ansible "$rootfs"/home/*/.ansible
 rm -f "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/cache/apt/*.bin
+# The host's apt cache is written onto each machine at converge time; the images never carry it.
+rm -f "$rootfs/$apt_proxy_file"

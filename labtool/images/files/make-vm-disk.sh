@@ -38,6 +38,10 @@ umount "$mnt/dev" "$mnt/sys" "$mnt/proc"
 # VM-only configuration: what a machine with its own kernel and disk needs and a container must not have.
 echo 'LABEL=labtool-root / ext4 errors=remount-ro 0 1' > "$mnt/etc/fstab"
 printf 'auto eth0\nallow-hotplug eth0\niface eth0 inet dhcp\n' > "$mnt/etc/network/interfaces.d/eth0"
+# The one virtio NIC is eth0 whatever udev's naming scheme says (net.ifnames=0 alone was seen
+# not to hold once the virtio modules come from the small initramfs).
+mkdir -p "$mnt/etc/systemd/network"
+printf '[Match]\nDriver=virtio_net\n\n[Link]\nName=eth0\n' > "$mnt/etc/systemd/network/10-labtool-eth0.link"
 install -d -m 0700 -o 1000 -g 1000 "$mnt/home/$user/.ssh"
 install -m 0600 -o 1000 -g 1000 "$pubkey" "$mnt/home/$user/.ssh/authorized_keys"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -10,7 +11,8 @@ from labtool.backends import docker as backend_module
 from labtool.backends.base import Presence
 from labtool.backends.docker import DockerBackend
 from labtool.errors import DaemonError
-from labtool.model import ContainerResources
+from labtool.images import docker_image
+from labtool.model import Access, ContainerResources
 from tests.unit.rooms import paired_room
 
 ROOM = paired_room(container=ContainerResources(cpus=0.5, memory_mib=256), index=42)
@@ -19,7 +21,7 @@ ROOM = paired_room(container=ContainerResources(cpus=0.5, memory_mib=256), index
 class FakeContainer:
     def __init__(self, name: str, labels: dict[str, str], status: str = "running") -> None:
         self.name, self.labels, self.status = name, labels, status
-        self.attrs = {"NetworkSettings": {"Networks": {"labtool-demo": {"IPAddress": "10.213.42.2"}}}}
+        self.attrs: dict[str, Any] = {"NetworkSettings": {"Networks": {"labtool-demo": {"IPAddress": "10.213.42.2"}}}}
         self.removed = False
 
     def exec_run(self, argv: list[str]) -> Any:
@@ -90,7 +92,9 @@ def test_bring_up_creates_an_unprivileged_systemd_container_with_the_rooms_limit
     assert made["name"] == "labtool-demo-s2-ct" and made["hostname"] == "s2-ct"
     assert made["labels"] == {"labtool.room": "demo", "labtool.seat": "s2", "labtool.machine": "s2-ct"}
     assert (made["mem_limit"], made["nano_cpus"]) == ("256m", 500_000_000)
-    assert "privileged" not in made
+    assert made["privileged"] is False and made["network"] == "labtool-demo" and "network_mode" not in made
+    assert made["cap_drop"] == ["ALL"] and made["cap_add"] == list(docker_image.CAPABILITIES)
+    assert "no-new-privileges" not in made["security_opt"]
     assert made["volumes"] == {"/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "ro"}}
     assert backend.observe(ROOM)["s2-ct"].address == "10.213.42.2"
 
@@ -157,3 +161,20 @@ def test_an_engine_that_does_not_answer_is_one_error_naming_labtool_daemons(
         backend.observe(ROOM)
     assert caught.value.message.startswith("the Docker engine does not answer at unix:///run/nowhere.sock (")
     assert "labtool daemons" in caught.value.hint
+
+
+def test_a_room_with_access_publishes_each_containers_ssh_and_app_on_its_address_only(
+    backend: DockerBackend, fake: FakeClient
+) -> None:
+    room = dataclasses.replace(ROOM, access=Access("127.0.0.1", 31000))
+    backend.bring_up(room, [room.seats[1].container])
+    assert fake.containers_made[0]["ports"] == {"22/tcp": ("127.0.0.1", 31004), "80/tcp": ("127.0.0.1", 31005)}
+    backend.bring_up(ROOM, [ROOM.seats[0].container])
+    assert fake.containers_made[1]["ports"] == {}, "nothing published unless the room says so"
+
+
+def test_bound_ports_read_back_what_a_container_was_created_with() -> None:
+    container = FakeContainer("c", {})
+    container.attrs["HostConfig"] = {"PortBindings": {"22/tcp": [{"HostIp": "127.0.0.1", "HostPort": "31004"}]}}
+    assert backend_module.bound_ports(container) == {22: 31004}
+    assert backend_module.bound_ports(FakeContainer("d", {})) == {}

@@ -1,3 +1,5 @@
+import dataclasses
+import json
 import shlex
 import threading
 import time
@@ -9,8 +11,9 @@ import pytest
 from labtool import proc
 from labtool.backends import vagrant
 from labtool.errors import DaemonError
+from labtool.host import addresses
 from labtool.host.accel import Accel
-from labtool.model import VmResources
+from labtool.model import Access, VmResources
 from tests.unit.rooms import paired_room
 
 ROOM = paired_room(vm=VmResources(2, 2048), index=42)
@@ -197,3 +200,34 @@ def test_destroy_removes_a_domain_vagrant_never_recorded(
     assert ("destroy", "labtool-demo_s1-vm") in libvirt.calls
     assert ("undefine", "labtool-demo_s1-vm", "--remove-all-storage") in libvirt.calls
     assert libvirt.domains == {} and libvirt.volumes == set()
+
+
+def test_a_room_with_access_forwards_each_vms_ssh_and_app_to_its_address_only(
+    backend: vagrant.VagrantBackend, tmp_path: Path
+) -> None:
+    room = dataclasses.replace(ROOM, access=Access("127.0.0.1", 31000))
+    project = backend.project(room)
+    project.define(vagrant._specs(room))
+    machines = json.loads(project.machines_file.read_text())["machines"]
+    assert [m["forwarded_ports"] for m in machines] == [
+        [
+            {"id": "labtool-ssh", "guest": 22, "host": 31002, "host_ip": "127.0.0.1"},
+            {"id": "labtool-http", "guest": 80, "host": 31003, "host_ip": "127.0.0.1"},
+        ],
+        [
+            {"id": "labtool-ssh", "guest": 22, "host": 31006, "host_ip": "127.0.0.1"},
+            {"id": "labtool-http", "guest": 80, "host": 31007, "host_ip": "127.0.0.1"},
+        ],
+    ]
+    assert vagrant.forwarded_ports(ROOM, ROOM.seats[0].vm) == ()
+
+
+def test_a_forward_that_never_listens_fails_the_vm_with_the_port_named(
+    backend: vagrant.VagrantBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    room = dataclasses.replace(ROOM, access=Access("127.0.0.1", 31000))
+    monkeypatch.setattr(vagrant, "FORWARD_WAIT_SECONDS", 0.0)
+    monkeypatch.setattr(addresses, "listens", lambda address, port, timeout: port != 31003)
+    with pytest.raises(vagrant.VagrantError, match=r"s1-vm's port 80 is not published on 127.0.0.1:31003"):
+        vagrant._wait_for_forwards(backend.project(room), room, room.seats[0].vm)
+    vagrant._wait_for_forwards(backend.project(ROOM), ROOM, ROOM.seats[0].vm)  # nothing published: nothing to wait for

@@ -84,9 +84,9 @@ def test_children_carry_the_owner_mark_and_daemons_do_not(tmp_path: Path) -> Non
         finally:
             child.kill()
             child.wait()
-        env = proc.run(["env"], daemon=True).stdout
+        env = proc.run(["env"], timeout=10, daemon=True).stdout
         assert children.OWNER_VARIABLE not in env
-        assert f"{children.OWNER_VARIABLE}={owner.marker}" in proc.run(["env"]).stdout
+        assert f"{children.OWNER_VARIABLE}={owner.marker}" in proc.run(["env"], timeout=10).stdout
     assert children.OWNER_VARIABLE not in os.environ
 
 
@@ -118,6 +118,10 @@ def test_the_reaper_stops_every_descendant_term_first_then_kill() -> None:
     try:
         below = wait_for_descendants(top.pid, 3)
         assert len(below) >= 3
+        # A process of top's that left its tree (as Ansible's workers do): found by its mark.
+        marker = {**os.environ, children.OWNER_VARIABLE: children.Owner.of(top.pid).marker}
+        orphan = subprocess.Popen(["sleep", "60"], env=marker, start_new_session=True)
+        below.append(orphan.pid)
         reaper = children.Reaper(top.pid, grace=0.5)
         started = time.monotonic()
         reaper.start()
@@ -125,6 +129,7 @@ def test_the_reaper_stops_every_descendant_term_first_then_kill() -> None:
         assert left == []
         assert time.monotonic() - started < 3
         assert not any(processes.alive(pid) for pid in below)
+        assert orphan.wait(1) == -signal.SIGTERM
     finally:
         top.kill()
         top.wait()

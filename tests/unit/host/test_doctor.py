@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from labtool.host import capacity, doctor
+from labtool.host import apt_cache_log, capacity, doctor
 from labtool.model import Kind
 from labtool.settings import Settings
 from tests.unit.rooms import paired_room
@@ -23,6 +23,14 @@ ALL_PROGRAMS = {
 }
 
 
+RUNNING_CACHE = doctor.AptCacheView(
+    installed=True,
+    answers=True,
+    listeners=("10.212.0.1", "127.0.0.1"),
+    traffic=apt_cache_log.Traffic(fetched_bytes=15_000_000, served_bytes=60_000_000, hits=9, misses=3),
+)
+
+
 @dataclass
 class FakeHost:
     """A host where everything is in place, unless a test says otherwise."""
@@ -37,6 +45,7 @@ class FakeHost:
     disk: int = 100 * GIB
     memory: int = 16 * GIB
     images: bool = True
+    cache: doctor.AptCacheView = field(default_factory=lambda: RUNNING_CACHE)
 
     def docker_answers(self) -> bool:
         return self.docker
@@ -68,6 +77,9 @@ class FakeHost:
     def images_ready(self) -> bool:
         return self.images
 
+    def apt_cache(self) -> doctor.AptCacheView:
+        return self.cache
+
 
 SETTINGS = Settings.from_env({"LABTOOL_HOME": "/srv/labtool"})
 
@@ -78,7 +90,7 @@ def statuses(host: FakeHost) -> dict[str, doctor.Check]:
 
 def test_a_ready_host_passes_every_check() -> None:
     checks = doctor.run_checks(FakeHost(), SETTINGS)
-    assert len(checks) == 10
+    assert len(checks) == 11
     assert all(c.status == doctor.OK for c in checks), checks
     assert doctor.failed_required(checks) == []
 
@@ -138,3 +150,50 @@ def test_capacity_row_warns_when_not_one_seat_fits() -> None:
     check = doctor.check_capacity(paired_room(1), capacity_host(2 * GIB), capacity.Costs(), parallel=1)
     assert check.status == doctor.WARN and check.numbers["seats_fit"] == 0
     assert "labtool down" in check.hint
+
+
+def test_the_apt_cache_row_shows_its_addresses_and_what_it_saved() -> None:
+    check = statuses(FakeHost())["apt cache"]
+    assert check.status == doctor.OK and not check.required
+    assert "http://10.212.0.1:3142 for the rooms, http://127.0.0.1:3142 for the host" in check.detail
+    assert "served 57.2 MiB, 75% of it from the cache (9 hits, 3 misses); fetched 14.3 MiB from the mirror" in (
+        check.detail
+    )
+
+
+def test_a_new_cache_has_served_nothing_yet() -> None:
+    host = FakeHost(cache=doctor.AptCacheView(True, True, ("10.212.0.1",), apt_cache_log.Traffic()))
+    assert statuses(host)["apt cache"].detail.endswith("for the host; nothing served yet")
+
+
+@pytest.mark.parametrize(
+    ("view", "detail", "hint"),
+    [
+        (doctor.AptCacheView(False, False, (), None), "not installed", "scripts/up"),
+        (doctor.AptCacheView(True, False, (), None), "not running", "labtool daemons"),
+    ],
+)
+def test_a_missing_apt_cache_is_a_warning_rooms_work_without_it(
+    view: doctor.AptCacheView, detail: str, hint: str
+) -> None:
+    check = statuses(FakeHost(cache=view))["apt cache"]
+    assert (check.status, check.required) == (doctor.WARN, False)
+    assert detail in check.detail and hint in check.hint
+
+
+def test_a_proxy_listening_on_every_address_is_a_required_failure() -> None:
+    host = FakeHost(cache=doctor.AptCacheView(True, True, ("10.212.0.1", "::"), None))
+    check = statuses(host)["apt cache"]
+    assert check.status == doctor.FAIL and check.required
+    assert "every address (::)" in check.detail
+    assert doctor.failed_required(list(statuses(host).values())) == [check]
+
+
+def test_turned_off_the_apt_cache_is_not_probed() -> None:
+    class Unprobed(FakeHost):
+        def apt_cache(self) -> doctor.AptCacheView:
+            raise AssertionError("probed")
+
+    off = Settings.from_env({"LABTOOL_HOME": "/srv/labtool", "LABTOOL_APT_CACHE": "off"})
+    check = {c.name: c for c in doctor.run_checks(Unprobed(), off)}["apt cache"]
+    assert check.status == doctor.OK and "LABTOOL_APT_CACHE=off" in check.detail

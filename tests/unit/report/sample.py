@@ -1,12 +1,15 @@
 """A recorded room report, built by hand: seat01 verified with expected differences only, seat02 drifted.
 
 seat02's container also fails two tests; the values are the shapes the real collector
-and backends produce (sha256 digests, package versions, namespaces, ...).
+and backends produce (sha256 digests, package versions, namespaces, ...). Both seats were
+graded by `labtool check`: seat01 (Ada) did the exercise on both machines, seat02 only on its
+container, and seat02's VM could not be checked.
 """
 
 from __future__ import annotations
 
 from labtool.backends.base import HostView, Presence
+from labtool.checks import CheckResult, MachineChecks
 from labtool.compare import Measures, SeatComparison
 from labtool.lab import MachineStatus
 from labtool.model import Kind, Machine, Seat
@@ -102,6 +105,29 @@ def comparison(seat_name: str) -> SeatComparison:
     )
 
 
+NOTE_TITLE = "A note signed with the student's name was added through the API"
+
+
+def graded(name: str, kind: Kind, seat_name: str, student: str, *, note: bool, gzip: bool) -> MachineChecks:
+    results = (
+        CheckResult("test_app_answers", "passed", 1.0, "The app's page still answers through nginx"),
+        CheckResult("test_gzip_json", "passed" if gzip else "failed", 3.0, "The app's JSON is sent gzip-compressed"),
+        CheckResult("test_note_signed", "passed" if note else "failed", 2.0, NOTE_TITLE),
+    )
+    return MachineChecks(name, kind, seat_name, student, results, 3.2, "2025-11-27T21:30:00Z")
+
+
+def sample_checks() -> tuple[MachineChecks, ...]:
+    return (
+        graded("seat01-vm", Kind.VM, "seat01", "Ada Lovelace", note=True, gzip=True),
+        graded("seat01-ct", Kind.CONTAINER, "seat01", "Ada Lovelace", note=True, gzip=True),
+        MachineChecks(
+            "seat02-vm", Kind.VM, "seat02", "", checked_at="2025-11-27T21:31:00Z", error="stopped: bring it up"
+        ),
+        graded("seat02-ct", Kind.CONTAINER, "seat02", "", note=False, gzip=True),
+    )
+
+
 def sample_report() -> RoomReport:
     """Two seats, both running: seat01 verified OK, seat02 drifted with two failed container tests."""
     seats = (seat("seat01"), seat("seat02"))
@@ -132,4 +158,5 @@ def sample_report() -> RoomReport:
         ),
         verify=verify,
         comparisons=(comparison("seat01"), comparison("seat02")),
+        checks=sample_checks(),
     )

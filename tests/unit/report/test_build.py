@@ -215,3 +215,26 @@ def test_json_of_a_room_never_verified() -> None:
     data = to_json(dataclasses.replace(sample_report(), verify=None))
     assert data["verdict"] == "not verified" and data["verified_at"] is None
     assert data["seats"][0]["parity"] is None and data["seats"][0]["vm"]["tests"] is None
+
+
+def test_json_carries_the_checks_columns_and_each_machines_points() -> None:
+    data = json.loads(json.dumps(to_json(sample_report())))
+    graded = data["checks"]
+    assert graded["checked_at"] == "2025-11-27T21:31:00Z"
+    assert [c["name"] for c in graded["columns"]] == ["test_app_answers", "test_gzip_json", "test_note_signed"]
+    seat02_ct = graded["machines"][3]
+    assert (seat02_ct["seat"], seat02_ct["kind"], seat02_ct["earned"], seat02_ct["possible"]) == (
+        "seat02",
+        "container",
+        4.0,
+        6.0,
+    )
+    assert seat02_ct["checks"][2] == {
+        "name": "test_note_signed",
+        "outcome": "failed",
+        "points": 2.0,
+        "title": "A note signed with the student's name was added through the API",
+        "message": "",
+    }
+    never = to_json(dataclasses.replace(sample_report(), checks=()))["checks"]
+    assert never == {"checked_at": None, "columns": [], "machines": []}

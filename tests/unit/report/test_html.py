@@ -13,7 +13,7 @@ from labtool.report.build import RoomReport
 from labtool.report.html import render
 from tests.unit.report.sample import DIGEST_VM, HOST_KERNEL, failing, passing, sample_report, seat, status
 
-SECTIONS = ("summary", "seat-grid", "parity-matrix", "expected-differences", "comparison")
+SECTIONS = ("summary", "seat-grid", "checks", "parity-matrix", "expected-differences", "comparison")
 INLINE = ("a", "code", "b", "strong", "em")
 EVIL = '<script>alert("x")</script>'
 
@@ -203,3 +203,45 @@ def test_a_room_verified_ok_says_what_was_shown() -> None:
         "labtool report Room default verified OK 2 seats, 144 tests passed, no drift"
     )
     assert "ul" not in found.tags and "drift" not in {css for row in found.rows["parity-matrix"] for css, _ in row}
+
+
+def test_checks_show_each_machines_points_per_check_its_total_and_when_it_ran() -> None:
+    found = page(sample_report())
+    header, *rows = found.rows["checks"]
+    assert [text for _, text in header] == [
+        *("Seat", "Student", "Kind"),
+        *("test_app_answers 1 point", "test_gzip_json 3 points", "test_note_signed 2 points"),
+        *("Total", "Last run"),
+    ]
+    assert [text for _, text in rows[0]] == [
+        "seat01",
+        "Ada Lovelace",
+        "vm",
+        "1",
+        "3",
+        "2",
+        "6/6",
+        "2025-11-27 21:30 UTC",
+    ]
+    seat02_vm, seat02_ct = rows[2], rows[3]
+    assert seat02_vm[3] == ("failed-text", "could not run: stopped: bring it up")
+    assert [cell for cell in seat02_ct[3:7]] == [
+        ("ok-text", "1"),
+        ("ok-text", "3"),
+        ("failed-text", "0"),
+        ("", "4/6"),
+    ]
+    assert "test_note_signed A note signed with the student's name was added through the API" in found.text["checks"]
+
+
+def test_checks_never_change_the_verdict_and_a_room_never_checked_says_how() -> None:
+    unchecked = dataclasses.replace(sample_report(), checks=())
+    assert page(unchecked).text["summary"] == page(sample_report()).text["summary"]
+    assert page(unchecked).text["checks"] == "Checks Not checked yet: run labtool check default."
+
+
+def test_check_names_titles_and_students_are_escaped() -> None:
+    report = sample_report()
+    evil = dataclasses.replace(report.checks[0], student=EVIL)
+    text = render(dataclasses.replace(report, checks=(evil,)))
+    assert EVIL not in text and "&lt;script&gt;" in text

@@ -10,7 +10,7 @@ from labtool.parity.diff import Difference
 from labtool.report.markdown import render
 from tests.unit.report.sample import HOST_KERNEL, passing, sample_report
 
-HEADINGS = ["# labtool report: room `default`", "## Seats", "## Parity", "## Expected differences"]
+HEADINGS = ["# labtool report: room `default`", "## Seats", "## Checks", "## Parity", "## Expected differences"]
 
 
 def cells(line: str) -> list[str]:
@@ -106,3 +106,29 @@ def test_a_room_never_verified() -> None:
     assert "**not verified**" in text
     assert "- not verified yet: run `labtool verify default`" in text
     assert "## Parity\n\nNot verified yet: run `labtool verify default`." in text
+
+
+def test_checks_table_has_points_per_check_total_and_last_run() -> None:
+    rows = table_after(render(sample_report()), "## Checks")
+    assert rows[0] == [
+        *("Seat", "Student", "Kind"),
+        *("test_app_answers (1 point)", "test_gzip_json (3 points)", "test_note_signed (2 points)"),
+        *("Total", "Last run"),
+    ]
+    assert rows[2] == ["seat01", "Ada Lovelace", "vm", "1", "3", "2", "6/6", "2025-11-27 21:30 UTC"]
+    assert rows[4] == [
+        "seat02",
+        "",
+        "vm",
+        "could not run: stopped: bring it up",
+        "",
+        "",
+        "not run",
+        "2025-11-27 21:31 UTC",
+    ]
+    assert rows[5][3:7] == ["1", "3", "0", "4/6"]
+
+
+def test_a_room_never_checked_says_how() -> None:
+    text = render(dataclasses.replace(sample_report(), checks=()))
+    assert "## Checks\n\nNot checked yet: run `labtool check default`." in text

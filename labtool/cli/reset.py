@@ -1,0 +1,50 @@
+"""`labtool reset`: a seat's machines back to freshly provisioned, while every other seat keeps running."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from labtool.cli import up
+from labtool.cli.context import add_room_arguments, lab_for, positive_int
+from labtool.cli.output import progress
+from labtool.model import Kind
+
+DESCRIPTION = """\
+Destroy the seat's VM and container (or only one of them) and make them again from the
+room's image pair, then converge them with the course's playbook: a student's broken
+machine is back to its first state in minutes, with the student's account and password
+kept. From a baked pair (`labtool images bake`) the converge has only per-seat work left.
+Other seats are not touched."""
+
+EXAMPLE = """\
+example:
+  labtool reset --seat seat03              # both machines of seat03
+  labtool reset lab2 --seat seat03 --vm    # only its VM"""
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "reset",
+        help="recreate a seat's machines from the room's images and converge them again",
+        description=DESCRIPTION,
+        epilog=EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_room_arguments(parser, seat_required=True)
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--vm", action="store_const", const=Kind.VM, dest="kind", help="only the seat's VM")
+    which.add_argument(
+        "--container", action="store_const", const=Kind.CONTAINER, dest="kind", help="only the seat's container"
+    )
+    parser.add_argument("--parallel", type=positive_int, default=None, metavar="N", help="provisioning runs at once")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.set_defaults(run=run, force_provision=False, dry_run=False, bake=False, force=False)
+
+
+def run(args: argparse.Namespace) -> int:
+    lab = lab_for(args)
+    kinds = [args.kind] if args.kind else None
+    removed = lab.down(args.seats, progress, kinds)
+    progress(f"room {lab.room.name!r}: removed {', '.join(removed) or 'nothing'}; making them again")
+    return up.run(args)

@@ -1,0 +1,164 @@
+"""A container made by the Docker backend runs with the least it needs, and a course still provisions it.
+
+Each capability the backend gives back (labtool/images/docker_image.py: CAPABILITIES) is
+exercised here by what needs it, so dropping one fails this test rather than a class.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from labtool import inventory
+from labtool.backends.docker import DockerBackend, container_name, network_name
+from labtool.images import docker_image
+from labtool.model import ContainerResources, Course, Kind, Machine, Networks, Room, Seat, VmResources
+from labtool.project import Project
+from labtool.provision import provision, strategy
+
+pytestmark = pytest.mark.docker
+
+REPO = Path(__file__).resolve().parents[2]
+ROOM_NAME = "pytest-hardening"
+NETWORK_INDEX = 233  # this test's own subnets, apart from the live room's (250) and instructors' rooms
+# Linux capability numbers (linux/capability.h), to read the container's bounding set.
+CAPABILITY_BITS = {
+    "CHOWN": 0,
+    "DAC_OVERRIDE": 1,
+    "DAC_READ_SEARCH": 2,
+    "FOWNER": 3,
+    "FSETID": 4,
+    "KILL": 5,
+    "SETGID": 6,
+    "SETUID": 7,
+    "SETPCAP": 8,
+    "NET_BIND_SERVICE": 10,
+    "NET_RAW": 13,
+    "SYS_CHROOT": 18,
+    "SYS_ADMIN": 21,
+    "MKNOD": 27,
+    "AUDIT_WRITE": 29,
+    "SETFCAP": 31,
+}
+PLAYBOOK = """\
+---
+- name: Provision the way a course does, as root through the docker connection
+  hosts: lab
+  gather_facts: false
+  tasks:
+    - name: Install cron, whose crontab program is set-group-ID
+      ansible.builtin.apt:
+        name: cron
+        update_cache: true
+        install_recommends: false
+    - name: Add an account with a group of its own
+      ansible.builtin.user:
+        name: hardening
+    - name: Give the account a directory of its own
+      ansible.builtin.file:
+        path: /srv/hardening
+        state: directory
+        owner: hardening
+        group: hardening
+        mode: "0750"
+"""
+
+
+@pytest.fixture(scope="module")
+def room(built_images: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Room, DockerBackend]]:
+    root = tmp_path_factory.mktemp("hardening")
+    (root / "room").mkdir()
+    (root / "room" / "hosts.yml").write_text("---\nlab:\n  hosts:\n    seat01-ct:\n")
+    (root / "site.yml").write_text(PLAYBOOK)
+    seat = Seat("seat01", Machine("seat01-vm", Kind.VM, "seat01"), Machine("seat01-ct", Kind.CONTAINER, "seat01"))
+    course = Course(Project(REPO), root / "site.yml", REPO / "molecule" / "shared" / "tests")
+    lab_room = Room(
+        ROOM_NAME,
+        root / "room",
+        (seat,),
+        VmResources(),
+        ContainerResources(),
+        Networks(NETWORK_INDEX),
+        course,
+    )
+    backend = DockerBackend(docker_image.ref(built_images))
+    backend.destroy(lab_room, [seat.container])  # left over from an interrupted run
+    try:
+        backend.bring_up(lab_room, [seat.container])
+        yield lab_room, backend
+    finally:
+        backend.destroy(lab_room, [seat.container])
+        backend.remove_room_resources(lab_room)
+
+
+@pytest.fixture(scope="module")
+def container(room: tuple[Room, DockerBackend]) -> Any:
+    lab_room, backend = room
+    found = backend.client.containers.get(container_name(lab_room, lab_room.seats[0].container))
+    found.reload()
+    return found
+
+
+def run(container: Any, *argv: str, user: str = "root") -> tuple[int, str, str]:
+    code, (out, err) = container.exec_run(list(argv), user=user, demux=True)
+    return code, (out or b"").decode().strip(), (err or b"").decode().strip()
+
+
+def test_the_container_is_unprivileged_on_the_rooms_network_without_the_docker_socket(
+    room: tuple[Room, DockerBackend], container: Any
+) -> None:
+    host = container.attrs["HostConfig"]
+    assert host["Privileged"] is False
+    assert host["NetworkMode"] == network_name(room[0])
+    assert "host" not in (host["NetworkMode"], host["PidMode"], host["IpcMode"], host["UTSMode"], host["UsernsMode"])
+    assert host["Binds"] == ["/sys/fs/cgroup:/sys/fs/cgroup:ro"]
+    sources = [mount.get("Source", "") for mount in container.attrs["Mounts"]]
+    assert not any("docker.sock" in source for source in [*sources, *host["Binds"]])
+    assert host["Tmpfs"] == {"/run": "rw,mode=755", "/run/lock": "rw", "/tmp": "rw"}
+
+
+def test_every_capability_is_dropped_but_the_documented_ones(container: Any) -> None:
+    host = container.attrs["HostConfig"]
+    assert host["CapDrop"] == ["ALL"]
+    assert sorted(c.removeprefix("CAP_") for c in host["CapAdd"]) == sorted(docker_image.CAPABILITIES)
+    assert list(host["SecurityOpt"] or []) == list(docker_image.SECURITY_OPT)
+    # What the kernel enforces: systemd's bounding set is exactly that list, under Docker's seccomp profile.
+    status = dict(line.split(":\t", 1) for line in run(container, "cat", "/proc/1/status")[1].splitlines())
+    expected = sum(1 << CAPABILITY_BITS[name] for name in docker_image.CAPABILITIES)
+    assert int(status["CapBnd"], 16) == expected
+    assert status["Seccomp"].strip() == "2"
+
+
+def test_systemd_boots_all_the_way(container: Any) -> None:
+    # SETUID, SETGID: dbus and logind start as their users; SETPCAP: journald and logind narrow their capabilities.
+    assert run(container, "systemctl", "is-system-running")[1] == "running"
+    assert run(container, "systemctl", "--failed", "--no-legend")[1] == ""
+
+
+def test_a_course_provisions_it_through_the_docker_connection(
+    room: tuple[Room, DockerBackend], container: Any, tmp_path: Path
+) -> None:
+    lab_room, backend = room
+    machine = lab_room.seats[0].container
+    generated = tmp_path / "inventory.yml"
+    inventory.write(generated, {machine.name: backend.connection(lab_room, machine)})
+    result = provision(lab_room, machine.name, generated, tmp_path, lambda _machine, _task: None, how=strategy(True))
+    assert result.ok, result.error
+    # CHOWN, DAC_OVERRIDE, FOWNER: apt, useradd and the file task above succeeded. FSETID: dpkg kept the bit.
+    assert run(container, "stat", "-c", "%A %G", "/usr/bin/crontab")[1] == "-rwxr-sr-x crontab"
+    assert run(container, "stat", "-c", "%U %a", "/srv/hardening")[1] == "hardening 750"
+
+
+def test_systemd_stops_a_service_of_another_user(container: Any) -> None:
+    # KILL: without it `systemctl stop` reports the unit stopped and leaves its process running.
+    assert run(container, "systemd-run", "--unit=hardening-probe", "--uid=nobody", "sleep", "600")[0] == 0
+    assert run(container, "systemctl", "stop", "hardening-probe")[0] == 0
+    assert run(container, "pgrep", "-u", "nobody")[0] == 1
+
+
+def test_the_lab_user_may_sudo_quietly(container: Any) -> None:
+    # no-new-privileges would make this fail; AUDIT_WRITE keeps sudo from complaining on every call.
+    assert run(container, "sudo", "-n", "id", "-u", user="vagrant") == (0, "0", "")
