@@ -80,6 +80,9 @@ def test_children_carry_the_owner_mark_and_daemons_do_not(tmp_path: Path) -> Non
         assert os.environ[children.OWNER_VARIABLE] == owner.marker
         child = subprocess.Popen(["sleep", "30"], env=dict(os.environ))
         try:
+            deadline = time.monotonic() + 5  # until the exec: before it /proc shows the fork's first environment
+            while processes.command(child.pid)[:1] != ["sleep"] and time.monotonic() < deadline:
+                time.sleep(0.01)
             assert processes.environ(child.pid)[children.OWNER_VARIABLE] == owner.marker
         finally:
             child.kill()
