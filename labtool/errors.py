@@ -38,6 +38,10 @@ class DaemonError(LabtoolError):
     """A daemon labtool needs did not start or does not answer."""
 
 
+class DaemonUnreachableError(CommandError, DaemonError):
+    """A command failed because the daemon behind it does not answer (virsh without libvirtd)."""
+
+
 class ImageBuildError(LabtoolError):
     """Building the base rootfs, the Docker image or the Vagrant box failed."""
 

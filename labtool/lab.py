@@ -13,13 +13,16 @@ import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from labtool import access, accounts, inventory, state
 from labtool.backends.base import Backend, Observed, Presence
-from labtool.errors import LabtoolError
-from labtool.host import apt_cache
+from labtool.cancel import Cancel, StoppedError
+from labtool.errors import DaemonError, LabtoolError
+from labtool.host import apt_cache, children
 from labtool.images.pair import ImagePair
 from labtool.model import Kind, Machine, Room
 from labtool.plan import Action, Plan, Step, make_plan
@@ -35,6 +38,13 @@ from labtool.settings import Settings
 
 Progress = Callable[[str], None]
 
+STOP_SECONDS = 8.0
+"""After an interrupt, how long `up` waits for its workers (whose commands the CLI stops) before it
+records the machines still being worked on as interrupted and returns: labtool is gone within 10 s."""
+HOME_BYTES_PER_MACHINE = 4 << 20
+"""Room state, logs, runner artifacts and Vagrant's files per machine `up` works on (the labnotes course
+wrote ~0.6 MiB per machine); `up` refuses to start with less free in LABTOOL_HOME."""
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -45,6 +55,22 @@ class Outcome:
     changed: int | None = None
     seconds: float = 0.0
     error: str = ""
+    interrupted: str = ""
+    """What labtool was doing to the machine when it was stopped ("creating", "provisioning" ...,
+    "waiting" when it had not begun); empty when the work ended by itself."""
+
+    @property
+    def state(self) -> str:
+        """In words, for the summary of an interrupted run: provisioned, failed, created, interrupted ..."""
+        if self.ok:
+            return "provisioned"
+        if not self.interrupted:
+            return "failed"
+        if self.interrupted == "waiting":
+            return "not started"
+        if self.interrupted == READY:
+            return "created, not provisioned"
+        return f"interrupted while {self.interrupted}"
 
 
 @dataclass
@@ -53,10 +79,12 @@ class UpReport:
     outcomes: list[Outcome] = field(default_factory=list)
     seconds: float = 0.0
     images: ImagePair | None = None
+    interrupted: str = ""
+    """The signal that stopped the run (SIGINT, SIGTERM); empty when it ran to the end."""
 
     @property
     def failed(self) -> list[Outcome]:
-        return [o for o in self.outcomes if not o.ok]
+        return [o for o in self.outcomes if not o.ok and not o.interrupted]
 
 
 ABSENT, FAILED = "absent", "failed"
@@ -118,23 +146,41 @@ class MachineStatus:
     provisioned: bool
     changed: int | None
     error: str
+    interrupted: str = ""
+    """The step a labtool that is gone was doing to the machine when it stopped (create, start, provision)."""
 
     @property
     def app_url(self) -> str | None:
         return f"http://{self.address}/" if self.address and self.presence is Presence.RUNNING else None
 
 
+@dataclass(frozen=True)
+class Survey:
+    """The room's machines as far as labtool can see them: a kind whose daemon does not answer is unknown."""
+
+    machines: list[MachineStatus]
+    unreachable: dict[Kind, LabtoolError]
+
+
 class Lab:
     def __init__(
-        self, settings: Settings, room: Room, backends: Mapping[Kind, Backend], images: ImagePair | None = None
+        self,
+        settings: Settings,
+        room: Room,
+        backends: Mapping[Kind, Backend],
+        images: ImagePair | None = None,
+        cancel: Cancel | None = None,
     ) -> None:
         self.settings = settings
         self.room = room
         self.backends = backends
         self.images = images
         """The pair new machines are made from; None for verbs that create nothing."""
+        self.cancel = cancel or Cancel()
+        """Set by the CLI on SIGINT/SIGTERM: `up` and `down` stop starting work and record where they stopped."""
         self.state_dir = state.room_dir(settings, room.name)
         self.inventory_path = self.state_dir / "inventory.yml"
+        self.what = f"room {room.name!r}"
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -160,12 +206,30 @@ class Lab:
         )
 
     def status(self) -> list[MachineStatus]:
-        observed = self.observe()
+        survey = self.survey()
+        if survey.unreachable:
+            raise next(iter(survey.unreachable.values()))
+        return survey.machines
+
+    def survey(self) -> Survey:
+        """Every machine's state; a backend whose daemon does not answer leaves its kind unknown, not the room."""
+        observed: dict[str, Observed] = {}
+        unreachable: dict[Kind, LabtoolError] = {}
+        for kind, backend in self.backends.items():
+            try:
+                observed.update(backend.observe(self.room))
+            except DaemonError as exc:
+                unreachable[kind] = exc
         records = state.read(self.state_dir).machines
+        holder = state.holder(self.state_dir)
+        working_now = holder is not None and holder.alive()
         rows = []
         for machine in self.room.machines:
-            seen = observed.get(machine.name, Observed(machine.name, Presence.ABSENT))
             record = records.get(machine.name, state.MachineRecord())
+            if machine.kind in unreachable:
+                seen, error = Observed(machine.name, Presence.UNKNOWN), unreachable[machine.kind].message
+            else:
+                seen, error = observed.get(machine.name, Observed(machine.name, Presence.ABSENT)), record.error
             rows.append(
                 MachineStatus(
                     machine.name,
@@ -174,27 +238,64 @@ class Lab:
                     seen.address,
                     record.provisioned_key is not None,
                     record.changed,
-                    record.error,
+                    error,
+                    "" if working_now else record.working,
                 )
             )
-        return rows
+        return Survey(rows, unreachable)
+
+    def check_free(self) -> None:
+        """Fail at once when a live labtool holds the room's lock (`up` and `down` take it for real later)."""
+        state.check_free(self.state_dir, self.what)
+
+    def recover(self, progress: Progress) -> list[children.Leftover]:
+        """Stop what a labtool that is gone left running on this room (its `vagrant up`, its ansible-playbook).
+
+        After a `kill -9` they keep running: vagrant holds its lock on the machine, so every
+        later vagrant command of the room fails, and the playbook keeps changing the machine.
+        """
+        last = state.holder(self.state_dir)
+        stale = last.owner if last is not None and not last.alive() else None
+        found = children.leftovers(self.state_dir, stale)
+        if found:
+            progress(
+                f"{self.what}: stopping {len(found)} process(es) left running by a labtool that is gone: "
+                + "; ".join(leftover.describe() for leftover in found)
+            )
+            still = children.stop([leftover.pid for leftover in found])
+            if still:
+                raise LabtoolError(
+                    f"{self.what}: processes left by a labtool that is gone do not stop: pids {still}",
+                    f"stop them by hand (`kill -9 {' '.join(map(str, still))}`), then run this again",
+                )
+        return found
 
     # -- changing ------------------------------------------------------------------------------
 
     def up(self, plan: Plan, *, parallel: int, progress: Progress) -> UpReport:
-        """Carry out the plan: containers and VMs in two lanes, provisioning as soon as each is ready."""
+        """Carry out the plan: containers and VMs in two lanes, provisioning as soon as each is ready.
+
+        On an interrupt (self.cancel) no new step starts, the steps under way end as their
+        commands are stopped, and the machines are recorded as provisioned, failed or
+        interrupted; whatever has not ended STOP_SECONDS later is recorded as interrupted.
+        """
         started = time.monotonic()
         report = UpReport(self.room.name, images=plan.images if plan.creates else None)
-        with state.locked(self.state_dir, f"room {self.room.name!r}"):
+        state.check_space(self.state_dir, HOME_BYTES_PER_MACHINE * max(1, len(plan.changes)))
+        with state.locked(self.state_dir, self.what, progress) as stale:
+            if stale is not None:
+                self.recover(progress)
             state.claim(self.state_dir, self.room.path)
             self.claim_ports()
             run = _Run(self, plan.provision_key, progress, parallel)
-            with ThreadPoolExecutor(max_workers=2, thread_name_prefix="lane") as lanes:
-                futures = [lanes.submit(run.lane, plan.of_kind(k), self.backends[k]) for k in (Kind.CONTAINER, Kind.VM)]
-            report.outcomes = run.finish()
-            for future in futures:
-                future.result()  # a lane never raises (it records failures per machine); if one did, say so
+            lanes = ThreadPoolExecutor(max_workers=2, thread_name_prefix="lane")
+            for kind in (Kind.CONTAINER, Kind.VM):
+                run.track(lanes.submit(run.lane, plan.of_kind(kind), self.backends[kind]))
+            run.wait()
+            lanes.shutdown(wait=False, cancel_futures=True)
+            report.outcomes = run.finish(plan)
         report.seconds = time.monotonic() - started
+        report.interrupted = self.cancel.reason if self.cancel.is_set() else ""
         return report
 
     def claim_ports(self) -> None:
@@ -280,24 +381,45 @@ class Lab:
         """Destroy the machines (of the given seats and kinds, or all); for the whole room, also its networks
         and state. A seat's student passwords and the room's other seats are kept."""
         machines = [m for m in self._machines(seats) if kinds is None or m.kind in kinds]
+        whole_room = seats is None and kinds is None
         observed = self.observe()
-        removed = []
-        with state.locked(self.state_dir, f"room {self.room.name!r}"):
-            for kind, backend in self.backends.items():
-                present = [m for m in machines if m.kind is kind and observed[m.name].presence is not Presence.ABSENT]
-                if present:
-                    progress(f"destroying {', '.join(m.name for m in present)}")
-                    backend.destroy(self.room, present)
-                    removed += [m.name for m in present]
-            whole_room = seats is None and kinds is None
-            if whole_room:
-                for backend in self.backends.values():
-                    backend.remove_room_resources(self.room)
-            else:
-                self._forget(machines)
+        removed: list[str] = []
+        with state.locked(self.state_dir, self.what, progress) as stale:
+            if stale is not None:
+                self.recover(progress)
+            try:
+                for kind, backend in self.backends.items():
+                    present = [
+                        m for m in machines if m.kind is kind and observed[m.name].presence is not Presence.ABSENT
+                    ]
+                    for machine in present:
+                        self._check_cancel(removed, present)
+                        progress(f"destroying {machine.name}")
+                        backend.destroy(self.room, [machine])
+                        removed.append(machine.name)
+                self._check_cancel(removed, [])
+                if whole_room:
+                    for backend in self.backends.values():
+                        backend.remove_room_resources(self.room)
+                else:
+                    self._forget(machines)
+            except LabtoolError as exc:
+                if self.cancel.is_set() and not isinstance(exc, StoppedError):
+                    self._check_cancel(removed, machines)
+                raise
         if whole_room:
             shutil.rmtree(self.state_dir, ignore_errors=True)
         return removed
+
+    def _check_cancel(self, removed: list[str], machines: list[Machine]) -> None:
+        if not self.cancel.is_set():
+            return
+        left = [m.name for m in machines if m.name not in removed]
+        raise StoppedError(
+            f"{self.what}: `down` was stopped by {self.cancel.reason}; destroyed: {', '.join(removed) or 'none'}"
+            + (f"; still there (or half destroyed): {', '.join(left)}" if left else ""),
+            f"run `labtool down {self.room.name}` again to finish",
+        )
 
     def _forget(self, machines: list[Machine]) -> None:
         names = {m.name for m in machines}
@@ -314,13 +436,14 @@ class _Run:
     def __init__(self, lab: Lab, key: str, progress: Progress, parallel: int) -> None:
         self.lab = lab
         self.progress = progress
+        self.cancel = lab.cancel
         self.key = key  # the plan's: the course and roles are read and hashed once per `up`
         self.lock = threading.Lock()
         self.state = state.read(lab.state_dir)
-        self.issued = state.read_passwords(lab.state_dir)
         self.connections = inventory.read(lab.inventory_path)
         self.parallel = max(1, parallel)
         self.provisioners = ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="provision")
+        self.issued = state.read_passwords(lab.state_dir)
         self.strategy = strategy(lab.settings.mitogen)
         if self.strategy.note:
             progress(f"warning: {self.strategy.note}")
@@ -328,6 +451,24 @@ class _Run:
         if lab.settings.apt_cache and not self.apt_proxy:
             progress("warning: the apt cache does not answer (`labtool daemons` starts it): machines use the mirror")
         self.outcomes: list[Outcome] = []
+        self.futures: list[Future[Any]] = []
+        self.begun: dict[str, Action] = {}
+        """The step each machine is in during this run (what an interrupt stops)."""
+        self.closed = False
+        """Set when `up` returns: a worker still stuck in a call then records nothing more."""
+
+    def track(self, future: Future[Any]) -> None:
+        with self.lock:
+            self.futures.append(future)
+
+    def wait(self) -> None:
+        """Until every lane and provisioning run has ended; after an interrupt, STOP_SECONDS at most."""
+        while True:
+            with self.lock:
+                pending = [f for f in self.futures if not f.done()]
+            if not pending or (self.cancel.is_set() and self.cancel.seconds() > STOP_SECONDS):
+                return
+            wait_for(pending, timeout=0.2)
 
     def lane(self, steps: tuple[Step, ...], backend: Backend) -> None:
         """One kind's machines, up to `parallel` at a time; each is provisioned as soon as it is ready."""
@@ -340,22 +481,33 @@ class _Run:
         started = time.monotonic()
         # A machine that failed before its playbook ran is unprovisioned; an account-only step leaves that be.
         provisions = False if Action.PROVISION in step.actions else None
+        doing = "waiting"
         try:
-            if Action.CREATE in step.actions:
-                self.progress(f"{machine.name}: creating ({step.reason})")
-                backend.bring_up(self.lab.room, [machine])
-            elif Action.START in step.actions:
-                self.progress(f"{machine.name}: starting ({step.reason})")
-                backend.start(self.lab.room, [machine])
             if step.needs_machine:
-                self._started(machine, step.actions[0], time.monotonic() - started)
+                action = next(a for a in (Action.RECREATE, Action.CREATE, Action.START) if a in step.actions)
+                # A stopped machine whose provisioning is current is only started: its record stands.
+                self._begin(machine, action, keeps_provisioning=Action.PROVISION not in step.actions)
+                doing = _DOING[action]
+                self.progress(f"{machine.name}: {doing} ({step.reason})")
+                if action is Action.RECREATE:
+                    backend.destroy(self.lab.room, [machine])
+                if action is Action.START:
+                    backend.start(self.lab.room, [machine])
+                else:
+                    backend.bring_up(self.lab.room, [machine])
+                self._started(machine, action, time.monotonic() - started)
+                doing = "connecting"
             self._connect(machine, backend)
-        except LabtoolError as exc:
-            outcome = Outcome(machine.name, machine.kind, step.actions, False, error=exc.message)
-            self._record(outcome, course_ok=provisions)
-            return
-        except Exception as exc:  # an SDK's own error: one machine failing must not stop the others
-            error = f"unexpected {type(exc).__name__}: {exc}"
+            doing = READY
+            if Action.PROVISION in step.actions:
+                self._begin(machine, Action.PROVISION)
+            elif self.cancel.is_set():
+                raise StoppedError(f"{machine.name}: not begun, labtool is stopping")
+        except Exception as exc:  # an SDK's own error too: one machine failing must not stop the others
+            if self.cancel.is_set():
+                self._interrupted(step, doing, started)
+                return
+            error = exc.message if isinstance(exc, LabtoolError) else f"unexpected {type(exc).__name__}: {exc}"
             self._record(Outcome(machine.name, machine.kind, step.actions, False, error=error), course_ok=provisions)
             return
         if Action.PROVISION not in step.actions and Action.ACCOUNT not in step.actions:
@@ -367,10 +519,16 @@ class _Run:
         self.progress(f"{machine.name}: {doing} ({step.reason})")
         future = self.provisioners.submit(self._provision, step)
         future.add_done_callback(functools.partial(self._provisioned, step, started))
+        self.track(future)
 
-    def _provision(self, step: Step) -> tuple[ProvisionResult | None, AccountResult | None]:
-        """The course's playbook (when the step provisions), then the student's account (when the seat needs one)."""
+    def _provision(self, step: Step) -> tuple[ProvisionResult | None, AccountResult | None] | None:
+        """The course's playbook (when the step provisions), then the student's account (when the seat needs one).
+
+        None: interrupted while waiting for a free provisioning slot.
+        """
         machine = step.machine
+        if self.cancel.is_set():
+            return None
         course = None
         if Action.PROVISION in step.actions:
             course = provision(
@@ -382,8 +540,9 @@ class _Run:
                 how=self.strategy,
                 apt_proxy=self.apt_proxy,
                 timeout=self.lab.settings.provision_timeout,
+                cancelled=self.cancel.is_set,
             )
-            if not course.ok:
+            if not course.ok or self.cancel.is_set():
                 return course, None
         with self.lock:
             had = self.state.record(machine.name).account
@@ -396,25 +555,47 @@ class _Run:
         )
         return course, result
 
-    def finish(self) -> list[Outcome]:
-        self.provisioners.shutdown(wait=True)
+    def finish(self, plan: Plan) -> list[Outcome]:
+        """Close the run: what has no outcome yet (not begun, or stuck past the interrupt's grace) is interrupted."""
+        self.provisioners.shutdown(wait=not self.cancel.is_set(), cancel_futures=self.cancel.is_set())
+        with self.lock:
+            recorded = {o.machine for o in self.outcomes}
+            for step in plan.changes:
+                if step.machine.name not in recorded:
+                    begun = self.begun.get(step.machine.name)
+                    self._record_interrupted(step, _DOING[begun] if begun else "waiting", 0.0)
+            self.closed = True
+            state.write(self.lab.state_dir, self.state)
         return sorted(self.outcomes, key=lambda o: o.machine)
 
     def _provisioned(
-        self, step: Step, started: float, done: Future[tuple[ProvisionResult | None, AccountResult | None]]
+        self,
+        step: Step,
+        started: float,
+        done: Future[tuple[ProvisionResult | None, AccountResult | None] | None],
     ) -> None:
         machine = step.machine
         provisions = Action.PROVISION in step.actions
+        seconds = time.monotonic() - started
         try:
-            course, account = done.result()
+            results = None if done.cancelled() else done.result()
         except Exception as exc:  # ansible-runner failing to start at all must not take the other seats down
-            seconds = time.monotonic() - started
+            if self.cancel.is_set():
+                self._interrupted(step, "provisioning", started)
+                return
             self._record(
                 Outcome(machine.name, machine.kind, step.actions, False, None, seconds, f"provisioning crashed: {exc}"),
                 course_ok=False if provisions else None,
             )
             return
-        seconds = time.monotonic() - started
+        if results is None:
+            self._interrupted(step, READY, started)
+            return
+        course, account = results
+        stopped = (course is not None and not course.ok) or (account is not None and not account.ok)
+        if self.cancel.is_set() and stopped:
+            self._interrupted(step, "provisioning", started)
+            return
         if course is not None:
             self._keep_managed_files(course)
         ok = (course is None or course.ok) and (account is None or account.ok)
@@ -437,29 +618,70 @@ class _Run:
     def _connect(self, machine: Machine, backend: Backend) -> None:
         connection = backend.connection(self.lab.room, machine)
         with self.lock:
+            if self.closed:
+                return
             self.connections[machine.name] = connection
             inventory.write(self.lab.inventory_path, self.connections)
+
+    def _begin(self, machine: Machine, action: Action, *, keeps_provisioning: bool = False) -> None:
+        """Write down, before it starts, the step about to be done, so an interrupted one is known to the next run."""
+        if self.cancel.is_set():
+            raise StoppedError(f"{machine.name}: not begun, labtool is stopping")
+        with self.lock:
+            self.begun[machine.name] = action
+            record = self.state.record(machine.name)
+            record.working = action.value
+            if not keeps_provisioning:
+                record.provisioned_key = None  # a machine half created or half provisioned is not provisioned
+            state.write(self.lab.state_dir, self.state)
 
     def _started(self, machine: Machine, action: Action, seconds: float) -> None:
         """Keep how long the machine took to come up: `labtool compare` shows it."""
         with self.lock:
+            if self.closed:
+                return
             record = self.state.record(machine.name)
             record.start_seconds = round(seconds, 2)
-            record.start_action = action.value
+            record.start_action = Action.CREATE.value if action is Action.RECREATE else action.value
+            record.working = Action.PROVISION.value  # up and reachable: only provisioning is left to do
             state.write(self.lab.state_dir, self.state)
 
     def _started_only(self, outcome: Outcome) -> None:
         """Started and not provisioned (its provisioning is current): the record of the last run stands."""
         with self.lock:
             self.outcomes.append(outcome)
+            self.state.record(outcome.machine).working = ""
+            state.write(self.lab.state_dir, self.state)
         self.progress(f"{outcome.machine}: ready, provisioning current ({outcome.seconds:.0f} s)")
 
     def _task(self, machine: str, task: str) -> None:
         self.progress(f"{machine} | {task}")
 
+    def _interrupted(self, step: Step, doing: str, started: float) -> None:
+        with self.lock:
+            self._record_interrupted(step, doing, time.monotonic() - started)
+
+    def _record_interrupted(self, step: Step, doing: str, seconds: float) -> None:
+        """(Under self.lock.) The machine's step was stopped: its record keeps `working`, so the next run redoes it."""
+        if self.closed or any(o.machine == step.machine.name for o in self.outcomes):
+            return
+        machine = step.machine
+        error = f"interrupted by {self.cancel.reason or 'a stop'} while {doing}" if doing != "waiting" else ""
+        if doing == READY:
+            error = f"up, but not provisioned: interrupted by {self.cancel.reason or 'a stop'}"
+        self.outcomes.append(Outcome(machine.name, machine.kind, step.actions, False, None, seconds, error, doing))
+        if doing not in ("waiting", READY):
+            record = self.state.record(machine.name)
+            record.error = error
+            record.finished_at = state.utc_now()
+            state.write(self.lab.state_dir, self.state)
+        self.progress(f"{machine.name}: {'not started' if doing == 'waiting' else error}")
+
     def _record(self, outcome: Outcome, *, course_ok: bool | None, account: str | None = None) -> None:
         """course_ok None: the course's playbook did not run (its record stands); account: the token now applied."""
         with self.lock:
+            if self.closed:
+                return
             self.outcomes.append(outcome)
             record = self.state.record(outcome.machine)
             record.failed = not outcome.ok
@@ -470,6 +692,7 @@ class _Run:
             if account is not None:
                 record.account = account
             record.finished_at = state.utc_now()
+            record.working = ""
             state.write(self.lab.state_dir, self.state)
         if outcome.ok:
             done = "account set" if outcome.changed is None else f"changed={outcome.changed}"
@@ -551,12 +774,22 @@ def in_lanes(
             done.result()
 
 
+READY = "ready"
+"""Up and reachable, provisioning not begun."""
+_DOING = {
+    Action.CREATE: "creating",
+    Action.RECREATE: "recreating",
+    Action.START: "starting",
+    Action.PROVISION: "provisioning",
+}
+
+
 def default_parallel(cpus: int, available_memory_gib: float) -> int:
     """Provisioning is mostly waiting on machines: two runs per core, one per GiB of free memory at most."""
     return max(1, min(2 * cpus, int(available_memory_gib)))
 
 
-def open_lab(settings: Settings, room: Room, images: ImagePair | None = None) -> Lab:
+def open_lab(settings: Settings, room: Room, images: ImagePair | None = None, cancel: Cancel | None = None) -> Lab:
     """A Lab with the real backends; `images` is the pair new machines are made from (only `up` needs one)."""
     from labtool.backends.docker import DockerBackend
     from labtool.backends.vagrant import VagrantBackend
@@ -578,4 +811,4 @@ def open_lab(settings: Settings, room: Room, images: ImagePair | None = None) ->
             timeout=settings.vagrant_timeout,
         ),
     }
-    return Lab(settings, room, backends, images)
+    return Lab(settings, room, backends, images, cancel)

@@ -14,6 +14,8 @@ from labtool.state import MachineRecord, RoomState
 
 class Action(StrEnum):
     CREATE = "create"
+    RECREATE = "recreate"
+    """Destroy, then create: a machine whose creation was interrupted may lack what a first boot does once."""
     START = "start"
     PROVISION = "provision"
     ACCOUNT = "account"
@@ -29,7 +31,7 @@ class Step:
     @property
     def needs_machine(self) -> bool:
         """Does the backend have to create or start it before provisioning?"""
-        return Action.CREATE in self.actions or Action.START in self.actions
+        return bool({Action.CREATE, Action.RECREATE, Action.START} & set(self.actions))
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ class Plan:
 
     @property
     def creates(self) -> bool:
-        return any(Action.CREATE in s.actions for s in self.steps)
+        return any(Action.CREATE in s.actions or Action.RECREATE in s.actions for s in self.steps)
 
     @property
     def changes(self) -> tuple[Step, ...]:
@@ -94,9 +96,13 @@ def _account_step(step: Step, state: RoomState, wanted: str) -> Step:
 
 def _step(machine: Machine, seen: Observed | None, state: RoomState, key: str, force: bool) -> Step:
     presence = seen.presence if seen else Presence.ABSENT
+    record = state.machines.get(machine.name)
     if presence is Presence.ABSENT:
         return Step(machine, (Action.CREATE, Action.PROVISION), "does not exist")
-    why = _why_provision(state.machines.get(machine.name), key, force)
+    redo = _redo_interrupted(machine, presence, record.working if record else "")
+    if redo is not None:
+        return redo
+    why = _why_provision(record, key, force)
     if presence is Presence.STOPPED:
         # A stopped machine keeps its disk: started, it is what it was, so the same rules as for a running one decide.
         if why:
@@ -110,9 +116,22 @@ def _step(machine: Machine, seen: Observed | None, state: RoomState, key: str, f
 def _why_provision(record: MachineRecord | None, key: str, force: bool) -> str:
     """Why an existing machine must be provisioned, or "" when its last provisioning is current."""
     if record is None or record.provisioned_key is None:
+        if record and record.working == Action.PROVISION:
+            return "labtool was stopped before its provisioning ended"
         return "its last provisioning failed" if record and record.failed else "was never provisioned"
     if record.provisioned_key != key:
         return "playbooks, roles or the room's inventory changed since"
     if force:
         return "provisioning was asked for"
     return ""
+
+
+def _redo_interrupted(machine: Machine, presence: Presence, working: str) -> Step | None:
+    """An existing machine an earlier labtool was creating or starting when it was stopped (its record still
+    says so): made again, or started and provisioned."""
+    if working in (Action.CREATE, Action.RECREATE):
+        # Its first boot may not have finished what a first boot does once (SSH host keys, Vagrant's key swap).
+        return Step(machine, (Action.RECREATE, Action.PROVISION), "labtool was stopped while creating it")
+    if working == Action.START and presence is Presence.RUNNING:
+        return Step(machine, (Action.START, Action.PROVISION), "labtool was stopped while starting it")
+    return None

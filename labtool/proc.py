@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from labtool.errors import CommandError, CommandTimeoutError
-from labtool.host import processes
+from labtool.errors import CommandError, CommandTimeoutError, DaemonUnreachableError
+from labtool.host import children, processes
 
 TAIL_LINES = 15
 
@@ -54,17 +54,21 @@ def run(
     cwd: Path | None = None,
     log: Path | None = None,
     hint: str = "",
+    daemon: bool = False,
 ) -> Result:
     """Run argv; capture its output, or append it to `log` for long, chatty commands.
 
     Every caller states the timeout for its kind of command (no default: a forgotten one
     would be a hang). When it passes, the command and everything it started are killed
     and CommandTimeoutError names the command and the timeout. With check=True a non-zero
-    exit raises CommandError carrying the output's tail.
+    exit raises CommandError carrying the output's tail (DaemonUnreachableError when the
+    command says its daemon does not answer). daemon=True: the command leaves a daemon
+    behind (`libvirtd -d`), which must not carry labtool's owner mark, or a later labtool
+    would take it for a leftover to stop.
     """
     argv = tuple(str(a) for a in argv)
     resolved = _resolved(argv)  # messages and logs show argv as given; the resolved path is run
-    full_env = _environment(env)
+    full_env = _environment(env, daemon=daemon)
     started = time.monotonic()
     try:
         if log is not None:
@@ -101,8 +105,29 @@ def run(
         ) from exc
     result = Result(argv, returncode, stdout, stderr, time.monotonic() - started)
     if check and not result.ok:
-        raise failure(result, hint=hint, log=log)
+        raise unreachable(result) or failure(result, hint=hint, log=log)
     return result
+
+
+UNREACHABLE = {
+    # program: (what its stderr says when its daemon is not there, the daemon)
+    "virsh": ("failed to connect to the hypervisor", "libvirtd"),
+    "docker": ("cannot connect to the docker daemon", "the Docker engine"),
+}
+
+
+def unreachable(result: Result) -> DaemonUnreachableError | None:
+    """The one error for a command whose daemon does not answer, naming the daemon and `labtool daemons`."""
+    known = UNREACHABLE.get(os.path.basename(result.argv[0]))
+    if result.ok or known is None or known[0] not in result.stderr.lower():
+        return None
+    reason = tail(result.stderr, 1).removeprefix("error: ")[:300]
+    where = f" at {result.argv[2]}" if result.argv[1:2] == ("-c",) else ""
+    return DaemonUnreachableError(
+        f"{known[1]} does not answer{where} ({reason})",
+        "start it with `labtool daemons`, then run this again",
+        output=result.stderr,
+    )
 
 
 def _run_killing_on_timeout(
@@ -167,13 +192,15 @@ def _search_path(path: str) -> str:
     return os.pathsep.join([*present, *(d for d in SBIN_DIRS if d not in present)])
 
 
-def _environment(extra: Mapping[str, str] | None) -> dict[str, str]:
+def _environment(extra: Mapping[str, str] | None, *, daemon: bool = False) -> dict[str, str]:
     """The child's environment: ours plus `extra`, with the sbin directories on PATH.
 
     Daemons look up their helpers (dockerd: iptables) on their own PATH, and cron,
     CI or a non-login root shell may start labtool without /usr/sbin on it.
     """
     environment = {**os.environ, **(extra or {})}
+    if daemon:
+        environment = children.unmarked(environment)
     environment["PATH"] = _search_path(environment.get("PATH", ""))
     return environment
 
@@ -202,7 +229,7 @@ def spawn(argv: Sequence[str], *, log: Path, env: Mapping[str, str] | None = Non
                 stdin=subprocess.DEVNULL,
                 stdout=sink,
                 stderr=subprocess.STDOUT,
-                env=_environment(env),
+                env=_environment(env, daemon=True),
                 start_new_session=True,
             )
     except FileNotFoundError as exc:

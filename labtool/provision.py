@@ -98,10 +98,11 @@ def provision(
     how: Strategy | None = None,
     apt_proxy: str | None = None,
     timeout: float = PROVISION_TIMEOUT,
+    cancelled: Callable[[], bool] | None = None,
 ) -> ProvisionResult:
     """Run the course's playbook on one machine; before it, unless apt_proxy is None, labtool's apt cache play
     (apt_proxy is the cache's URL, or "" to have the machine fetch directly). A run longer than `timeout`
-    seconds is killed and fails.
+    seconds is killed and fails; so is one `cancelled` (called every few seconds) asks to stop.
 
     Both run in one ansible-playbook: one connection to the machine, and under mitogen one Python on it
     (a second run cost 10-15 s per machine here). ansible-runner puts `cmdline` right after the program
@@ -130,6 +131,9 @@ def provision(
             quiet=True,
             rotate_artifacts=1,
             timeout=max(1, round(timeout)),  # ansible-runner kills the playbook's whole process group
+            # Checked between output lines and every few seconds; True kills ansible-playbook's process group.
+            # Never None: ansible-runner would then install SIGINT/SIGTERM handlers of its own in the main thread.
+            cancel_callback=cancelled or (lambda: False),
         )
     changed, failures = _host_stats(runner.stats, machine)
     played = events.course_played or failures > 0  # a failure in labtool's play stops the course's

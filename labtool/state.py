@@ -6,22 +6,29 @@ generated inventory, per-machine logs, Vagrant's dotfile directory.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
+import re
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from labtool.errors import LabtoolError
+from labtool.host.children import Owner
 from labtool.settings import Settings
 
 
 class BusyError(LabtoolError):
     """Another labtool process holds the lock on the same room (or the image build)."""
+
+
+class NoSpaceError(LabtoolError):
+    """The filesystem of LABTOOL_HOME is full: labtool stops before it writes half of anything."""
 
 
 class RoomClaimedError(LabtoolError):
@@ -76,6 +83,13 @@ class MachineRecord:
     """File tasks whose paths `no_log` hid from the events: parity cannot cover what they manage."""
     account: str = ""
     """The student account the machine last got: `login:password-id` (labtool.accounts.token); "" = none."""
+    working: str = ""
+    """The step labtool has begun on the machine and not finished ("create", "start", "provision").
+
+    Written before the step starts and cleared when it ends, so when labtool is stopped
+    in the middle (Ctrl-C, SIGTERM, kill -9, a power cut) the record still says which
+    step was interrupted, and the next `up` redoes it.
+    """
 
 
 @dataclass
@@ -202,7 +216,17 @@ def atomic_write(path: Path, text: str, *, mode: int = PRIVATE) -> None:
     The temporary file lives beside the target (one filesystem, so the rename is atomic)
     and is removed on every failure; the file and its directory are fsynced before and
     after the rename, so a power cut cannot bring back the old content or an empty file.
+    A full filesystem is a NoSpaceError naming the file and the space it needs.
     """
+    try:
+        _replace(path, text, mode)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise no_space(path, len(text.encode())) from exc
+        raise
+
+
+def _replace(path: Path, text: str, mode: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
@@ -222,29 +246,118 @@ def atomic_write(path: Path, text: str, *, mode: int = PRIVATE) -> None:
         os.close(directory)
 
 
+def free_bytes(path: Path) -> int:
+    """Free bytes (for this user) on the filesystem of path, or of its nearest existing parent."""
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    stats = os.statvfs(existing)
+    return stats.f_bavail * stats.f_frsize
+
+
+def no_space(path: Path, needed: int) -> NoSpaceError:
+    return NoSpaceError(
+        f"no space left on the filesystem of {path}: {_size(needed)} needed, {_size(free_bytes(path))} free",
+        "free some space there, or point LABTOOL_HOME at a filesystem with room; what labtool wrote before "
+        "(the room's state.json) is unchanged",
+    )
+
+
+def check_space(path: Path, needed: int) -> None:
+    """Refuse before starting work that would run out of space half-way (logs, state, Vagrant's files)."""
+    if free_bytes(path) < needed:
+        raise no_space(path, needed)
+
+
+def _size(value: int) -> str:
+    for unit, factor in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if value >= factor:
+            return f"{value / factor:.1f} {unit}"
+    return f"{value} bytes"
+
+
+LOCK_FILE = ".lock"
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who holds a lock, or held it last and died without releasing it."""
+
+    owner: Owner
+    text: str
+    """As the holder wrote it: `pid 123 (labtool up demo)`."""
+
+    def alive(self) -> bool:
+        return self.owner.alive()
+
+    @classmethod
+    def parse(cls, content: str) -> Holder | None:
+        found = re.match(r"pid (\d+)", content)
+        if found is None:
+            return None
+        marker = re.search(r"^owner (\S+)$", content, re.MULTILINE)
+        owner = Owner.parse(marker.group(1)) if marker else None
+        return cls(owner or Owner(int(found.group(1)), None), content.splitlines()[0])
+
+
+def holder(directory: Path) -> Holder | None:
+    """The lock's holder as its file says (without taking the lock): None when it was released."""
+    try:
+        return Holder.parse((directory / LOCK_FILE).read_text())
+    except OSError:
+        return None
+
+
+def check_free(directory: Path, what: str) -> None:
+    """Fail at once, before any work, when a live process holds the lock (`locked` checks again for real)."""
+    current = holder(directory)
+    if current is not None and current.alive():
+        raise _busy(what, current, directory / LOCK_FILE)
+
+
 @contextmanager
-def locked(directory: Path, what: str) -> Iterator[None]:
-    """Hold the lock on `what` (e.g. "room 'demo'"); a second process gets an error naming the holder."""
+def locked(directory: Path, what: str, progress: Callable[[str], None] | None = None) -> Iterator[Holder | None]:
+    """Hold the lock on `what` (e.g. "room 'demo'"); a second process gets an error naming the holder.
+
+    The kernel drops the lock when its holder dies, even by `kill -9`; its file then still
+    names the holder, which is how a stale lock is told from a released one. Taking one
+    over is said through `progress`, and the dead holder is given to the caller, which
+    stops what that process left running.
+    """
     directory.mkdir(parents=True, exist_ok=True)
-    with (directory / ".lock").open("a+") as handle:
+    with (directory / LOCK_FILE).open("a+") as handle:
+        handle.seek(0)
+        previous = Holder.parse(handle.read())
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
             handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            raise BusyError(
-                f"{what} is locked by {holder}",
-                "wait for it to finish (or stop it), then run this again",
-            ) from exc
+            raise _busy(what, Holder.parse(handle.read()) or previous, directory / LOCK_FILE) from exc
+        if previous is not None and progress is not None:
+            progress(f"{what}: taking over the lock of {previous.text}, which is gone (it was stopped or crashed)")
         handle.seek(0)
         handle.truncate()
-        handle.write(f"pid {os.getpid()} ({' '.join(_argv())})")
+        handle.write(f"pid {os.getpid()} ({' '.join(_argv())})\nowner {Owner.of(os.getpid()).marker}\n")
         handle.flush()
         try:
-            yield
+            yield previous
         finally:
             handle.seek(0)
             handle.truncate()
+
+
+def _busy(what: str, current: Holder | None, lock: Path) -> BusyError:
+    if current is None:
+        return BusyError(f"{what} is locked by another process", "wait for it to finish, then run this again")
+    if not current.alive():
+        return BusyError(
+            f"{what} is locked, and its holder {current.text} is gone: a process it started keeps the lock open",
+            f"find it with `fuser -v {lock}`, stop it, then run this again",
+        )
+    return BusyError(
+        f"{what} is locked by {current.text}",
+        f"wait for it to finish (or stop it: `kill {current.owner.pid}`), then run this again",
+    )
 
 
 def _argv() -> list[str]:

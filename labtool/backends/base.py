@@ -14,6 +14,8 @@ class Presence(StrEnum):
     ABSENT = "absent"
     STOPPED = "stopped"
     RUNNING = "running"
+    UNKNOWN = "unknown"
+    """Its daemon does not answer (only `status` shows this; the other verbs stop with the daemon's error)."""
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,15 @@ class DockerBackend:
         return self._client
 
     def observe(self, room: Room) -> dict[str, Observed]:
-        found = {c.labels.get(MACHINE_LABEL): c for c in self._room_containers(room)}
+        import docker
+        import requests
+
+        try:
+            found = {c.labels.get(MACHINE_LABEL): c for c in self._room_containers(room)}
+        except docker.errors.APIError:
+            raise  # the engine answered, with an error of its own
+        except (docker.errors.DockerException, requests.exceptions.ConnectionError) as exc:
+            raise docker_image.engine_unreachable(exc) from exc
         observed = {}
         for machine in room.machines:
             if machine.kind is not Kind.CONTAINER:

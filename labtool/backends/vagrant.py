@@ -37,7 +37,7 @@ from labtool.backends.known_hosts import HostKey, HostKeyChangedError, KnownHost
 from labtool.errors import CommandError, CommandTimeoutError, LabtoolError
 from labtool.host import addresses, processes
 from labtool.host.accel import Accel
-from labtool.host.daemons import LIBVIRT_URI
+from labtool.host.daemons import LIBVIRT_URI, STORAGE_POOL
 from labtool.images import vagrant_box
 from labtool.model import Kind, Machine, Room
 from labtool.settings import VAGRANT_TIMEOUT
@@ -258,9 +258,16 @@ class VagrantBackend:
         with self._define:
             project.define(_specs(room))
         for machine in machines:
-            created = project.domain_name(machine.name) not in _virsh("list", "--all", "--name").split()
+            domain = project.domain_name(machine.name)
+            before = _domain_state(domain)
+            if before is None:
+                _forget_stale(project, machine.name, domain)
             self._up(project, room, machine)
-            self._host_keys(room, machine, self._ssh(project, room, machine), created=created)
+            if before == "running":
+                # `vagrant up` of a running VM returns at once; one started by a labtool that was
+                # stopped may still be booting.
+                wait_for_ssh(project, machine.name)
+            self._host_keys(room, machine, self._ssh(project, room, machine), created=before is None)
             _wait_for_forwards(project, room, machine)
 
     def _up(self, project: VagrantProject, room: Room, machine: Machine) -> None:
@@ -431,6 +438,12 @@ class VagrantBackend:
         project.define(_specs(room))
         for machine in machines:
             project.destroy(machine.name)
+            domain = project.domain_name(machine.name)
+            if _domain_state(domain) is not None:
+                # Vagrant has no record of it: its `vagrant up` was killed after defining the domain and
+                # before writing the id down. The name is this room's own, so it is removed by name.
+                _virsh("destroy", domain, check=False)
+                _virsh("undefine", domain, "--remove-all-storage")
             # Its next host keys are new ones: the next `up` records them (trust on first use).
             self.known_hosts(room).forget([machine.name])
             self._keys_checked.discard((room.name, machine.name))
@@ -528,7 +541,52 @@ QEMU_IMG_TIMEOUT = 60.0  # `qemu-img info` reads the image headers only
 
 
 def _virsh(*args: str, check: bool = True) -> str:
-    return proc.run(["virsh", "-c", LIBVIRT_URI, *args], timeout=VIRSH_TIMEOUT, check=check).stdout
+    result = proc.run(["virsh", "-c", LIBVIRT_URI, *args], timeout=VIRSH_TIMEOUT, check=False)
+    gone = proc.unreachable(result)
+    if gone is not None:  # even where a failure is expected (a domain that may not exist): say so, stop
+        raise gone
+    if check and not result.ok:
+        raise proc.failure(result)
+    return result.stdout
+
+
+def _domain_state(domain: str) -> str | None:
+    """`virsh domstate` ("running", "shut off" ...), or None when there is no such domain."""
+    return _virsh("domstate", domain, check=False).strip() or None
+
+
+def _forget_stale(project: VagrantProject, name: str, domain: str) -> None:
+    """Clear what a VM that is gone left behind, before it is created again.
+
+    A domain undefined behind labtool's back (`virsh undefine`), or a `vagrant up` killed
+    between making the VM's disk and defining its domain, leaves the disk volume in the
+    pool (and Vagrant's record of the machine); vagrant-libvirt then refuses to create the
+    VM ("volume for domain is already created"). `vagrant destroy` of a machine that does
+    not exist removes exactly those.
+    """
+    record = project.state_dir / "vagrant" / "machines" / name / "libvirt" / "id"
+    volume = _virsh("vol-info", "--pool", STORAGE_POOL, f"{domain}.img", check=False)
+    if volume.strip() or record.exists():
+        project.destroy(name)
+
+
+READY_TIMEOUT = 900.0
+"""How long a running VM may take to answer over SSH (a first boot under TCG on a busy host takes minutes)."""
+READY_POLL_SECONDS = 5.0
+
+
+def wait_for_ssh(project: VagrantProject, name: str, timeout: float = READY_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            project.ssh(name, "true")
+            return
+        except VagrantError as exc:
+            if time.monotonic() > deadline:
+                raise VagrantError(
+                    f"{name} runs but does not answer over SSH within {timeout:.0f} s", exc.hint
+                ) from exc
+        time.sleep(READY_POLL_SECONDS)
 
 
 def _disk_chain(domain: str) -> tuple[int, int]:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from labtool import __version__
+from labtool.cancel import StoppedError
 from labtool.cli import (
     check,
     compare,
@@ -25,6 +26,7 @@ from labtool.cli import (
     handout,
     images,
     init,
+    interrupts,
     provision,
     report,
     reset,
@@ -37,6 +39,7 @@ from labtool.cli import (
     verify,
 )
 from labtool.errors import LabtoolError
+from labtool.host import children
 
 VERBS = (
     init,
@@ -61,7 +64,7 @@ VERBS = (
 )
 EXIT_ERROR = 1
 EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = interrupts.EXIT_INTERRUPTED
 
 
 def parser() -> argparse.ArgumentParser:
@@ -89,8 +92,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv is None:
         complete(top)
     args = top.parse_args(argv)
+    with children.marking_children():  # so a later labtool can tell this one's leftovers, should it be killed
+        code = _run(args)
+    if code == EXIT_INTERRUPTED and interrupts.stuck_threads():
+        # A worker still inside a call (its commands were stopped, the state written, the lock released)
+        # would keep Python from exiting: leave now, as promised to the user who pressed Ctrl-C.
+        interrupts.flush()
+        os._exit(code)
+    return code
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return int(args.run(args))
+    except StoppedError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except LabtoolError as exc:
         if args.debug:
             traceback.print_exc()

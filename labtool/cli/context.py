@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from labtool import config, project
+from labtool.cancel import Cancel
 from labtool.errors import LabtoolError
 from labtool.images.pair import ImagePair
 from labtool.lab import Lab, open_lab
@@ -131,10 +132,10 @@ def load_room(args: argparse.Namespace, settings: Settings) -> Room:
     return config.load(rooms_dir(settings, here), args.room, here)
 
 
-def lab_for(args: argparse.Namespace, images: ImagePair | None = None) -> Lab:
+def lab_for(args: argparse.Namespace, images: ImagePair | None = None, cancel: Cancel | None = None) -> Lab:
     """The room of the arguments, with its seats checked; `images` only for verbs that create machines."""
     settings = Settings.from_env()
-    return open_lab(settings, room_for(args, settings), images)
+    return open_lab(settings, room_for(args, settings), images, cancel)
 
 
 def room_for(args: argparse.Namespace, settings: Settings) -> Room:

@@ -10,6 +10,7 @@ import argparse
 import sys
 from typing import Any, TextIO
 
+from labtool.cli import interrupts
 from labtool.cli.context import add_room_arguments, add_verb, lab_for
 from labtool.cli.output import progress, say
 from labtool.lab import Teardown
@@ -41,12 +42,15 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    lab = lab_for(args)
-    doomed = lab.teardown(args.seats)
-    if not doomed.empty and not confirm(describe(lab.room.name, doomed), assume_yes=args.yes):
-        say(f"room {lab.room.name!r}: nothing destroyed")
-        return 1
-    removed = lab.down(args.seats, progress)
+    with interrupts.stopping_on_signals(progress) as cancel:
+        lab = lab_for(args, cancel=cancel)
+        doomed = lab.teardown(args.seats)
+        if not doomed.empty and not confirm(describe(lab.room.name, doomed), assume_yes=args.yes):
+            say(f"room {lab.room.name!r}: nothing destroyed")
+            return 1
+        lab.check_free()
+        lab.recover(progress)  # a killed labtool's `vagrant up` holds the machine: `vagrant destroy` would fail
+        removed = lab.down(args.seats, progress)
     what = f"seats {', '.join(args.seats)}" if args.seats else "the room, its networks and state"
     say(f"room {lab.room.name!r}: removed {len(removed)} machines; destroyed {what}")
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from labtool.cli import up
+from labtool.cli import interrupts, up
 from labtool.cli.context import add_room_arguments, add_verb, lab_for, positive_int
 from labtool.cli.output import progress
 from labtool.model import Kind
@@ -41,8 +41,11 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    lab = lab_for(args)
     kinds = [args.kind] if args.kind else None
-    removed = lab.down(args.seats, progress, kinds)
+    with interrupts.stopping_on_signals(progress) as cancel:  # as `down`, then `up` (which has its own)
+        lab = lab_for(args, cancel=cancel)
+        lab.check_free()
+        lab.recover(progress)
+        removed = lab.down(args.seats, progress, kinds)
     progress(f"room {lab.room.name!r}: removed {', '.join(removed) or 'nothing'}; making them again")
     return up.run(args)

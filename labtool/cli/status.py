@@ -28,7 +28,8 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     lab = lab_for(args)
-    by_name = {row.name: row for row in lab.status()}
+    survey = lab.survey()
+    by_name = {row.name: row for row in survey.machines}
     seats = [s for s in lab.room.seats if not args.seats or s.name in args.seats]
     if args.json:
         print_json(
@@ -44,19 +45,25 @@ def run(args: argparse.Namespace) -> int:
                 ],
             }
         )
-        return 0
-    rows = []
-    for seat in seats:
-        vm, container = by_name[seat.vm.name], by_name[seat.container.name]
-        errors = "; ".join(f"{m.name}: {m.error}" for m in (vm, container) if m.error)
-        rows.append((seat.name, _cell(vm), vm.app_url or "-", _cell(container), container.app_url or "-", errors))
-    say(table(("SEAT", "VM", "VM APP", "CONTAINER", "CONTAINER APP", "LAST ERROR"), rows))
+    else:
+        rows = []
+        for seat in seats:
+            vm, container = by_name[seat.vm.name], by_name[seat.container.name]
+            errors = "; ".join(f"{m.name}: {m.error}" for m in (vm, container) if m.error and m.presence != "unknown")
+            rows.append((seat.name, _cell(vm), vm.app_url or "-", _cell(container), container.app_url or "-", errors))
+        say(table(("SEAT", "VM", "VM APP", "CONTAINER", "CONTAINER APP", "LAST ERROR"), rows))
+    if survey.unreachable:
+        # The kind that answered is shown above; the other gets the one error every verb gives.
+        raise next(iter(survey.unreachable.values()))
     return 0
 
 
 def _cell(row: MachineStatus) -> str:
+    if row.presence in ("absent", "unknown"):
+        return str(row.presence)
     provisioned = f"changed={row.changed}" if row.provisioned else "unprovisioned"
-    return f"{row.presence} {provisioned}" if row.presence != "absent" else "absent"
+    interrupted = f", interrupted while its {row.interrupted} step" if row.interrupted else ""
+    return f"{row.presence} {provisioned}{interrupted}"
 
 
 def _as_json(row: MachineStatus) -> dict[str, object]:
@@ -69,4 +76,5 @@ def _as_json(row: MachineStatus) -> dict[str, object]:
         "provisioned": row.provisioned,
         "changed": row.changed,
         "error": row.error,
+        "interrupted": row.interrupted or None,
     }

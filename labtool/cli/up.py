@@ -7,9 +7,11 @@ import os
 from typing import Any
 
 from labtool import requirements, state
-from labtool.cli import live
+from labtool.cancel import Cancel, StoppedError
+from labtool.cli import interrupts, live
 from labtool.cli.context import add_room_arguments, add_verb, positive_int, room_for
 from labtool.cli.output import print_json, progress, say, table
+from labtool.errors import LabtoolError
 from labtool.host import accel, capacity
 from labtool.images import bake
 from labtool.lab import Lab, UpReport, default_parallel, open_lab
@@ -56,15 +58,30 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    with interrupts.stopping_on_signals(progress) as cancel:
+        try:
+            return _run(args, cancel)
+        except LabtoolError as exc:
+            if cancel.is_set() and not isinstance(exc, StoppedError):  # a command it was running was stopped
+                raise StoppedError(
+                    f"stopped by {cancel.reason}: {exc.message}", f"run `labtool {args.verb}` again to finish"
+                ) from exc
+            raise
+
+
+def _run(args: argparse.Namespace, cancel: Cancel) -> int:
     settings = Settings.from_env()
     room = room_for(args, settings)
     if not args.dry_run:
+        lab = open_lab(settings, room, cancel=cancel)
+        lab.check_free()  # another labtool at work on the room: say so now, not after planning
+        lab.recover(progress)  # what a killed labtool left running would fight over the machines
         # Before planning: installed roles are part of the provisioning key.
         installed = requirements.install(room.course.project)
         if installed:
             progress(f"installed roles from requirements.yml: {', '.join(installed)}")
     key = provision_key(room)
-    lab = open_lab(settings, room, bake.images_for(settings, key))
+    lab = open_lab(settings, room, bake.images_for(settings, key), cancel)
     plan = lab.plan(args.seats, force_provision=args.force_provision, key=key)
     parallel = args.parallel or default_parallel_here()
     if args.dry_run:
@@ -86,10 +103,12 @@ def run(args: argparse.Namespace) -> int:
         capacity.check(assessment)
     if getattr(args, "bake", False) and plan.creates:  # after the capacity check: a refused room bakes nothing
         bake.bake(settings, room, key, progress=progress)
-        lab = open_lab(settings, room, bake.images_for(settings, key))
+        lab = open_lab(settings, room, bake.images_for(settings, key), cancel)
         plan = lab.plan(args.seats, force_provision=args.force_provision, key=key)
     report = execute(lab, plan, parallel)
     show_report(report, args.json)
+    if report.interrupted:
+        return interrupts.EXIT_INTERRUPTED
     if not args.json:
         _hand_out_hint(lab)
     return 1 if report.failed else 0
@@ -144,12 +163,14 @@ def show_report(report: UpReport, as_json: bool) -> None:
                 "room": report.room,
                 "seconds": round(report.seconds, 1),
                 "images": report.images.to_json() if report.images else None,
+                "interrupted": report.interrupted or None,
                 "machines": [
                     {
                         "machine": o.machine,
                         "kind": o.kind,
                         "actions": list(o.actions),
                         "ok": o.ok,
+                        "state": o.state,
                         "changed": o.changed,
                         "seconds": round(o.seconds, 1),
                         "error": o.error,
@@ -166,7 +187,7 @@ def show_report(report: UpReport, as_json: bool) -> None:
                 (
                     o.machine,
                     o.kind,
-                    "ok" if o.ok else "FAILED",
+                    "ok" if o.ok else o.state if o.interrupted else "FAILED",
                     "-" if o.changed is None else o.changed,
                     f"{o.seconds:.0f}",
                     o.error,
@@ -175,11 +196,26 @@ def show_report(report: UpReport, as_json: bool) -> None:
             ],
         )
     )
+    if report.interrupted:
+        say(interrupted_summary(report))
+        return
     failed = ", ".join(o.machine for o in report.failed)
     say(
         f"room {report.room!r}: {len(report.outcomes) - len(report.failed)} ok"
         + (f", FAILED: {failed}" if failed else "")
         + f" ({report.seconds:.0f} s)"
+    )
+
+
+def interrupted_summary(report: UpReport) -> str:
+    """Which machines are in which state, for the user who stopped the run."""
+    by_state: dict[str, list[str]] = {}
+    for outcome in report.outcomes:
+        by_state.setdefault(outcome.state, []).append(outcome.machine)
+    states = "; ".join(f"{state}: {', '.join(names)}" for state, names in by_state.items())
+    return (
+        f"room {report.room!r}: stopped by {report.interrupted} after {report.seconds:.0f} s; {states}. "
+        f"`labtool up {report.room}` finishes it (interrupted machines are redone)"
     )
 
 

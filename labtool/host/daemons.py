@@ -7,6 +7,7 @@ it waits until each one answers, and names the log when one does not.
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from collections.abc import Callable
@@ -56,13 +57,18 @@ def docker_answers() -> bool:
     import docker  # deferred: importing the SDK costs ~0.2 s that most commands do not need
 
     try:
-        client = docker.DockerClient(base_url=f"unix://{DOCKER_SOCKET}", timeout=5)
+        # Where every other Docker call of labtool goes: DOCKER_HOST when set, else the local socket.
+        client = docker.DockerClient(base_url=docker_url(), timeout=5)
         try:
             return bool(client.ping())
         finally:
             client.close()
     except Exception:  # the SDK raises several unrelated types for "no daemon"
         return False
+
+
+def docker_url() -> str:
+    return os.environ.get("DOCKER_HOST") or f"unix://{DOCKER_SOCKET}"
 
 
 def libvirt_answers() -> bool:
@@ -118,7 +124,7 @@ def _start_virtlogd(log_dir: Path) -> None:
     if systemd_is_pid1():
         proc.run(["systemctl", "start", "virtlogd"], timeout=60)
     else:
-        proc.run(["virtlogd", "-d"], timeout=30, env=_libvirt_log_env(log_dir / "virtlogd.log"))
+        proc.run(["virtlogd", "-d"], timeout=30, env=_libvirt_log_env(log_dir / "virtlogd.log"), daemon=True)
 
 
 def _start_libvirtd(log_dir: Path, accel: Accel) -> None:
@@ -127,12 +133,12 @@ def _start_libvirtd(log_dir: Path, accel: Accel) -> None:
         return
     env = _libvirt_log_env(log_dir / "libvirtd.log")
     if accel.is_kvm or not KVM_DEVICE.exists():
-        proc.run(["libvirtd", "-d"], timeout=30, env=env)
+        proc.run(["libvirtd", "-d"], timeout=30, env=env, daemon=True)
         return
     # An unusable /dev/kvm makes libvirtd re-probe QEMU on every domain define (25-55 s each);
     # the script hides the node from libvirtd alone, in a private mount namespace.
     script = Path(__file__).with_name("files") / "libvirtd-without-kvm.sh"
-    proc.run(["unshare", "--mount", "--propagation", "private", "sh", str(script)], timeout=30, env=env)
+    proc.run(["unshare", "--mount", "--propagation", "private", "sh", str(script)], timeout=30, env=env, daemon=True)
 
 
 def ensure_apt_cache(log_dir: Path) -> list[DaemonStatus]:

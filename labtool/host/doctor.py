@@ -155,10 +155,15 @@ def failed_required(checks: list[Check]) -> list[Check]:
 
 def check_docker(probe: HostProbe, _: Settings) -> Check:
     if probe.docker_answers():
-        return Check("docker engine", OK, "answers on /var/run/docker.sock")
+        return Check("docker engine", OK, f"answers on {daemons.docker_url()}")
     if not probe.program("dockerd"):
         return Check("docker engine", FAIL, "dockerd is not installed", "run `scripts/up` (installs docker.io)")
-    return Check("docker engine", FAIL, "installed but not answering", "run `labtool daemons` to start it")
+    return Check(
+        "docker engine",
+        FAIL,
+        f"installed but not answering on {daemons.docker_url()}",
+        "run `labtool daemons` to start it",
+    )
 
 
 def check_libvirt(probe: HostProbe, _: Settings) -> Check:

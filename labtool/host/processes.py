@@ -26,12 +26,16 @@ def parent(pid: int, proc: Path = PROC) -> int:
 
 def ancestry(pid: int, proc: Path = PROC) -> list[str]:
     """The names of pid's ancestors, nearest first, up to (and including) the host's PID 1."""
-    names: list[str] = []
+    return [name(ancestor, proc) for ancestor in ancestors(pid, proc)]
+
+
+def ancestors(pid: int, proc: Path = PROC) -> list[int]:
+    found: list[int] = []
     current = parent(pid, proc)
-    while current > 0 and len(names) < 32:
-        names.append(name(current, proc))
+    while current > 0 and len(found) < 32:
+        found.append(current)
         current = parent(current, proc)
-    return names
+    return found
 
 
 def descendants(pid: int, proc: Path = PROC) -> list[int]:
@@ -96,3 +100,52 @@ def _read(path: Path) -> str:
         return path.read_text().strip()
     except OSError:
         return ""
+
+
+# -- the processes labtool starts ---------------------------------------------------------------
+
+
+def start_ticks(pid: int, proc: Path = PROC) -> int | None:
+    """When the process started, in clock ticks after boot: with the pid, it names one process for good.
+
+    Pids are reused; a pid whose start time differs is another process.
+    """
+    stat = _read(proc / str(pid) / "stat")
+    # The name (field 2) is in parentheses and may hold spaces or parentheses itself.
+    fields = stat.rpartition(")")[2].split()
+    try:
+        return int(fields[19])  # field 22 of stat(5), counted after the name
+    except (IndexError, ValueError):
+        return None
+
+
+def alive(pid: int, ticks: int | None = None, proc: Path = PROC) -> bool:
+    """Is the process running (and, given its start time, the same process)?"""
+    started = start_ticks(pid, proc)
+    if started is None:
+        return False
+    if _read(proc / str(pid) / "stat").rpartition(")")[2].split()[:1] == ["Z"]:
+        return False  # a zombie has finished; only its parent has not collected it yet
+    return ticks is None or started == ticks
+
+
+def environ(pid: int, proc: Path = PROC) -> dict[str, str]:
+    """The environment the process started with (empty when it is gone or not ours to read)."""
+    try:
+        raw = (proc / str(pid) / "environ").read_bytes()
+    except OSError:
+        return {}
+    pairs = (entry.decode(errors="replace").partition("=") for entry in raw.split(b"\0") if entry)
+    return {key: value for key, _, value in pairs}
+
+
+def command(pid: int, proc: Path = PROC) -> list[str]:
+    try:
+        raw = (proc / str(pid) / "cmdline").read_bytes()
+    except OSError:
+        return []
+    return [word.decode(errors="replace") for word in raw.split(b"\0") if word]
+
+
+def pids(proc: Path = PROC) -> list[int]:
+    return sorted(int(entry.name) for entry in proc.iterdir() if entry.name.isdigit())

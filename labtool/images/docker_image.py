@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from labtool import proc
-from labtool.errors import ImageBuildError
+from labtool.errors import DaemonError
 from labtool.images import recipe
 from labtool.settings import DOCKER_TIMEOUT
 
@@ -71,7 +71,19 @@ def client(timeout: float = DOCKER_TIMEOUT) -> Any:
     try:
         return docker.from_env(timeout=max(1, round(timeout)))
     except docker.errors.DockerException as exc:
-        raise ImageBuildError("the Docker engine does not answer", "run `labtool daemons` to start it") from exc
+        raise engine_unreachable(exc) from exc
+
+
+def engine_unreachable(exc: Exception) -> DaemonError:
+    """The one error for "dockerd is not there": where labtool looked, the reason's last line, the fix."""
+    from labtool.host.daemons import docker_url
+
+    where = docker_url()
+    reason = str(exc).strip().splitlines()[-1][:300] if str(exc).strip() else type(exc).__name__
+    return DaemonError(
+        f"the Docker engine does not answer at {where} ({reason})",
+        "start it with `labtool daemons`, then run this again",
+    )
 
 
 def ref(key: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 from labtool.backends.base import HostView, Observed, Presence
@@ -19,8 +20,23 @@ class FakeBackend:
         self.room_resources = True
         self.calls: list[tuple[str, str]] = []
         """(method, machine) of every bring_up, start and stop, in order."""
+        self.unreachable: LabtoolError | None = None
+        """Raised by observe: the daemon does not answer."""
+        self.slow: set[str] = set()
+        """Machines whose bring_up waits (as `vagrant up` for a boot) until `killed` is set, then fails
+        as a killed command does; the machine exists by then, half made."""
+        self.stuck: set[str] = set()
+        """Machines whose bring_up waits until `unstuck` is set whatever happens (a call that ignores signals)."""
+        self.killed = threading.Event()
+        self.unstuck = threading.Event()
+        self.started = threading.Event()
+        """Set when a slow or stuck bring_up has begun."""
+        self.creations: list[str] = []
+        self.destructions: list[str] = []
 
     def observe(self, room: Room) -> dict[str, Observed]:
+        if self.unreachable is not None:
+            raise self.unreachable
         return {m.name: Observed(m.name, self._presence(m.name)) for m in room.machines if m.kind is self.kind}
 
     def _presence(self, name: str) -> Presence:
@@ -32,6 +48,16 @@ class FakeBackend:
         for machine in machines:
             self.calls.append(("bring_up", machine.name))
             self._check(machine)
+            if machine.name not in self.running:
+                self.creations.append(machine.name)
+            if machine.name in self.slow:
+                self.running.add(machine.name)  # the domain is defined and booting
+                self.started.set()
+                self.killed.wait(30)
+                raise LabtoolError(f"`vagrant up {machine.name}` exited with -15")
+            if machine.name in self.stuck:
+                self.started.set()
+                self.unstuck.wait(30)
             self.stopped.discard(machine.name)
             self.running.add(machine.name)
 
@@ -70,6 +96,7 @@ class FakeBackend:
     def destroy(self, room: Room, machines: Sequence[Machine]) -> None:
         self.running -= {m.name for m in machines}
         self.stopped -= {m.name for m in machines}
+        self.destructions += [m.name for m in machines]
 
     def remove_room_resources(self, room: Room) -> None:
         self.room_resources = False

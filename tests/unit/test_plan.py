@@ -95,6 +95,35 @@ def test_the_plan_names_the_pair_new_machines_are_made_from() -> None:
     assert not healthy.creates
 
 
+@pytest.mark.parametrize(
+    ("observed", "working", "actions", "reason"),
+    [
+        # Its creation was cut: whatever exists of it is made again.
+        (Presence.RUNNING, "create", (Action.RECREATE, Action.PROVISION), "labtool was stopped while creating it"),
+        (Presence.STOPPED, "recreate", (Action.RECREATE, Action.PROVISION), "labtool was stopped while creating it"),
+        (Presence.ABSENT, "create", (Action.CREATE, Action.PROVISION), "does not exist"),
+        # Its start was cut: started again (waiting until it answers), its disk kept.
+        (Presence.RUNNING, "start", (Action.START, Action.PROVISION), "labtool was stopped while starting it"),
+        (Presence.STOPPED, "start", (Action.START, Action.PROVISION), "is stopped; was never provisioned"),
+        (
+            Presence.RUNNING,
+            "provision",
+            (Action.PROVISION,),
+            "labtool was stopped before its provisioning ended",
+        ),
+    ],
+)
+def test_a_step_an_earlier_labtool_was_stopped_in_is_redone(
+    observed: Presence, working: str, actions: tuple[Action, ...], reason: str
+) -> None:
+    seen = {**running(*ALL), "seat01-vm": Observed("seat01-vm", observed)}
+    state = provisioned(*ALL)
+    state.machines["seat01-vm"] = MachineRecord(provisioned_key=None, working=working)
+    plan = make_plan(room(), seen, state, KEY)
+    assert [(s.machine.name, s.actions, s.reason) for s in plan.changes] == [("seat01-vm", actions, reason)]
+    assert plan.creates is (Action.CREATE in actions or Action.RECREATE in actions)
+
+
 def test_a_student_account_out_of_date_is_set_alone_without_the_course() -> None:
     records = provisioned(*ALL)
     records.machines["seat01-vm"].account = "ada:locked"

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from labtool import proc
-from labtool.errors import CommandError, CommandTimeoutError
+from labtool.errors import CommandError, CommandTimeoutError, DaemonError, DaemonUnreachableError
 
 
 def test_output_is_captured() -> None:
@@ -62,6 +62,23 @@ def test_sbin_programs_are_found_and_children_get_sbin_on_path(monkeypatch: pyte
     child_path = proc.run(["sh", "-c", 'echo "$PATH"'], timeout=10).stdout.strip().split(":")
     assert child_path[:2] == ["/usr/bin", "/bin"]
     assert "/usr/sbin" in child_path
+
+
+def test_a_command_whose_daemon_does_not_answer_is_a_daemon_error_naming_labtool_daemons(tmp_path: Path) -> None:
+    fake = tmp_path / "virsh"
+    fake.write_text(
+        "#!/bin/sh\necho 'error: failed to connect to the hypervisor' >&2\n"
+        "echo \"error: Failed to connect socket to '/run/nowhere': No such file or directory\" >&2\nexit 1\n"
+    )
+    fake.chmod(0o755)
+    with pytest.raises(DaemonUnreachableError) as caught:
+        proc.run([str(fake), "-c", "qemu:///system", "list"], timeout=10)
+    assert caught.value.message == (
+        "libvirtd does not answer at qemu:///system (Failed to connect socket to '/run/nowhere': No such file or "
+        "directory)"
+    )
+    assert isinstance(caught.value, DaemonError) and isinstance(caught.value, CommandError)
+    assert not proc.run([str(fake), "version"], timeout=10, check=False).ok  # check=False: the caller reads the result
 
 
 def _gone(pid: int) -> bool:

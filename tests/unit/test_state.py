@@ -1,11 +1,15 @@
 import multiprocessing
+import os
 import shutil
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from labtool import state
+from labtool.host.children import Owner
+from tests.conftest import FaultRow
 
 
 def test_state_round_trips(tmp_path: Path) -> None:
@@ -71,10 +75,101 @@ def test_a_failed_atomic_write_keeps_the_old_file_and_leaves_no_temporary(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr("labtool.state.os.fsync", full_disk)
-    with pytest.raises(OSError, match="No space"):
+    with pytest.raises(state.NoSpaceError, match=f"no space left on the filesystem of {target}: 4 bytes needed"):
         state.atomic_write(target, "new\n")
     assert target.read_text() == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
+
+
+def test_a_lock_whose_holder_was_killed_is_taken_over_with_a_message(tmp_path: Path, fault_row: FaultRow) -> None:
+    gone = subprocess.Popen(["sleep", "60"])
+    gone_owner = Owner.of(gone.pid)
+    (tmp_path / state.LOCK_FILE).write_text(f"pid {gone.pid} (labtool up demo)\nowner {gone_owner.marker}\n")
+    gone.kill()  # kill -9: the kernel dropped its flock, its file still names it
+    gone.wait()
+    assert state.holder(tmp_path) == state.Holder(gone_owner, f"pid {gone.pid} (labtool up demo)")
+    state.check_free(tmp_path, "room 'demo'")  # a dead holder does not block
+    said: list[str] = []
+    with state.locked(tmp_path, "room 'demo'", said.append) as stale:
+        assert stale is not None and stale.owner == gone_owner
+        now = state.holder(tmp_path)
+        assert now is not None and now.owner == Owner.of(os.getpid()) and now.alive()
+    assert said == [
+        f"room 'demo': taking over the lock of pid {gone.pid} (labtool up demo), which is gone (it was stopped or "
+        "crashed)"
+    ]
+    assert state.holder(tmp_path) is None  # released: the file is empty again
+    fault_row(
+        "`kill -9` of labtool: its room lock",
+        "the kernel drops the lock; its file still names the holder, so the next labtool finds the pid gone "
+        "(pid and start time) and says it takes the lock over",
+        "automatic, by the next `up`/`down`",
+    )
+
+
+def test_a_second_up_is_refused_at_once_naming_the_holders_pid_and_command(tmp_path: Path, fault_row: FaultRow) -> None:
+    ready, release = multiprocessing.Event(), multiprocessing.Event()
+    holder = multiprocessing.Process(target=_hold_lock, args=(str(tmp_path), ready, release))
+    holder.start()
+    try:
+        assert ready.wait(10)
+        with pytest.raises(state.BusyError) as early:
+            state.check_free(tmp_path, "room 'demo'")
+        assert early.value.message.startswith(f"room 'demo' is locked by pid {holder.pid} (")
+        holder_argv = Path(f"/proc/{holder.pid}/cmdline").read_text().split("\0")[:-1]
+        assert " ".join(holder_argv[-4:]) in early.value.message  # the holder's command line (its last words)
+        assert f"kill {holder.pid}" in early.value.hint
+    finally:
+        release.set()
+        holder.join(10)
+    state.check_free(tmp_path, "room 'demo'")
+    fault_row(
+        "two `up`s of one room at once",
+        "the second fails at once, before planning: `room 'R' is locked by pid N (labtool up R)`",
+        "wait for the first, or stop it (`kill N`)",
+    )
+
+
+def test_two_rooms_are_locked_independently(tmp_path: Path) -> None:
+    with state.locked(tmp_path / "a", "room 'a'"), state.locked(tmp_path / "b", "room 'b'"):
+        with pytest.raises(state.BusyError):
+            state.check_free(tmp_path / "a", "room 'a'")
+        state.check_free(tmp_path / "c", "room 'c'")
+
+
+def test_a_full_filesystem_is_a_clear_error_and_the_previous_state_stays_readable(
+    tmp_path: Path, fault_row: FaultRow
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(home)], check=False)
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (not root)")
+    try:
+        room_dir = home / "rooms" / "demo"
+        before = state.RoomState()
+        before.record("s1-vm").provisioned_key = "k1"
+        state.write(room_dir, before)
+        (home / "filler").write_bytes(b"\0" * (200 << 10))  # nearly full: a few KiB left
+        big = state.RoomState({f"m{i}": state.MachineRecord(error="x" * 2000) for i in range(40)})
+        with pytest.raises(state.NoSpaceError) as caught:
+            state.write(room_dir, big)
+        message = caught.value.message
+        assert message.startswith(f"no space left on the filesystem of {room_dir / 'state.json'}: ")
+        assert "KiB needed" in message and "free" in message
+        assert "LABTOOL_HOME" in caught.value.hint
+        assert state.read(room_dir).machines["s1-vm"].provisioned_key == "k1"
+        assert sorted(p.name for p in room_dir.iterdir()) == ["state.json"]  # no temporary left behind
+        with pytest.raises(state.NoSpaceError, match=r"2\.0 MiB needed"):
+            state.check_space(room_dir, 2 << 20)
+    finally:
+        subprocess.run(["umount", str(home)], check=True)
+    fault_row(
+        "`LABTOOL_HOME` on a full filesystem (a 256 KiB tmpfs)",
+        "`up` refuses before starting (4 MiB per machine needed); a write that fails anyway is "
+        "`error: no space left on the filesystem of PATH: N needed, M free`, no traceback",
+        "free space or move `LABTOOL_HOME`; the previous state.json is intact (atomic write)",
+    )
 
 
 def test_password_hashes_live_in_one_private_file_and_a_broken_one_reads_as_none(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import pytest
 from labtool.backends import docker as backend_module
 from labtool.backends.base import Presence
 from labtool.backends.docker import DockerBackend
+from labtool.errors import DaemonError
 from labtool.images import docker_image
 from labtool.model import Access, ContainerResources
 from tests.unit.rooms import paired_room
@@ -148,6 +149,28 @@ def test_memory_in_use_leaves_out_reclaimable_page_cache_as_docker_stats_does() 
     assert backend_module.memory_in_use(v1) == 60 * mib
     assert backend_module.memory_in_use(v2) == 70 * mib
     assert backend_module.memory_in_use({}) == 0
+
+
+def test_an_engine_that_does_not_answer_is_one_error_naming_labtool_daemons(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import requests
+
+    class DeadClient:
+        class containers:  # noqa: N801
+            @staticmethod
+            def list(**options: Any) -> list[Any]:
+                raise requests.exceptions.ConnectionError(
+                    "('Connection aborted.', FileNotFoundError(2, 'No such file'))"
+                )
+
+    monkeypatch.setenv("DOCKER_HOST", "unix:///run/nowhere.sock")
+    backend = DockerBackend(None)
+    backend._client = DeadClient()
+    with pytest.raises(DaemonError) as caught:
+        backend.observe(ROOM)
+    assert caught.value.message.startswith("the Docker engine does not answer at unix:///run/nowhere.sock (")
+    assert "labtool daemons" in caught.value.hint
 
 
 def test_a_room_with_access_publishes_each_containers_ssh_and_app_on_its_address_only(

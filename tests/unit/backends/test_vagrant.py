@@ -5,7 +5,7 @@ import shlex
 import stat
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ import pytest
 from labtool import proc
 from labtool.backends import known_hosts, vagrant
 from labtool.backends.known_hosts import HostKey, HostKeyChangedError
+from labtool.errors import DaemonError
 from labtool.host import addresses
 from labtool.host.accel import Accel
 from labtool.images import vagrant_box
@@ -22,6 +23,7 @@ from tests.unit.backends.test_known_hosts import key
 from tests.unit.rooms import paired_room
 
 ROOM = paired_room(vm=VmResources(2, 2048), index=42)
+REAL_VIRSH = vagrant._virsh
 INSECURE = key("ssh-rsa", "vagrant insecure")
 
 
@@ -59,6 +61,8 @@ class Guests:
 
     def run(self, argv: Sequence[str], **kwargs: Any) -> proc.Result:
         """ssh as it behaves with labtool's options: strict, against the file and alias they name."""
+        if argv[0] != "ssh":  # vagrant's own commands (`vagrant ssh -c true` while a VM boots) just answer
+            return proc.Result(tuple(argv), 0, "", "", 0.1)
         self.connections.append(list(argv))
         options = dict(argv[i + 1].split("=", 1) for i, word in enumerate(argv) if word == "-o")
         assert options["StrictHostKeyChecking"] == "yes"
@@ -193,6 +197,98 @@ def test_a_failing_first_vm_fails_its_own_bring_up_only(
     backend.bring_up(room, [room.seats[1].vm])  # the room's shared resources are no longer waited for
 
 
+def test_libvirt_not_answering_is_one_error_naming_labtool_daemons(
+    backend: vagrant.VagrantBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stderr = (
+        "error: failed to connect to the hypervisor\n"
+        "error: Failed to connect socket to '/var/run/libvirt/libvirt-sock': No such file or directory\n"
+    )
+    monkeypatch.setattr(proc, "run", lambda argv, **options: proc.Result(tuple(argv), 1, "", stderr, 0.1))
+    monkeypatch.setattr(vagrant, "_virsh", REAL_VIRSH)
+    with pytest.raises(DaemonError) as caught:
+        backend.observe(ROOM)
+    assert caught.value.message == (
+        "libvirtd does not answer at qemu:///system (Failed to connect socket to "
+        "'/var/run/libvirt/libvirt-sock': No such file or directory)"
+    )
+    assert "labtool daemons" in caught.value.hint
+
+
+class FakeLibvirt:
+    """virsh as vagrant-libvirt leaves it: domains by state, volumes in the pool."""
+
+    def __init__(self, domains: dict[str, str], volumes: set[str]) -> None:
+        self.domains, self.volumes = domains, volumes
+        self.calls: list[tuple[str, ...]] = []
+
+    def virsh(self, *args: str, check: bool = True) -> str:
+        self.calls.append(args)
+        if args[0] == "domstate":
+            return self.domains.get(args[1], "")
+        if args[0] == "vol-info":
+            return f"Name: {args[-1]}\n" if args[-1] in self.volumes else ""
+        if args[0] == "undefine":
+            self.domains.pop(args[1], None)
+            self.volumes.discard(f"{args[1]}.img")
+        return ""
+
+
+def test_a_vm_undefined_behind_labtools_back_is_cleared_from_vagrant_before_it_is_made_again(
+    backend: vagrant.VagrantBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    libvirt = FakeLibvirt({}, {"labtool-demo_s1-vm.img"})  # `virsh undefine` keeps the disk volume
+    events: list[str] = []
+    monkeypatch.setattr(vagrant, "_virsh", libvirt.virsh)
+    monkeypatch.setattr(vagrant.VagrantProject, "destroy", lambda self, name=None: events.append(f"destroy {name}"))
+    monkeypatch.setattr(vagrant.VagrantProject, "up", lambda self, name: events.append(f"up {name}"))
+    monkeypatch.setattr(vagrant, "FIRST_UP_POLL_SECONDS", 0.01)
+    backend.bring_up(ROOM, [ROOM.seats[0].vm])
+    # vagrant-libvirt would refuse to make the VM over the old volume: `vagrant destroy` removes it first.
+    assert events == ["destroy s1-vm", "up s1-vm"]
+
+    events.clear()
+    libvirt.volumes.clear()
+    backend.bring_up(ROOM, [ROOM.seats[1].vm])  # nothing left behind: nothing to clear
+    assert events == ["up s2-vm"]
+
+
+def test_a_running_vm_started_by_a_stopped_labtool_is_waited_for_until_ssh_answers(
+    backend: vagrant.VagrantBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    libvirt = FakeLibvirt({"labtool-demo_s1-vm": "running"}, {"labtool-demo_s1-vm.img"})
+    answers: Iterator[Exception | str] = iter([vagrant.VagrantError("not ready"), vagrant.VagrantError("no"), "ok"])
+    tries: list[str] = []
+
+    def fake_ssh(self: vagrant.VagrantProject, name: str, command: str) -> str:
+        tries.append(command)
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(vagrant, "_virsh", libvirt.virsh)
+    monkeypatch.setattr(vagrant.VagrantProject, "up", lambda self, name: None)
+    monkeypatch.setattr(vagrant.VagrantProject, "ssh", fake_ssh)
+    monkeypatch.setattr(vagrant, "READY_POLL_SECONDS", 0.01)
+    backend._shared_ready.add(ROOM.name)
+    backend.bring_up(ROOM, [ROOM.seats[0].vm])
+    assert tries == ["true", "true", "true"]
+
+
+def test_destroy_removes_a_domain_vagrant_never_recorded(
+    backend: vagrant.VagrantBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `vagrant up` killed after defining the domain, before writing its id: `vagrant destroy` does not know it.
+    libvirt = FakeLibvirt({"labtool-demo_s1-vm": "running"}, {"labtool-demo_s1-vm.img"})
+    monkeypatch.setattr(vagrant, "_virsh", libvirt.virsh)
+    monkeypatch.setattr(vagrant.VagrantProject, "destroy", lambda self, name=None: None)
+    backend.destroy(ROOM, [ROOM.seats[0].vm])
+    assert ("destroy", "labtool-demo_s1-vm") in libvirt.calls
+    assert ("undefine", "labtool-demo_s1-vm", "--remove-all-storage") in libvirt.calls
+    assert libvirt.domains == {} and libvirt.volumes == set()
+
+
 def test_a_room_with_access_forwards_each_vms_ssh_and_app_to_its_address_only(
     backend: vagrant.VagrantBackend, tmp_path: Path
 ) -> None:
@@ -241,7 +337,8 @@ def test_start_boots_the_vm_and_waits_until_systemd_has_finished(
     monkeypatch.setattr(vagrant, "_virsh", lambda *args, check=True: "running")
 
     def fake_ssh(self: vagrant.VagrantProject, name: str, command: str) -> str:
-        calls.append(f"ssh {name} {command}")
+        if command != "true":  # `true`: whether SSH answers yet, before the boot is waited for
+            calls.append(f"ssh {name} {command}")
         return f"{said}\n"
 
     monkeypatch.setattr(vagrant.VagrantProject, "ssh", fake_ssh)

@@ -84,7 +84,7 @@ def fake_lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Lab, Fake
     lab = Lab(settings, paired_room(2, path=tmp_path), {Kind.VM: vms, Kind.CONTAINER: containers})
     lab.state_dir.mkdir(parents=True)
 
-    def lab_for(args: argparse.Namespace) -> Lab:
+    def lab_for(args: argparse.Namespace, **_: object) -> Lab:
         assert args.room == "demo"
         return lab
 

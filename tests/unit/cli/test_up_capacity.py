@@ -36,7 +36,11 @@ def backends(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[Kind, Fake
         return ProvisionResult(machine, True, 1, "", ())
 
     monkeypatch.setattr(up_cli, "room_for", lambda args, settings: room)
-    monkeypatch.setattr(up_cli, "open_lab", lambda settings_, room_, images: Lab(settings, room, fakes, images))
+    monkeypatch.setattr(
+        up_cli,
+        "open_lab",
+        lambda settings_, room_, images=None, cancel=None: Lab(settings, room, fakes, images, cancel),
+    )
     monkeypatch.setattr(bake, "images_for", lambda settings_, key: pair.base("base1"))
     monkeypatch.setattr(up_cli, "provision_key", lambda room: "key1")
     monkeypatch.setattr(requirements, "install", lambda project: [])
