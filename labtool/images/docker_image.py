@@ -26,10 +26,11 @@ CAPABILITIES: tuple[str, ...] = (
     "FSETID",  # dpkg keeps set-group-ID bits (crontab's); without it they vanish silently as packages install
     "KILL",  # systemd stops services running as other users; without it `systemctl stop` leaves them running
     "AUDIT_WRITE",  # sudo and sshd's PAM write a login record; without it every sudo prints an error
+    "SYS_CHROOT",  # sshd's privilege separation chroots its pre-auth child to /run/sshd: students' SSH logins
 )
 # Docker's defaults this leaves out, none needed: MKNOD (Docker makes /dev), NET_RAW and NET_BIND_SERVICE
 # (Docker sets ping_group_range and ip_unprivileged_port_start=0 in the container: ping and nginx on :80
-# work without them), SETFCAP (no package of the course sets file capabilities), SYS_CHROOT.
+# work without them), SETFCAP (no package of the course sets file capabilities).
 SECURITY_OPT: tuple[str, ...] = ()
 """Docker's default seccomp profile stays on (no option turns it off). `no-new-privileges` is NOT set:
 systemd, site.yml and the suite all work with it, but it disables every set-user-ID program, so the

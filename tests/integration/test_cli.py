@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from labtool.host import apt_cache
 from labtool.images import build, docker_image, recipe
 from labtool.settings import Settings
 
@@ -24,7 +25,14 @@ def test_daemons_answer(built_images: str) -> None:
     result = labtool("daemons", "--json")
     assert result.returncode == 0, result.stderr
     names = {row["name"]: row["action"] for row in json.loads(result.stdout)}
-    assert set(names) == {"dockerd", "virtlogd", "libvirtd", "storage pool default"}
+    assert set(names) == {
+        "dockerd",
+        "virtlogd",
+        "libvirtd",
+        "storage pool default",
+        f"{apt_cache.INTERFACE} {apt_cache.ADDRESS}/32",
+        "apt-cacher-ng",
+    }
 
 
 def test_doctor_passes_on_the_prepared_host(built_images: str) -> None:

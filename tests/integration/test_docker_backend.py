@@ -162,3 +162,15 @@ def test_systemd_stops_a_service_of_another_user(container: Any) -> None:
 def test_the_lab_user_may_sudo_quietly(container: Any) -> None:
     # no-new-privileges would make this fail; AUDIT_WRITE keeps sudo from complaining on every call.
     assert run(container, "sudo", "-n", "id", "-u", user="vagrant") == (0, "0", "")
+
+
+def test_sshd_lets_a_login_through_its_privilege_separation(container: Any) -> None:
+    # SYS_CHROOT: sshd chroots its pre-auth child to /run/sshd; without it every connection is reset at once.
+    script = (
+        "ssh-keygen -q -A; mkdir -p /run/sshd; /usr/sbin/sshd -p 2222 -E /tmp/sshd-probe.log; sleep 1; "
+        "ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -p 2222 nobody@127.0.0.1 "
+        "true; sleep 1; cat /tmp/sshd-probe.log"
+    )
+    _, output, _ = run(container, "sh", "-c", script)
+    assert "Operation not permitted" not in output, output
+    assert "authenticating user nobody" in output, output
