@@ -17,7 +17,7 @@ from pathlib import Path
 
 from labtool.backends.vagrant import Network, VagrantProject, VmSpec
 from labtool.host import accel
-from labtool.images import build, docker_image, recipe, vagrant_box
+from labtool.images import build, docker_image, pair, recipe, vagrant_box
 from labtool.settings import Settings
 
 MIB = 1024 * 1024
@@ -50,12 +50,12 @@ def container_ready_seconds(key: str) -> float:
         container.remove(force=True)
 
 
-def vm_boot_to_ssh_seconds(settings: Settings) -> float:
-    """From `vagrant up` of a new VM to a command answered over SSH."""
+def vm_boot_to_ssh_seconds(settings: Settings, key: str) -> float:
+    """From `vagrant up` of a new VM (of the base box built with `key`) to a command answered over SSH."""
     with tempfile.TemporaryDirectory(prefix="labtool-bench-") as state:
-        backend = VagrantProject(
-            Path(state), Network("labtool-bench", "192.168.249.0/24"), accel.detect(settings.vm_accel), "labtoolbench_"
-        )
+        network = Network("labtool-bench", "192.168.249.0/24")
+        box = pair.base(key).box
+        backend = VagrantProject(Path(state), network, accel.detect(settings.vm_accel), "labtoolbench_", box)
         backend.define([VmSpec("bench-vm", memory=1024)])
         started = time.monotonic()
         try:
@@ -88,7 +88,7 @@ def main() -> None:
     results["docker_image_mib"] = round(docker_image.size_bytes(report.docker_image) / MIB)
     results["vagrant_box_mib"] = round(vagrant_box.size_bytes(report.box) / MIB)
     container = statistics.median(container_ready_seconds(report.key) for _ in range(args.runs))
-    vm = vm_boot_to_ssh_seconds(settings)
+    vm = vm_boot_to_ssh_seconds(settings, report.key)
     results["container_ready_s"] = round(container, 2)
     results["vm_boot_to_ssh_s"] = round(vm, 1)
     results["vm_vs_container_start"] = round(vm / container, 1)

@@ -16,7 +16,7 @@ import pytest
 
 from labtool.backends.vagrant import Network, VagrantProject, VmSpec
 from labtool.host import accel
-from labtool.images import build, docker_image, recipe
+from labtool.images import build, docker_image, pair, recipe
 from labtool.settings import Settings
 from tests.integration.rooms import LiveRoom
 
@@ -86,6 +86,7 @@ def lab_vm(built_images: str, settings: Settings, tmp_path_factory: pytest.TempP
         Network(f"labtool-{TEST_ROOM}", "192.168.251.0/24"),
         accel.detect(settings.vm_accel),
         "labtoolpytest_",
+        pair.base(built_images).box,
     )
     backend.define([VmSpec("images-vm", memory=1024)])
     try:
