@@ -135,7 +135,7 @@ def provision(
             # Never None: ansible-runner would then install SIGINT/SIGTERM handlers of its own in the main thread.
             cancel_callback=cancelled or (lambda: False),
         )
-    changed, failures = _host_stats(runner.stats, machine)
+    failures = max(events.failures, _host_stats(runner.stats, machine)[1])
     played = events.course_played or failures > 0  # a failure in labtool's play stops the course's
     ok = runner.status == "successful" and failures == 0 and played
     if runner.status == "timeout":
@@ -146,7 +146,7 @@ def provision(
         )
     else:
         error = "" if ok else _failure_summary(runner, log) if played else _no_play(room, machine)
-    return ProvisionResult(machine, ok, changed - events.labtool_changed, error, files.paths(), files.hidden())
+    return ProvisionResult(machine, ok, events.course_changed, error, files.paths(), files.hidden())
 
 
 @dataclass(frozen=True)
@@ -239,7 +239,9 @@ class _Events:
 
     def __init__(self, machine: str, sink: Any, on_task: TaskProgress, files: ManagedFiles) -> None:
         self.machine, self.sink, self.on_task, self.files = machine, sink, on_task, files
-        self.labtool_changed = 0
+        self.course_changed = 0
+        """Counted from the events: ansible-runner's `stats` holds only the first playbook's recap (labtool's)."""
+        self.failures = 0
         self.course_played = False
 
     def __call__(self, event: dict[str, Any]) -> bool:
@@ -248,12 +250,14 @@ class _Events:
             self.sink.flush()
         kind, data = str(event.get("event", "")), event.get("event_data", {})
         on_machine = kind.startswith("runner_on_") and data.get("host") == self.machine
+        if on_machine and kind in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
+            self.failures += 1
         if data.get("playbook") == str(APT_CACHE_PLAY):
             if kind == "playbook_on_play_start":
                 self.on_task(self.machine, str(data.get("play", "")))
-            if on_machine and kind == "runner_on_ok" and data.get("res", {}).get("changed"):
-                self.labtool_changed += 1
             return True
+        if on_machine and kind == "runner_on_ok" and data.get("res", {}).get("changed"):
+            self.course_changed += 1
         if kind == "playbook_on_task_start":
             self.on_task(self.machine, str(data.get("task", "")))
         self.course_played |= on_machine

@@ -46,11 +46,12 @@ def test_a_baked_seat_converges_only_what_is_per_seat(first_up: dict[str, Any], 
 
 
 def test_the_baked_image_carries_no_machine_identity(first_up: dict[str, Any]) -> None:
-    script = "wc -c < /etc/machine-id; ls /etc/ssh | grep -c '^ssh_host_' || true; cat /etc/hostname"
+    # (Docker mounts its own /etc/hostname over the image's, so the hostname is not looked at here.)
+    script = "wc -c < /etc/machine-id; ls /etc/ssh | grep -c '^ssh_host_' || true; ls /var/lib/dhcp | wc -l"
     output = docker_image.client().containers.run(
         first_up["images"]["docker_image"], ["sh", "-c", script], remove=True, entrypoint=[]
     )
-    assert output.decode().split() == ["0", "0", "labtool"]
+    assert output.decode().split() == ["0", "0", "0"]
 
 
 @pytest.mark.parametrize("path", ["/etc/machine-id", "/etc/ssh/ssh_host_ed25519_key.pub"])

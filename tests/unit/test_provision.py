@@ -189,3 +189,19 @@ def test_a_playbook_that_runs_past_its_timeout_is_stopped_and_fails_its_machine_
     time.sleep(0.5)
     leftovers = [argv for argv in processes.command_lines().values() if argv == sleep or str(generated) in argv]
     assert leftovers == []
+
+
+def test_the_courses_changes_are_counted_when_labtools_play_runs_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ansible-runner's `stats` holds only the first playbook's recap (labtool's apt play): a baked seat
+    # and the bake itself were reported as changed=0 whatever the course changed.
+    room, generated = local_room(tmp_path)
+    (room.course.project.root / "roles/web/tasks/main.yml").write_text(
+        "---\n- name: Change one thing\n  ansible.builtin.command: 'true'\n  changed_when: true\n"
+        "- name: Change another\n  ansible.builtin.command: 'true'\n  changed_when: true\n"
+    )
+    monkeypatch.setattr(apt_cache, "MACHINE_PROXY_FILE", str(tmp_path / "proxy.conf"))
+    result = provision.provision(room, "s1-ct", generated, tmp_path / "work", lambda m, t: None, apt_proxy=URL)
+    assert result.ok, result.error
+    assert result.changed == 2
