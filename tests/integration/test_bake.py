@@ -73,3 +73,10 @@ def test_the_two_kinds_of_the_baked_pair_differ_only_in_boot_packages(record: di
     assert "nginx" in manifests[Kind.CONTAINER], "the course's packages are baked in"
     assert build.unexpected_differences(manifests[Kind.CONTAINER], manifests[Kind.VM]) == []
     assert any(name.startswith("linux-image-") for name in manifests[Kind.VM])
+
+
+def test_a_vm_of_the_baked_pair_knows_it_is_no_container(running_room: LiveRoom) -> None:
+    # The tree comes from a container: Docker's /.dockerenv left in it made systemd in the VM take itself for
+    # a container (a console getty, and `systemd-detect-virt` saying docker).
+    result = running_room.labtool("exec", "seat01-vm", "--room", running_room.name, "--", "systemd-detect-virt", "-c")
+    assert result.stdout.strip() == "none", result.stdout + result.stderr
