@@ -176,7 +176,7 @@ def claim_ports(rooms_state: Path, room: str, ports: range | None, free_base: in
 
     Under a host-wide lock: two rooms claiming at once must not both see the ports free.
     """
-    with locked(rooms_state / ".ports", "the host's published ports"):
+    with locked(rooms_state / ".ports", "the host's published ports", wait=30):
         mine = rooms_state / room / PORTS_FILE
         if ports is None:
             mine.unlink(missing_ok=True)
@@ -316,7 +316,9 @@ def check_free(directory: Path, what: str) -> None:
 
 
 @contextmanager
-def locked(directory: Path, what: str, progress: Callable[[str], None] | None = None) -> Iterator[Holder | None]:
+def locked(
+    directory: Path, what: str, progress: Callable[[str], None] | None = None, *, wait: float = 0.0
+) -> Iterator[Holder | None]:
     """Hold the lock on `what` (e.g. "room 'demo'"); a second process gets an error naming the holder.
 
     The kernel drops the lock when its holder dies, even by `kill -9`; its file then still
@@ -325,14 +327,20 @@ def locked(directory: Path, what: str, progress: Callable[[str], None] | None = 
     stops what that process left running.
     """
     directory.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait  # a room's lock: fail at once; a brief host-wide one: wait its turn
     with (directory / LOCK_FILE).open("a+") as handle:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError as exc:
+                if time.monotonic() >= deadline:
+                    handle.seek(0)
+                    raise _busy(what, Holder.parse(handle.read()), directory / LOCK_FILE) from exc
+                time.sleep(0.05)
+        # Read once held: a released lock's file is empty, a dead holder's still names it.
         handle.seek(0)
         previous = Holder.parse(handle.read())
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            handle.seek(0)
-            raise _busy(what, Holder.parse(handle.read()) or previous, directory / LOCK_FILE) from exc
         if previous is not None and progress is not None:
             progress(f"{what}: taking over the lock of {previous.text}, which is gone (it was stopped or crashed)")
         handle.seek(0)
