@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -126,6 +127,7 @@ def room_up(env: dict[str, str], rooms: Path, seats: int, results: dict[str, flo
             results["verify_2_seats_s"], _ = labtool(env, "verify", name, "--json")
     finally:
         labtool(env, "down", name)
+        shutil.rmtree(rooms / name)  # its network index is free for the next room
         for key, value in results.items():  # as they come: a long run interrupted still reports
             print(f"  {key:44} {value:12.2f}", file=sys.stderr, flush=True)
 

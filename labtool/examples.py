@@ -15,7 +15,13 @@ from pathlib import Path
 EXAMPLES = ("labnotes", "minimal")
 REFERENCE_PARTS = ("ansible.cfg", "playbooks", "roles", "inventories/default", "molecule", "checks")
 """What of the reference project makes the labnotes course."""
-SHARED_PARTS = ("ansible.cfg", "molecule/README.md", "molecule/docker", "molecule/vagrant")
+SHARED_PARTS = (
+    "ansible.cfg",
+    "molecule/README.md",
+    "molecule/docker",
+    "molecule/vagrant",
+    "molecule/strategy_plugins",
+)
 """What every other example takes from the reference project: Ansible settings and the Molecule scenarios."""
 PACKAGED = Path(__file__).parent / "examples"
 CHECKOUT = Path(__file__).resolve().parents[1]

@@ -290,7 +290,14 @@ def _failure_summary(runner: Any, log: Path) -> str:
             "ignore_errors"
         ):
             data = event.get("event_data", {})
-            result = data.get("res", {})
-            message = result.get("msg") or result.get("stderr") or "failed"
-            return f"task '{data.get('task', '?')}': {str(message).strip().splitlines()[0][:200]} (log: {log})"
+            return f"task '{data.get('task', '?')}': {failure_lines(data.get('res', {}))} (log: {log})"
     return f"ansible-playbook ended {runner.status} (rc {runner.rc}); see {log}"
+
+
+def failure_lines(result: dict[str, Any], last: int = 3, width: int = 300) -> str:
+    """What a failed task said: its message's first line, then the last lines of its stderr, where apt
+    (among others) says why (an unreachable mirror, a missing package)."""
+    message = str(result.get("msg") or "").strip().splitlines()[:1]
+    stderr = [line.strip() for line in str(result.get("stderr") or "").splitlines() if line.strip()][-last:]
+    lines = [line[:width] for line in [*message, *stderr] if line]
+    return " / ".join(dict.fromkeys(lines)) or "failed"

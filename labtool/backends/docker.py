@@ -214,6 +214,8 @@ class DockerBackend:
                 mem_limit=f"{room.container.memory_mib}m",
                 nano_cpus=int(room.container.cpus * 1e9),
                 ports=published_ports(room, machine),
+                # A restarted dockerd starts the room again; `labtool stop` (docker stop) still keeps it stopped.
+                restart_policy={"Name": "unless-stopped"},
                 **docker_image.RUN_OPTIONS,
             )
         except docker.errors.APIError as exc:

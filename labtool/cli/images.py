@@ -161,7 +161,8 @@ def run_prune(args: argparse.Namespace) -> int:
         print_json(asdict(report))
     else:
         say(
-            f"removed {len(report.docker_images)} Docker images and {len(report.boxes)} boxes "
-            "(an image a container uses, or a box a VM boots from, stays until it is free)"
+            f"removed {len(report.docker_images)} Docker images, {len(report.boxes)} boxes and "
+            f"{len(report.volumes)} stale box volumes "
+            "(an image a container uses, or a box volume a VM boots from, stays until it is free)"
         )
     return 0

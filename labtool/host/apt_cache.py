@@ -55,7 +55,40 @@ def host_proxy_url() -> str:
     return f"http://{LOOPBACK}:{PORT}"
 
 
-def config_text(run_dir: Path = RUN_DIR, cache_dir: Path = CACHE_DIR, log_dir: Path = LOG_DIR, port: int = PORT) -> str:
+PACKAGE_CONFIG = Path("/etc/apt-cacher-ng/acng.conf")
+"""Debian's own configuration of the package: its Remap rules name the Debian mirrors (labtool names none)."""
+DEBIAN_REMAPS = ("Remap-debrep", "Remap-secdeb")
+FALLBACK_REMAP = ("Remap-debrep", "file:deb_mirror*.gz /debian")
+"""The package's list of Debian mirrors, where its configuration cannot be read."""
+FRESH_INDEX_SECONDS = 300
+"""How long a fetched InRelease is served without asking the mirror again (the package's default: 27 s), so
+the seats of a room coming up together fetch no index twice. InRelease and the by-hash lists it names change
+together, so a frozen one stays consistent."""
+
+
+def debian_remaps(package_config: Path = PACKAGE_CONFIG) -> list[tuple[str, str]]:
+    """The package's rules giving each Debian archive one cache entry whichever mirror name a source uses:
+    the aliases only (before `;`), so the cache fetches from the mirror the machine asked for."""
+    try:
+        lines = package_config.read_text().splitlines()
+    except OSError:
+        return [FALLBACK_REMAP]
+    remaps = []
+    for line in lines:
+        key, colon, value = line.partition(":")
+        aliases = value.split("#", 1)[0].split(";", 1)[0].strip()
+        if colon and key.strip() in DEBIAN_REMAPS and aliases:
+            remaps.append((key.strip(), aliases))
+    return remaps or [FALLBACK_REMAP]
+
+
+def config_text(
+    run_dir: Path = RUN_DIR,
+    cache_dir: Path = CACHE_DIR,
+    log_dir: Path = LOG_DIR,
+    port: int = PORT,
+    package_config: Path = PACKAGE_CONFIG,
+) -> str:
     """labtool's acng.conf: only the rooms' addresses, no admin page, logs written at once."""
     return "".join(
         f"{key}: {value}\n"
@@ -72,13 +105,8 @@ def config_text(run_dir: Path = RUN_DIR, cache_dir: Path = CACHE_DIR, log_dir: P
             # read the log right after a machine's apt run.
             ("VerboseLog", 1),
             ("UnbufferLogs", 1),
-            # One cache entry per file whichever Debian mirror name a machine's sources use.
-            ("Remap-debrep", "file:deb_mirror*.gz /debian"),
-            (
-                "Remap-secdeb",
-                "security.debian.org security.debian.org/debian-security deb.debian.org/debian-security "
-                "/debian-security cdn-fastly.deb.debian.org/debian-security",
-            ),
+            ("FreshIndexMaxAge", FRESH_INDEX_SECONDS),
+            *debian_remaps(package_config),
         )
     )
 

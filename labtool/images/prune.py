@@ -12,6 +12,8 @@ from labtool.settings import Settings
 class PruneReport:
     docker_images: list[str] = field(default_factory=list)
     boxes: list[str] = field(default_factory=list)
+    volumes: list[str] = field(default_factory=list)
+    """Box volumes left by a rebuilt or removed box, once no VM boots from them."""
     forgotten_bakes: list[str] = field(default_factory=list)
 
 
@@ -29,6 +31,7 @@ def prune(settings: Settings) -> PruneReport:
         docker_image.prune({p.docker_ref for p in keep}),
         vagrant_box.prune({p.box for p in keep}, settings.log_dir / "images-prune.log"),
     )
+    report.volumes = vagrant_box.remove_stale_volumes(settings.log_dir / "images-prune.log")
     for record in records:
         images = bake.pair_of(record)
         if images not in keep and not docker_image.present(images.docker_ref) and not build.box_present(images):

@@ -143,6 +143,38 @@ def volume_prefix(name: str) -> str:
     return escaped(name) + "_vagrant_box_image_"
 
 
+def current_volume(name: str) -> str | None:
+    """The pool volume vagrant-libvirt makes of the registered box `name`, or None if it is not registered.
+
+    An unversioned box's volume name carries its image's mtime, so a rebuilt box gets a
+    volume of its own and VMs made from the old one keep booting from theirs.
+    """
+    try:
+        return f"{volume_prefix(name)}0_{int((box_dir(name) / 'box.img').stat().st_mtime)}_box.img"
+    except OSError:
+        return None
+
+
+def remove_stale_volumes(log: Path) -> list[str]:
+    """Delete labtool's box volumes that are no registered box's current volume and no VM's backing file.
+
+    They are what a rebuilt or removed box left while some VM still booted from it.
+    """
+    current = {current_volume(name) for name in labtool_boxes()}
+    in_use = volumes_in_use()
+    stale = [
+        volume
+        for volume in pool_volumes()
+        if volume.startswith(escaped(recipe.BOX_PREFIX))
+        and "_vagrant_box_image_" in volume
+        and volume not in current
+        and volume not in in_use
+    ]
+    for volume in stale:
+        _virsh("vol-delete", volume, "--pool", STORAGE_POOL, log=log)
+    return stale
+
+
 def pool_volumes() -> list[str]:
     """Names of the storage pool's volumes (this virsh's vol-list has no --name: read its table)."""
     lines = _virsh("vol-list", STORAGE_POOL).splitlines()

@@ -2,16 +2,21 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from labtool.host import apt_cache
 from labtool.images import build, docker_image, recipe
 from labtool.settings import Settings
+from tests.conftest import FaultRow
+
+REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = [pytest.mark.docker, pytest.mark.vagrant]
 LABTOOL = [sys.executable, "-m", "labtool"]
@@ -75,3 +80,31 @@ def test_killed_build_leaves_the_old_images_registered_and_nothing_half_made(
     assert not [t for t in tags if ":build-" in t]
     assert labtool("images", "build").returncode == 0
     assert not scratch.exists(), "the next build cleans what the killed one left"
+
+
+def test_up_with_labtool_home_on_a_nearly_full_filesystem_refuses_before_making_anything(
+    built_images: str, settings: Settings, tmp_path: Path, fault_row: FaultRow
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(home)], check=False).returncode:
+        pytest.skip("cannot mount a tmpfs here (not root)")
+    try:
+        shutil.copytree(settings.images_dir, home / "images")  # the real images' records: they are current
+        env = {**os.environ, "LABTOOL_HOME": str(home), "LABTOOL_PROJECT": str(REPO)}
+        containers = docker_image.client().containers.list(all=True)
+        result = subprocess.run([*LABTOOL, "up"], capture_output=True, text=True, timeout=600, env=env, check=False)
+        assert result.returncode == 1, result.stderr[-3000:]
+        assert result.stderr.count("error: ") == 1 and "Traceback" not in result.stderr
+        path = home / "rooms" / "default"
+        assert f"error: no space left on the filesystem of {path}: 8.0 MiB needed, " in result.stderr
+        assert "hint: " in result.stderr and "LABTOOL_HOME" in result.stderr
+        assert docker_image.client().containers.list(all=True) == containers  # nothing was made
+    finally:
+        subprocess.run(["umount", str(home)], check=True)
+    fault_row(
+        "`labtool up` with `LABTOOL_HOME` on a nearly full filesystem (a 2 MiB tmpfs, real images)",
+        "`up` refused before creating anything: one `error: no space left on the filesystem of PATH: 8.0 MiB "
+        "needed, N free` and a hint naming LABTOOL_HOME, exit 1",
+        "free space or move `LABTOOL_HOME`, then `up` again",
+    )

@@ -118,6 +118,7 @@ def test_the_container_is_unprivileged_on_the_rooms_network_without_the_docker_s
     sources = [mount.get("Source", "") for mount in container.attrs["Mounts"]]
     assert not any("docker.sock" in source for source in [*sources, *host["Binds"]])
     assert host["Tmpfs"] == {"/run": "rw,mode=755", "/run/lock": "rw", "/tmp": "rw"}
+    assert host["RestartPolicy"]["Name"] == "unless-stopped"  # back after a dockerd restart, not after `stop`
 
 
 def test_every_capability_is_dropped_but_the_documented_ones(container: Any) -> None:

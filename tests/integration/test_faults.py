@@ -4,8 +4,9 @@ The tests run in file order on one room of their own (a project from `labtool in
 --example minimal`, network index 242), since every VM boot costs minutes here:
 Ctrl-C while the VM boots, `kill -9` while the container provisions and again while
 the VM boots, the repair; a container and a VM removed behind labtool's back; the
-daemons unreachable; a second `up` while one runs. Each records its row of README's
-Reliability table with what it measured.
+daemons unreachable, then really stopped and started again; a second `up` while one
+runs; the mirror unreachable from one machine; the box rebuilt under a running VM.
+Each records its row of README's Reliability table with what it measured.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import pytest
 
 from labtool import state
 from labtool.host import children, processes
+from labtool.images import vagrant_box
 from labtool.settings import Settings
 from tests.conftest import FaultRow
 
@@ -405,4 +407,178 @@ def test_a_daemon_that_does_not_answer_is_named_and_status_shows_the_other_kind(
         "status, up, down, verify and report each gave one `error: … does not answer …` with `hint: start it with "
         "labtool daemons`, exit 1, no traceback; `status` showed the other kind running",
         "`labtool daemons`, then the same command",
+    )
+
+
+def stop_daemon(pidfile: Path, name: str) -> None:
+    """SIGTERM the daemon `labtool daemons` started (by its pid file) and wait until it has exited."""
+    pid = int(pidfile.read_text().strip())
+    assert Path(processes.command(pid)[0]).name == name, processes.command(pid)
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 120
+    while processes.alive(pid):
+        assert time.monotonic() < deadline, f"{name} (pid {pid}) still runs 120 s after SIGTERM"
+        time.sleep(0.5)
+
+
+def start_daemons(room: FaultRoom) -> None:
+    result = room.labtool("daemons", timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def container_started_at() -> str:
+    return subprocess.run(
+        ["docker", "inspect", "-f", "{{.State.Running}} {{.State.StartedAt}}", DOCKER_NAME],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+
+
+def refused_with(room: FaultRoom, daemon: str, *verb: str) -> None:
+    result = room.labtool(*verb)
+    assert result.returncode == 1, (verb, result.stderr)
+    assert result.stderr.count("error: ") == 1 and f"error: {daemon} does not answer" in result.stderr
+    assert "hint: start it with `labtool daemons`" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_dockerd_restarted_while_the_room_is_up_starts_the_container_again(
+    room: FaultRoom, fault_row: FaultRow
+) -> None:
+    made, boot_id, before = container_id(), vm_boot_id(room), container_started_at()
+    stop_daemon(Path("/run/docker.pid"), "dockerd")
+    try:
+        shown = room.labtool("status", ROOM, "--json")
+        assert shown.returncode == 1
+        seat = json.loads(shown.stdout)["seats"][0]
+        assert (seat["vm"]["state"], seat["container"]["state"]) == ("running", "unknown")
+        refused_with(room, "the Docker engine", "up", ROOM)
+    finally:
+        start_daemons(room)
+    deadline = time.monotonic() + 120
+    while not container_started_at().startswith("true") or container_started_at() == before:
+        assert time.monotonic() < deadline, f"the container is not running again: {container_started_at()}"
+        time.sleep(1)
+    back = time.monotonic() - deadline + 120
+    seat = room.status()
+    assert all(seat[kind]["state"] == "running" and seat[kind]["provisioned"] for kind in ("vm", "container")), seat
+    again = room.labtool("up", ROOM)
+    assert again.returncode == 0 and "is up to date" in again.stdout, again.stderr[-3000:]
+    assert container_id() == made and vm_boot_id(room) == boot_id
+    fault_row(
+        "dockerd stopped (SIGTERM) and started again by `labtool daemons` while the room is up (real room)",
+        "while it was down, `status` showed the VM running and the container unknown (exit 1) and `up` gave one "
+        "`error: the Docker engine does not answer` with the `labtool daemons` hint; the container runs with "
+        f"restart policy `unless-stopped`, so it was running again {back:.0f} s after `labtool daemons`",
+        "automatic: same container, provisioning still current (`up` has nothing to do); the VM kept its boot id",
+    )
+
+
+def test_libvirtd_restarted_while_the_room_is_up_leaves_the_vm_running(room: FaultRoom, fault_row: FaultRow) -> None:
+    boot_id, made = vm_boot_id(room), container_id()
+    stop_daemon(Path("/run/libvirtd.pid"), "libvirtd")
+    try:
+        assert domain_running() is False  # virsh cannot ask: the daemon really is gone
+        shown = room.labtool("status", ROOM, "--json")
+        assert shown.returncode == 1
+        seat = json.loads(shown.stdout)["seats"][0]
+        assert (seat["vm"]["state"], seat["container"]["state"]) == ("unknown", "running")
+        refused_with(room, "libvirtd", "up", ROOM)
+        refused_with(room, "libvirtd", "down", ROOM)
+    finally:
+        start_daemons(room)
+    seat = room.status()
+    assert all(seat[kind]["state"] == "running" and seat[kind]["provisioned"] for kind in ("vm", "container")), seat
+    assert vm_boot_id(room) == boot_id and container_id() == made
+    again = room.labtool("up", ROOM)
+    assert again.returncode == 0 and "is up to date" in again.stdout, again.stderr[-3000:]
+    fault_row(
+        "libvirtd stopped (SIGTERM) and started again by `labtool daemons` while the room is up (real room)",
+        "while it was down, `status` showed the container running and the VM unknown (exit 1); `up` and `down` "
+        "each gave one `error: libvirtd does not answer` with the `labtool daemons` hint and touched nothing",
+        "`labtool daemons`: QEMU ran on, so the VM kept its boot id and `up` had nothing to do",
+    )
+
+
+UNREACHABLE_MIRROR = "/etc/apt/apt.conf.d/99unreachable-mirror"
+
+
+def test_a_mirror_unreachable_from_one_machine_fails_it_alone_and_the_next_up_retries_only_it(
+    room: FaultRoom, fault_row: FaultRow
+) -> None:
+    # The course now refreshes apt's lists (a new provisioning key: both machines converge again) ...
+    playbook = room.project / "playbooks" / "site.yml"
+    playbook.write_text(
+        playbook.read_text() + "\n- name: Refresh the package lists\n  hosts: lab\n  become: true\n  tasks:\n"
+        "    - name: Apt fetches the package lists from the mirror\n"
+        "      ansible.builtin.apt:\n        update_cache: true\n        update_cache_retries: 1\n"
+    )
+    # ... and the container's apt reaches its mirror through a port where nothing listens.
+    closed = 'Acquire::http::Proxy "http://127.0.0.1:9/";\n'
+    subprocess.run(["docker", "exec", DOCKER_NAME, "sh", "-c", f"printf '{closed}' > {UNREACHABLE_MIRROR}"], check=True)
+    result = room.labtool("up", ROOM, "--json")
+    assert result.returncode == 1, result.stderr[-3000:]
+    machines = {m["machine"]: m for m in json.loads(result.stdout)["machines"]}
+    assert machines[VM]["ok"] and not machines[CONTAINER]["ok"], machines
+    failure = str(machines[CONTAINER]["error"])
+    assert "127.0.0.1:9" in failure and "Apt fetches the package lists from the mirror" in failure, failure
+    assert f"{CONTAINER}: FAILED: " in result.stderr  # as it happened, not only in the summary
+    seat = room.status()
+    assert seat["vm"]["provisioned"] and not seat["container"]["provisioned"], seat
+
+    subprocess.run(["docker", "exec", DOCKER_NAME, "rm", UNREACHABLE_MIRROR], check=True)  # the mirror is back
+    started = time.monotonic()
+    repaired = room.labtool("up", ROOM, "--json")
+    seconds = time.monotonic() - started
+    assert repaired.returncode == 0, repaired.stderr[-3000:]
+    actions = {m["machine"]: m["actions"] for m in json.loads(repaired.stdout)["machines"]}
+    assert actions == {CONTAINER: ["provision"]}, actions
+    fault_row(
+        "the mirror unreachable from one machine while the room provisions (the container's apt pointed at a "
+        "closed local port; real room)",
+        f"that machine failed with apt's own words (`{failure[:160]}…`); the VM converged; "
+        "`status` shows only the container unprovisioned",
+        f"the next `up` provisioned only the container ({seconds:.0f} s)",
+    )
+
+
+def box_volume_of_the_vm() -> str:
+    """The pool volume under the VM's disk: the box's image, as vagrant-libvirt uploaded it."""
+    disks = [line.split() for line in virsh("domblklist", DOMAIN, "--details").splitlines()]
+    (disk,) = [words[3] for words in disks if len(words) == 4 and words[1] == "disk"]
+    (volume,) = [Path(p).name for p in vagrant_box.backing_chain(disk) if "_vagrant_box_image_" in p]
+    return volume
+
+
+def test_a_box_rebuilt_under_a_running_vm_leaves_it_its_volume_until_the_vm_is_gone(
+    room: FaultRoom, fault_row: FaultRow
+) -> None:
+    volume, boot_id = box_volume_of_the_vm(), vm_boot_id(room)
+    started = time.monotonic()
+    built = room.labtool("images", "build", "--force", "--json", timeout=1800)
+    build_seconds = time.monotonic() - started
+    assert built.returncode == 0, built.stderr[-3000:]
+    box = json.loads(built.stdout)["box"]
+    assert vagrant_box.current_volume(box) != volume  # the new box gets a volume of its own
+    assert domain_running() and vm_boot_id(room) == boot_id
+    assert volume in vagrant_box.pool_volumes()
+
+    for verb in ("stop", "start"):
+        result = room.labtool(verb, ROOM)
+        assert result.returncode == 0, (verb, result.stderr[-3000:])
+    assert vm_boot_id(room) != boot_id and box_volume_of_the_vm() == volume  # booted again, from the old volume
+    pruned = room.labtool("images", "prune", "--json")
+    assert pruned.returncode == 0 and volume not in json.loads(pruned.stdout)["volumes"], pruned.stderr
+    assert volume in vagrant_box.pool_volumes()
+
+    downed = room.labtool("down", ROOM, "--yes")
+    assert downed.returncode == 0, downed.stderr[-3000:]
+    pruned = room.labtool("images", "prune", "--json")
+    assert pruned.returncode == 0 and volume in json.loads(pruned.stdout)["volumes"], pruned.stdout
+    assert volume not in vagrant_box.pool_volumes()
+    fault_row(
+        "the base box rebuilt (`images build --force`) while a room's VM runs from it (real room)",
+        f"the rebuild ({build_seconds:.0f} s) registered the new box beside the old volume: the VM ran on, was "
+        "stopped and started again from the old volume, and `images prune` kept that volume while the VM existed",
+        "after `down`, `images prune` removed the old volume; new VMs start from the rebuilt box",
     )

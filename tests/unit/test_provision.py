@@ -205,3 +205,22 @@ def test_the_courses_changes_are_counted_when_labtools_play_runs_first(
     result = provision.provision(room, "s1-ct", generated, tmp_path / "work", lambda m, t: None, apt_proxy=URL)
     assert result.ok, result.error
     assert result.changed == 2
+
+
+def test_a_failed_tasks_summary_ends_with_the_last_lines_apt_printed() -> None:
+    result = {
+        "msg": "'/usr/bin/apt-get -y install hello' failed: E: Failed to fetch hello.deb\nE: Unable to fetch",
+        "stderr": "W: one\nE: Failed to fetch http://mirror/hello.deb  Could not connect to 127.0.0.1:9\n"
+        "E: Unable to fetch some archives, maybe run apt-get update\n\n",
+    }
+    assert provision.failure_lines(result) == (
+        "'/usr/bin/apt-get -y install hello' failed: E: Failed to fetch hello.deb / W: one / "
+        "E: Failed to fetch http://mirror/hello.deb  Could not connect to 127.0.0.1:9 / "
+        "E: Unable to fetch some archives, maybe run apt-get update"
+    )
+
+
+def test_a_failed_tasks_summary_is_bounded_and_never_empty() -> None:
+    assert provision.failure_lines({}) == "failed"
+    assert provision.failure_lines({"msg": "boom", "stderr": "boom"}) == "boom"
+    assert len(provision.failure_lines({"msg": "x" * 10_000, "stderr": ("y" * 10_000 + "\n") * 50})) < 1300

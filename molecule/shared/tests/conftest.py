@@ -34,8 +34,8 @@ def inventory_vars(host: Any) -> dict[str, Any]:
     """The host's inventory variables; empty when not run through Ansible."""
     try:
         return dict(host.ansible.get_variables())
-    except Exception:  # noqa: BLE001 - any non-Ansible backend simply has none
-        return {}
+    except Exception:
+        return {}  # any non-Ansible backend simply has none
 
 
 def expected_pins(host: Any) -> dict[str, str]:

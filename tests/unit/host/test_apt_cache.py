@@ -52,6 +52,27 @@ def test_its_files_are_labtools_run_dir_and_debians_cache_and_log_dirs(tmp_path:
     assert "ReportPage" not in settings  # no admin page for the lab machines to reach
 
 
+def test_the_debian_mirror_names_come_from_the_packages_own_configuration(tmp_path: Path) -> None:
+    package = tmp_path / "acng.conf"
+    package.write_text(
+        "# Remap-debrep: commented out\n"
+        "Remap-debrep: file:deb_mirror*.gz /debian ; file:backends_debian # Debian Archives\n"
+        "Remap-uburep: file:ubuntu_mirrors /ubuntu ; file:backends_ubuntu # Ubuntu Archives\n"
+        "Remap-secdeb: mirror.example/debian-security /debian-security ; mirror.example/debian-security\n"
+    )
+    settings = conf(apt_cache.config_text(package_config=package))
+    assert settings["Remap-debrep"] == "file:deb_mirror*.gz /debian"
+    assert settings["Remap-secdeb"] == "mirror.example/debian-security /debian-security"
+    assert "Remap-uburep" not in settings  # only Debian's archives
+    assert conf(apt_cache.config_text(package_config=tmp_path / "none"))["Remap-debrep"] == (
+        "file:deb_mirror*.gz /debian"
+    )
+
+
+def test_an_index_is_fetched_once_for_seats_coming_up_together() -> None:
+    assert int(conf(apt_cache.config_text())["FreshIndexMaxAge"]) >= 120
+
+
 def test_started_unprivileged_with_labtools_configuration() -> None:
     assert apt_cache.start_argv(systemd=False, run_dir=Path("/run/x")) == [
         "setpriv",

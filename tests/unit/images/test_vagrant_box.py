@@ -1,6 +1,7 @@
 """Pruning boxes never removes the volume a VM boots from (its overlay's backing file)."""
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ VOLUME_TABLE = """\
  labtool-VAGRANTSLASH-debian12-old_vagrant_box_image_0_17_box.img   /pool/old.img
  labtool-VAGRANTSLASH-debian12-gone_vagrant_box_image_0_18_box.img  /pool/gone.img
  labtool-VAGRANTSLASH-debian12-new_vagrant_box_image_0_19_box.img   /pool/new.img
+ labtool-VAGRANTSLASH-debian12-new_vagrant_box_image_0_12_box.img   /pool/new-before.img
 """
 
 
@@ -64,3 +66,25 @@ def test_registering_a_box_keeps_a_same_named_volume_that_a_vm_uses(host: list[l
     vagrant_box.register(tmp_path / "labtool.box", "labtool/debian12-old", tmp_path / "log")
     assert not [c for c in host if "vol-delete" in c]
     assert host[-1][:4] == ["vagrant", "box", "add", "--force"]
+
+
+def test_a_rebuilt_boxs_old_volume_goes_once_no_vm_boots_from_it(host: list[list[str]], tmp_path: Path) -> None:
+    # Each box's image as a rebuild left it: vagrant-libvirt names a box's volume by its image's mtime.
+    for key, mtime in (("old", 27), ("gone", 28), ("new", 19)):
+        image = tmp_path / "boxes" / f"labtool-VAGRANTSLASH-debian12-{key}" / "0" / "libvirt" / "box.img"
+        image.write_bytes(b"")
+        os.utime(image, (mtime, mtime))
+    assert vagrant_box.current_volume("labtool/debian12-new") == (
+        "labtool-VAGRANTSLASH-debian12-new_vagrant_box_image_0_19_box.img"
+    )
+    removed = vagrant_box.remove_stale_volumes(tmp_path / "log")
+    # `old`'s volume is stale too, but a VM boots from it; the room's own disk is no box volume.
+    assert removed == [
+        "labtool-VAGRANTSLASH-debian12-gone_vagrant_box_image_0_18_box.img",
+        "labtool-VAGRANTSLASH-debian12-new_vagrant_box_image_0_12_box.img",
+    ]
+    assert [c[-3] for c in host if "vol-delete" in c] == removed
+
+
+def test_a_box_that_is_not_registered_has_no_current_volume(host: list[list[str]]) -> None:
+    assert vagrant_box.current_volume("labtool/debian12-never") is None
