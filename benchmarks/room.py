@@ -15,38 +15,17 @@ Every ratio is against the baseline measured in the same run: the machine is sha
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
+from labtool_cli import labtool, new_room
+
 NETWORK_INDEX = 240  # a network index of its own: never an instructor's room
-
-
-def labtool(env: dict[str, str], *args: str) -> tuple[float, dict[str, Any]]:
-    started = time.monotonic()
-    result = subprocess.run(
-        [sys.executable, "-m", "labtool", *args], capture_output=True, text=True, env=env, check=False
-    )
-    seconds = time.monotonic() - started
-    if result.returncode != 0:
-        raise SystemExit(f"labtool {' '.join(args)} failed:\n{result.stderr[-3000:]}")
-    try:
-        return seconds, json.loads(result.stdout)
-    except ValueError:
-        return seconds, {}
-
-
-def new_room(env: dict[str, str], rooms: Path, name: str, seats: int) -> None:
-    labtool(env, "room", "new", name, "--seats", str(seats))
-    settings = rooms / name / "labtool.yml"
-    settings.write_text(re.sub(r"index: \d+", f"index: {NETWORK_INDEX}", settings.read_text()))
 
 
 def slowest(report: dict[str, Any], suffix: str) -> float:
@@ -103,7 +82,7 @@ def guest_boot_seconds(env: dict[str, str], room: str) -> float:
 def room_up(env: dict[str, str], rooms: Path, seats: int, results: dict[str, float], *, bake: bool) -> None:
     """Bring up a room of `seats` seats (no timings of the bake in it), record, and remove it."""
     name = f"bench{seats}" if bake else "baseline1"  # another name: another provisioning key, so no bake
-    new_room(env, rooms, name, seats)
+    new_room(env, rooms, name, seats, NETWORK_INDEX)
     try:
         if bake:
             results[f"bake_{seats}_seat_room_s"], _ = labtool(env, "images", "bake", name, "--json")

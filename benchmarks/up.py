@@ -9,32 +9,17 @@ and a re-up of a healthy room takes under 25% of the first up.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+
+from labtool_cli import labtool, new_room
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 ROOM, NETWORK_INDEX = "bench", 249
-
-
-def labtool(env: dict[str, str], *args: str) -> tuple[float, dict[str, Any]]:
-    started = time.monotonic()
-    result = subprocess.run(
-        [sys.executable, "-m", "labtool", *args], capture_output=True, text=True, env=env, check=False
-    )
-    seconds = time.monotonic() - started
-    if result.returncode != 0:
-        raise SystemExit(f"labtool {' '.join(args)} failed:\n{result.stderr[-2000:]}")
-    try:
-        return seconds, json.loads(result.stdout)
-    except ValueError:
-        return seconds, {}
 
 
 def molecule(scenario: str, *steps: str) -> float:
@@ -56,9 +41,7 @@ def main() -> None:
     results: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="labtool-bench-rooms-") as rooms:
         env = {**os.environ, "LABTOOL_ROOMS_DIR": rooms}
-        labtool(env, "room", "new", ROOM, "--seats", "1")
-        settings = Path(rooms) / ROOM / "labtool.yml"
-        settings.write_text(re.sub(r"index: \d+", f"index: {NETWORK_INDEX}", settings.read_text()))
+        new_room(env, Path(rooms), ROOM, 1, NETWORK_INDEX)
         try:
             first, report = labtool(env, "up", ROOM, "--json")
             machines = {m["machine"]: m["seconds"] for m in report["machines"]}

@@ -6,7 +6,23 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+
+def run_labtool(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 1800
+) -> subprocess.CompletedProcess[str]:
+    """`labtool ARGS` as a user runs it, in this environment plus `env`; never raises on its exit code."""
+    return subprocess.run(
+        [sys.executable, "-m", "labtool", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+    )
 
 
 @dataclass
@@ -18,14 +34,7 @@ class LiveRoom:
     first_up: subprocess.CompletedProcess[str] = field(init=False)
 
     def labtool(self, *args: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "labtool", *args],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-            env={**os.environ, **self.env},
-        )
+        return run_labtool(*args, env=self.env, timeout=timeout)
 
 
 def problems(report: dict[str, Any]) -> dict[str, Any]:

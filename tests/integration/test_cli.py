@@ -15,6 +15,7 @@ from labtool.host import apt_cache
 from labtool.images import build, docker_image, recipe
 from labtool.settings import Settings
 from tests.conftest import FaultRow
+from tests.integration.rooms import run_labtool
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -23,7 +24,7 @@ LABTOOL = [sys.executable, "-m", "labtool"]
 
 
 def labtool(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*LABTOOL, *args], capture_output=True, text=True, timeout=600, check=False)
+    return run_labtool(*args, timeout=600)
 
 
 def test_daemons_answer(built_images: str) -> None:
@@ -91,9 +92,8 @@ def test_up_with_labtool_home_on_a_nearly_full_filesystem_refuses_before_making_
         pytest.skip("cannot mount a tmpfs here (not root)")
     try:
         shutil.copytree(settings.images_dir, home / "images")  # the real images' records: they are current
-        env = {**os.environ, "LABTOOL_HOME": str(home), "LABTOOL_PROJECT": str(REPO)}
         containers = docker_image.client().containers.list(all=True)
-        result = subprocess.run([*LABTOOL, "up"], capture_output=True, text=True, timeout=600, env=env, check=False)
+        result = run_labtool("up", env={"LABTOOL_HOME": str(home), "LABTOOL_PROJECT": str(REPO)}, timeout=600)
         assert result.returncode == 1, result.stderr[-3000:]
         assert result.stderr.count("error: ") == 1 and "Traceback" not in result.stderr
         path = home / "rooms" / "default"

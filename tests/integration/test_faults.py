@@ -33,6 +33,7 @@ from labtool.host import children, processes
 from labtool.images import vagrant_box
 from labtool.settings import Settings
 from tests.conftest import FaultRow
+from tests.integration.rooms import run_labtool
 
 pytestmark = [pytest.mark.docker, pytest.mark.vagrant, pytest.mark.slow]
 
@@ -101,15 +102,7 @@ class FaultRoom:
     def labtool(
         self, *args: str, timeout: float = 3600, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "labtool", *args],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-            env={**os.environ, **self.env, **(env or {})},
-            cwd=self.project,
-        )
+        return run_labtool(*args, env={**self.env, **(env or {})}, cwd=self.project, timeout=timeout)
 
     def start(self, *args: str) -> Run:
         popen = subprocess.Popen(

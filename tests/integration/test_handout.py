@@ -28,6 +28,7 @@ from labtool.plan import Plan
 from labtool.project import Project
 from labtool.settings import Settings
 from tests.integration.browser import chromium, open_file
+from tests.integration.rooms import run_labtool
 from tests.unit.handout.sample import sample_handout
 
 pytestmark = [pytest.mark.docker]
@@ -68,13 +69,7 @@ class AccessRoom:
     port_base: int
 
     def labtool(self, *args: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "labtool", "--project", str(self.project), *args],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        return run_labtool("--project", str(self.project), *args, timeout=timeout)
 
     def handout(self, out: Path, *args: str) -> dict[str, dict[str, str]]:
         """Seat -> its CSV row, from a new handout."""

@@ -23,6 +23,7 @@ import yaml
 from labtool.backends import known_hosts
 from labtool.images import vagrant_box
 from labtool.settings import Settings
+from tests.integration.rooms import run_labtool
 
 pytestmark = [pytest.mark.docker, pytest.mark.vagrant]
 
@@ -33,15 +34,7 @@ PROJECT = Path(tempfile.gettempdir()) / "kh-proj"
 
 
 def labtool(*args: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "labtool", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        cwd=PROJECT,
-        env={k: v for k, v in os.environ.items() if k not in ("LABTOOL_ROOMS_DIR", "LABTOOL_PROJECT")},
-    )
+    return run_labtool(*args, env={"LABTOOL_ROOMS_DIR": "", "LABTOOL_PROJECT": ""}, cwd=PROJECT, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
