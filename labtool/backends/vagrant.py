@@ -41,7 +41,7 @@ from labtool.host.daemons import LIBVIRT_URI, STORAGE_POOL
 from labtool.images import vagrant_box
 from labtool.model import Kind, Machine, Room
 from labtool.settings import VAGRANT_TIMEOUT
-from labtool.state import SHARED, atomic_write
+from labtool.state import SHARED, atomic_write, locked
 
 VAGRANTFILE_DIR = Path(__file__).parent / "files"
 """Holds the one Vagrantfile every room and Molecule's VM scenario use; it ships inside the package."""
@@ -276,17 +276,20 @@ class VagrantBackend:
         vagrant-libvirt uploads the box into the storage pool and creates the room's network
         during the first `up`; two at once both see neither and both create them, and one
         fails (or boots from a half-uploaded volume). Both are done once a domain runs, so
-        the others start then, in parallel.
+        the others start then, in parallel. Another room's labtool may be uploading the same
+        box at that moment (its lock is in-process only), so the first `up` of each room
+        also holds a host-wide lock until its domain runs.
         """
         first: threading.Thread | None = None
         failures: list[BaseException] = []
         with self._first_up:
             if room.name not in self._shared_ready:
-                first = threading.Thread(target=_catching, args=(project.up, machine.name, failures), daemon=True)
-                first.start()
-                domain = project.domain_name(machine.name)
-                while first.is_alive() and _virsh("domstate", domain, check=False).strip() != "running":
-                    time.sleep(FIRST_UP_POLL_SECONDS)
+                with locked(self.rooms_home / BOX_UPLOAD_LOCK, "the box upload", wait=self.timeout):
+                    first = threading.Thread(target=_catching, args=(project.up, machine.name, failures), daemon=True)
+                    first.start()
+                    domain = project.domain_name(machine.name)
+                    while first.is_alive() and _virsh("domstate", domain, check=False).strip() != "running":
+                        time.sleep(FIRST_UP_POLL_SECONDS)
                 self._shared_ready.add(room.name)
         if first is None:
             project.up(machine.name)
@@ -511,6 +514,8 @@ def _wait_for_forwards(project: VagrantProject, room: Room, machine: Machine) ->
 
 
 FIRST_UP_POLL_SECONDS = 1.0
+BOX_UPLOAD_LOCK = ".box-upload"
+"""Beside the rooms' state directories, as the host-wide `.ports` lock (labtool/state.py)."""
 BOOT_TIMEOUT_SECONDS = 600
 """How long a started VM's boot may take under TCG (measured: about 70 s) before it counts as failed."""
 READY_STATES = ("running", "degraded")

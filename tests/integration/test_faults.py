@@ -176,12 +176,12 @@ def marked_by(owner: children.Owner) -> list[str]:
     return found
 
 
-def room_resources() -> dict[str, list[str]]:
+def room_resources(name: str = ROOM) -> dict[str, list[str]]:
     """Everything of the room on the host, to count: no machine, network or volume twice."""
 
     def lines(argv: list[str]) -> list[str]:
         output = subprocess.run(argv, capture_output=True, text=True, check=False).stdout
-        return sorted(line.split()[0] for line in output.splitlines() if ROOM in line)
+        return sorted(line.split()[0] for line in output.splitlines() if f"labtool-{name}" in line)
 
     return {
         "domains": lines(["virsh", "-c", "qemu:///system", "list", "--all", "--name"]),
@@ -535,9 +535,9 @@ def test_a_mirror_unreachable_from_one_machine_fails_it_alone_and_the_next_up_re
     )
 
 
-def box_volume_of_the_vm() -> str:
+def box_volume_of_the_vm(domain: str = DOMAIN) -> str:
     """The pool volume under the VM's disk: the box's image, as vagrant-libvirt uploaded it."""
-    disks = [line.split() for line in virsh("domblklist", DOMAIN, "--details").splitlines()]
+    disks = [line.split() for line in virsh("domblklist", domain, "--details").splitlines()]
     (disk,) = [words[3] for words in disks if len(words) == 4 and words[1] == "disk"]
     (volume,) = [Path(p).name for p in vagrant_box.backing_chain(disk) if "_vagrant_box_image_" in p]
     return volume
@@ -574,4 +574,40 @@ def test_a_box_rebuilt_under_a_running_vm_leaves_it_its_volume_until_the_vm_is_g
         f"the rebuild ({build_seconds:.0f} s) registered the new box beside the old volume: the VM ran on, was "
         "stopped and started again from the old volume, and `images prune` kept that volume while the VM existed",
         "after `down`, `images prune` removed the old volume; new VMs start from the rebuilt box",
+    )
+
+
+SECOND_ROOM, SECOND_NETWORK_INDEX = "flt2", 243
+
+
+def test_two_rooms_come_up_at_once_and_their_first_vms_take_turns_with_the_box(
+    room: FaultRoom, fault_row: FaultRow
+) -> None:
+    created = room.labtool("room", "new", SECOND_ROOM, "--seats", "1")
+    assert created.returncode == 0, created.stderr
+    settings = room.project / "inventories" / SECOND_ROOM / "labtool.yml"
+    settings.write_text(re.sub(r"index: \d+", f"index: {SECOND_NETWORK_INDEX}", settings.read_text()))
+    assert vagrant_box.pool_volumes() and room_resources() == {kind: [] for kind in ONE_OF_EACH}
+    try:
+        started = time.monotonic()
+        runs = [room.start("up", name) for name in (ROOM, SECOND_ROOM)]
+        codes = [run.finish(timeout=3600) for run in runs]
+        seconds = time.monotonic() - started
+        assert codes == [0, 0], [run.stderr[-3000:] for run in runs]
+        for name in (ROOM, SECOND_ROOM):
+            assert room_resources(name) == {
+                kind: [entry.replace(ROOM, name) for entry in entries] for kind, entries in ONE_OF_EACH.items()
+            }
+        # The rebuilt box had no volume yet: exactly one was uploaded, and both VMs boot from it.
+        box_volumes = {box_volume_of_the_vm(DOMAIN.replace(ROOM, name)) for name in (ROOM, SECOND_ROOM)}
+        assert len(box_volumes) == 1, box_volumes
+    finally:
+        downed = room.labtool("down", SECOND_ROOM, "--yes")
+        assert downed.returncode == 0, downed.stderr[-3000:]
+    assert room_resources(SECOND_ROOM) == {kind: [] for kind in ONE_OF_EACH}
+    fault_row(
+        "two rooms brought up at once from scratch, their VMs the first made from a just-rebuilt box (real rooms)",
+        f"both `up`s finished ({seconds:.0f} s for both): the first VM of each room takes a host-wide lock until "
+        "its domain runs, so the box was uploaded once and the rooms' networks, ports and names never met",
+        "nothing to repair: a room's lock is its own, the host-wide locks (ports, box upload) wait their turn",
     )

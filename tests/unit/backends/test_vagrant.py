@@ -181,6 +181,44 @@ def test_the_rooms_first_vm_starts_alone_until_its_domain_runs_then_the_others_i
     assert sorted(e for e in events if e.startswith("end")) == sorted(f"end {vm.name}" for vm in vms)
 
 
+def test_two_rooms_first_vms_upload_the_box_one_after_the_other(
+    tmp_path: Path, guests: Guests, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two labtools (two backends on one LABTOOL_HOME), one room each: vagrant-libvirt's own lock on the
+    box upload is in-process only, so the second room's first VM waits until the first's domain runs."""
+    rooms = [paired_room(1, index=45, name="one"), paired_room(1, index=46, name="two")]
+    running: set[str] = set()
+    events: list[str] = []
+    lock = threading.Lock()
+
+    def fake_up(self: vagrant.VagrantProject, name: str) -> None:
+        with lock:
+            events.append(f"start {self.domain_name(name)}")
+        time.sleep(0.3)  # the box upload, then the domain runs
+        with lock:
+            running.add(self.domain_name(name))
+            events.append(f"running {self.domain_name(name)}")
+
+    def fake_virsh(*args: str, check: bool = True) -> str:
+        with lock:
+            return "running" if args[0] == "domstate" and args[1] in running else "shut off"
+
+    monkeypatch.setattr(vagrant.VagrantProject, "up", fake_up)
+    monkeypatch.setattr(vagrant, "_virsh", fake_virsh)
+    monkeypatch.setattr(vagrant, "FIRST_UP_POLL_SECONDS", 0.02)
+    backends = [vagrant.VagrantBackend(tmp_path, Accel("qemu", "qemu64", "test")) for _ in rooms]
+    threads = [
+        threading.Thread(target=backend.bring_up, args=(room, [room.seats[0].vm]))
+        for backend, room in zip(backends, rooms, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [e.split()[0] for e in events] == ["start", "running", "start", "running"], events
+    assert not (tmp_path / "one" / ".lock").exists()  # a host-wide lock, not a room's
+
+
 def test_a_failing_first_vm_fails_its_own_bring_up_only(
     backend: vagrant.VagrantBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
