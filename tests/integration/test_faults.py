@@ -5,7 +5,8 @@ The tests run in file order on one room of their own (a project from `labtool in
 Ctrl-C while the VM boots, `kill -9` while the container provisions and again while
 the VM boots, the repair; a container and a VM removed behind labtool's back; the
 daemons unreachable, then really stopped and started again; a second `up` while one
-runs; the mirror unreachable from one machine; the box rebuilt under a running VM.
+runs; the mirror unreachable from one machine; the box rebuilt under a running VM;
+last, two rooms (flt1 and flt2, index 243) brought up at once from that rebuilt box.
 Each records its row of README's Reliability table with what it measured.
 """
 
