@@ -18,7 +18,7 @@ import csv
 import io
 import json
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,10 +31,10 @@ from labtool.checks_plugin import POINTS_PROPERTY, TITLE_PROPERTY
 from labtool.errors import LabtoolError
 from labtool.lab import Lab
 from labtool.model import Kind, Machine, Room, Seat
+from labtool.progress import Progress
 from labtool.state import atomic_write
 from labtool.verify import MachineTests, close_ssh_connections, junit_path, not_running, parse_junit, run_suite
 
-Progress = Callable[[str], None]
 PLUGIN = "labtool.checks_plugin"
 STUDENT_VARIABLE = "labtool_student"
 """The host variable that names who sits at a seat; read when present, else the student is blank."""

@@ -9,7 +9,7 @@ view (kernel, limits it sees, boot time) from the fingerprint collector.
 from __future__ import annotations
 
 import platform
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -20,8 +20,8 @@ from labtool.errors import LabtoolError
 from labtool.lab import Lab
 from labtool.model import Machine, Seat
 from labtool.parity.fingerprint import collect
+from labtool.progress import Progress
 
-Progress = Callable[[str], None]
 MIB = 1024 * 1024
 
 

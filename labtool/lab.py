@@ -26,6 +26,7 @@ from labtool.host import apt_cache, children
 from labtool.images.pair import ImagePair
 from labtool.model import Kind, Machine, Room
 from labtool.plan import Action, Plan, Step, make_plan
+from labtool.progress import Progress
 from labtool.provision import (
     AccountResult,
     ProvisionResult,
@@ -35,8 +36,6 @@ from labtool.provision import (
     strategy,
 )
 from labtool.settings import Settings
-
-Progress = Callable[[str], None]
 
 STOP_SECONDS = 8.0
 """After an interrupt, how long `up` waits for its workers (whose commands the CLI stops) before it

@@ -12,7 +12,7 @@ import json
 import re
 import sys
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,13 +27,13 @@ from labtool.model import Kind, Machine, Seat
 from labtool.parity import expected
 from labtool.parity.diff import Difference, SeatParity, diff
 from labtool.parity.fingerprint import Fingerprint, collect
+from labtool.progress import Progress
 from labtool.provision import ansible_env
 from labtool.state import RoomState, atomic_write
 
 SUITE_TIMEOUT = 1200.0
 PYTEST_FAILED_TESTS = 1  # pytest's exit code when tests ran and some failed; others mean it could not run them
 PYTEST_NO_TESTS = 5
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)

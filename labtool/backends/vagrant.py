@@ -150,10 +150,6 @@ class VagrantProject:
         with self._vagrant(f"run `{command}` on {name}") as v:
             return str(v.ssh(vm_name=name, command=command))
 
-    def states(self) -> dict[str, str]:
-        with self._vagrant("read the VMs' states") as v:
-            return {s.name: s.state for s in v.status()}
-
     def domain_name(self, name: str) -> str:
         return f"{self.prefix}{name}"
 

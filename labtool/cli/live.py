@@ -11,17 +11,17 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from labtool.cli.output import progress as plain_progress
+from labtool.progress import Progress
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
-Progress = Callable[[str], None]
 RESULTS = ("ready", "FAILED", "ok", "passed", "failed", "drift")
 
 

@@ -20,9 +20,8 @@ from labtool.errors import LabtoolError
 from labtool.host import addresses
 from labtool.lab import Lab
 from labtool.model import Kind, Room, Seat, Student
+from labtool.progress import Progress
 from labtool.provision import AccountResult
-
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,11 +25,11 @@ from labtool.errors import ImageBuildError
 from labtool.host import apt_cache
 from labtool.images import build, docker_image, pair, rootfs, vagrant_box
 from labtool.model import Kind, Machine, Room
+from labtool.progress import Progress
 from labtool.provision import provision, strategy
 from labtool.settings import Settings
 from labtool.state import SHARED, atomic_write, locked, utc_now
 
-Progress = Callable[[str], None]
 BUILDER_LABEL = "labtool.bake"
 RESET_IDENTITY = pair.BAKE_FILES_DIR / "reset-identity.sh"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,10 +20,9 @@ from labtool import proc
 from labtool.errors import ImageBuildError, LabtoolError
 from labtool.host import apt_cache
 from labtool.images import docker_image, mirror, pair, recipe, rootfs, vagrant_box
+from labtool.progress import Progress
 from labtool.settings import Settings
 from labtool.state import SHARED, atomic_write, locked, utc_now
-
-Progress = Callable[[str], None]
 
 
 @dataclass

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import platform
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
@@ -20,9 +20,9 @@ from labtool.compare import SeatComparison, compare
 from labtool.lab import Lab, MachineStatus
 from labtool.model import Seat
 from labtool.parity.diff import Difference, SeatParity
+from labtool.progress import Progress
 from labtool.verify import MachineTests, VerifyReport
 
-Progress = Callable[[str], None]
 VALUE_WIDTH = 64
 DIGEST = re.compile(r"\b(sha256:[0-9a-f]{12})[0-9a-f]{20,}")
 

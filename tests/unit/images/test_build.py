@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from labtool.images import build, rootfs
+from labtool.progress import Progress
 from labtool.settings import Settings
 from labtool.state import BusyError
 
@@ -72,7 +73,7 @@ def test_forced_build_builds_even_when_cached(tmp_path: Path, monkeypatch: pytes
     settings = Settings.from_env({"LABTOOL_HOME": str(tmp_path)})
     built: list[str] = []
 
-    def fake_build(_settings: Settings, key: str, _progress: build.Progress) -> build.BuildReport:
+    def fake_build(_settings: Settings, key: str, _progress: Progress) -> build.BuildReport:
         built.append(key)
         return build.BuildReport(key, False, "image", "box")
 
