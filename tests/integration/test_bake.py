@@ -80,3 +80,15 @@ def test_a_vm_of_the_baked_pair_knows_it_is_no_container(running_room: LiveRoom)
     # a container (a console getty, and `systemd-detect-virt` saying docker).
     result = running_room.labtool("exec", "seat01-vm", "--room", running_room.name, "--", "systemd-detect-virt", "-c")
     assert result.stdout.strip() == "none", result.stdout + result.stderr
+
+
+def test_both_kinds_of_a_baked_seat_keep_the_baked_package_lists(running_room: LiveRoom) -> None:
+    # Without them the VM's converge ran a whole `apt-get update` (a minute of list parsing under TCG).
+    lists = {}
+    for machine in ("seat01-vm", "seat01-ct"):
+        result = running_room.labtool(
+            "exec", machine, "--room", running_room.name, "--", "sh", "-c", "ls /var/lib/apt/lists | grep _Packages"
+        )
+        assert result.returncode == 0, result.stderr
+        lists[machine] = result.stdout.split()
+    assert lists["seat01-vm"] == lists["seat01-ct"] != [], lists

@@ -30,7 +30,11 @@ printf '%s\n' virtio_pci virtio_blk virtio_scsi virtio_net ext4 > "$mnt/usr/shar
 chroot "$mnt" apt-get update -q
 DEBIAN_FRONTEND=noninteractive chroot "$mnt" apt-get install -y -q --no-install-recommends "${boot_packages[@]}"
 chroot "$mnt" apt-get clean
+# The tree's own package lists come back: none from the base tree (small images), a baked tree's
+# as its container has them, so a baked VM converges without an `apt-get update` (list parsing
+# takes a minute of emulated CPU under TCG, and every seat would ask the mirror again).
 rm -rf "$mnt"/var/lib/apt/lists/*
+if [ -d "$rootfs/var/lib/apt/lists" ]; then cp -a "$rootfs/var/lib/apt/lists/." "$mnt/var/lib/apt/lists/"; fi
 chroot "$mnt" dpkg-query -W -f '${db:Status-Abbrev} ${Package} ${Version}\n' > "$manifest"
 cp -a "$rootfs/etc/resolv.conf" "$mnt/etc/resolv.conf"
 umount "$mnt/dev" "$mnt/sys" "$mnt/proc"
