@@ -29,8 +29,12 @@ def test_both_scenarios_name_the_strategy_and_its_directory() -> None:
 
 
 def test_the_container_is_reached_by_the_connection_name_mitogen_recognises() -> None:
-    inventory = yaml.safe_load((REPO / "molecule" / "docker" / "molecule.yml").read_text())["provisioner"]["inventory"]
-    assert inventory["host_vars"]["labtoolmol-docker"]["ansible_connection"] == "docker"
+    scenario = REPO / "molecule" / "docker"
+    inventory = yaml.safe_load((scenario / "molecule.yml").read_text())["provisioner"]["inventory"]
+    assert "host_vars" not in inventory, "Molecule ignores inline host_vars when links are given"
+    (platform,) = yaml.safe_load((scenario / "molecule.yml").read_text())["platforms"]
+    host_vars = scenario / inventory["links"]["host_vars"] / f"{platform['name']}.yml"
+    assert yaml.safe_load(host_vars.read_text())["ansible_connection"] == "docker"
 
 
 def test_mitogen_linear_is_mitogens_strategy(monkeypatch: pytest.MonkeyPatch) -> None:
