@@ -79,7 +79,9 @@ def guest_boot_seconds(env: dict[str, str], room: str) -> float:
     return int(result.stdout.strip()) / 1e6
 
 
-def room_up(env: dict[str, str], rooms: Path, seats: int, results: dict[str, float], *, bake: bool) -> None:
+def room_up(
+    env: dict[str, str], rooms: Path, seats: int, results: dict[str, float], *, bake: bool, up_options: list[str]
+) -> None:
     """Bring up a room of `seats` seats (no timings of the bake in it), record, and remove it."""
     name = f"bench{seats}" if bake else "baseline1"  # another name: another provisioning key, so no bake
     new_room(env, rooms, name, seats, NETWORK_INDEX)
@@ -87,7 +89,7 @@ def room_up(env: dict[str, str], rooms: Path, seats: int, results: dict[str, flo
         if bake:
             results[f"bake_{seats}_seat_room_s"], _ = labtool(env, "images", "bake", name, "--json")
         before = mirror_position()
-        seconds, report = labtool(env, "up", name, "--json")
+        seconds, report = labtool(env, "up", name, "--json", *up_options)
         prefix = f"up_{seats}_seats" if bake else "baseline_up_1_seat"
         results[f"{prefix}_s"] = seconds
         results[f"{prefix}_slowest_vm_s"] = slowest(report, "-vm")
@@ -116,16 +118,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seats", type=int, nargs="+", default=[1, 2, 4], help="room sizes to bring up")
     parser.add_argument("--skip-baseline", action="store_true", help="leave out the unbaked, mitogen-off room")
+    parser.add_argument("--parallel", type=int, help="passed to `labtool up` (default: labtool's own)")
     args = parser.parse_args()
     results: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="labtool-bench-rooms-") as directory:
         rooms = Path(directory)
         env = {**os.environ, "LABTOOL_ROOMS_DIR": str(rooms)}
+        up_options = ["--parallel", str(args.parallel)] if args.parallel else []
         for seats in args.seats:
-            room_up(env, rooms, seats, results, bake=True)
+            room_up(env, rooms, seats, results, bake=True, up_options=up_options)
         if not args.skip_baseline:
             # The same room as labtool made it before baking and mitogen: base pair, stock strategy.
-            room_up({**env, "LABTOOL_MITOGEN": "off"}, rooms, 1, results, bake=False)
+            room_up({**env, "LABTOOL_MITOGEN": "off"}, rooms, 1, results, bake=False, up_options=up_options)
     one = results.get("up_1_seats_s")
     if one:
         for seats in args.seats:
