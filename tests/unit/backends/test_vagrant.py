@@ -18,7 +18,7 @@ from labtool.errors import DaemonError
 from labtool.host import addresses
 from labtool.host.accel import Accel
 from labtool.images import vagrant_box
-from labtool.model import Access, Machine, VmResources
+from labtool.model import Access, Machine, Room, VmResources
 from tests.unit.backends.test_known_hosts import key
 from tests.unit.rooms import paired_room
 
@@ -144,23 +144,22 @@ def test_each_room_gets_its_own_vagrant_environment_network_and_prefix(
     assert '"memory": 2048' in project.machines_file.read_text()
 
 
-def test_the_rooms_first_vm_starts_alone_until_its_domain_runs_then_the_others_in_parallel(
-    backend: vagrant.VagrantBackend, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    room = paired_room(3, index=43)
+@pytest.fixture
+def boots(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Fake `vagrant up`s that take their time, in order: "start D" (the box upload, the domain defined),
+    "running D" (what virsh then says), "end D" (the guest has booted), D being the domain."""
     running: set[str] = set()
     events: list[str] = []
     lock = threading.Lock()
 
     def fake_up(self: vagrant.VagrantProject, name: str) -> None:
-        with lock:
-            events.append(f"start {name}")
-        time.sleep(0.3)  # box upload, network, domain definition
-        with lock:
-            running.add(self.domain_name(name))
-        time.sleep(0.3)  # the guest boots
-        with lock:
-            events.append(f"end {name}")
+        domain = self.domain_name(name)
+        for event, seconds in (("start", 0.3), ("running", 0.3), ("end", 0.0)):
+            with lock:
+                events.append(f"{event} {domain}")
+                if event == "running":
+                    running.add(domain)
+            time.sleep(seconds)
 
     def fake_virsh(*args: str, check: bool = True) -> str:
         with lock:
@@ -169,53 +168,37 @@ def test_the_rooms_first_vm_starts_alone_until_its_domain_runs_then_the_others_i
     monkeypatch.setattr(vagrant.VagrantProject, "up", fake_up)
     monkeypatch.setattr(vagrant, "_virsh", fake_virsh)
     monkeypatch.setattr(vagrant, "FIRST_UP_POLL_SECONDS", 0.02)
-    vms = [seat.vm for seat in room.seats]
-    threads = [threading.Thread(target=backend.bring_up, args=(room, [vm])) for vm in vms]
+    return events
+
+
+def all_at_once(calls: list[tuple[vagrant.VagrantBackend, Room, Machine]]) -> None:
+    threads = [threading.Thread(target=backend.bring_up, args=(room, [vm])) for backend, room, vm in calls]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    first = events[0].split()[1]
-    assert events.index(f"end {first}") > 1  # the others started before the first finished booting
-    assert len([e for e in events[:3] if e.startswith("start")]) == 3
-    assert sorted(e for e in events if e.startswith("end")) == sorted(f"end {vm.name}" for vm in vms)
+
+
+def test_the_rooms_first_vm_starts_alone_until_its_domain_runs_then_the_others_in_parallel(
+    backend: vagrant.VagrantBackend, boots: list[str]
+) -> None:
+    room = paired_room(3, index=43)
+    all_at_once([(backend, room, seat.vm) for seat in room.seats])
+    first = boots[0].split()[1]
+    assert boots[1] == f"running {first}"  # alone until its domain runs ...
+    assert boots.index(f"end {first}") > 3  # ... and the others started before it finished booting
+    assert len([e for e in boots if e.startswith("end")]) == 3
 
 
 def test_two_rooms_first_vms_upload_the_box_one_after_the_other(
-    tmp_path: Path, guests: Guests, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, guests: Guests, boots: list[str]
 ) -> None:
     """Two labtools (two backends on one LABTOOL_HOME), one room each: vagrant-libvirt's own lock on the
     box upload is in-process only, so the second room's first VM waits until the first's domain runs."""
     rooms = [paired_room(1, index=45, name="one"), paired_room(1, index=46, name="two")]
-    running: set[str] = set()
-    events: list[str] = []
-    lock = threading.Lock()
-
-    def fake_up(self: vagrant.VagrantProject, name: str) -> None:
-        with lock:
-            events.append(f"start {self.domain_name(name)}")
-        time.sleep(0.3)  # the box upload, then the domain runs
-        with lock:
-            running.add(self.domain_name(name))
-            events.append(f"running {self.domain_name(name)}")
-
-    def fake_virsh(*args: str, check: bool = True) -> str:
-        with lock:
-            return "running" if args[0] == "domstate" and args[1] in running else "shut off"
-
-    monkeypatch.setattr(vagrant.VagrantProject, "up", fake_up)
-    monkeypatch.setattr(vagrant, "_virsh", fake_virsh)
-    monkeypatch.setattr(vagrant, "FIRST_UP_POLL_SECONDS", 0.02)
-    backends = [vagrant.VagrantBackend(tmp_path, Accel("qemu", "qemu64", "test")) for _ in rooms]
-    threads = [
-        threading.Thread(target=backend.bring_up, args=(room, [room.seats[0].vm]))
-        for backend, room in zip(backends, rooms, strict=True)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert [e.split()[0] for e in events] == ["start", "running", "start", "running"], events
+    all_at_once([(vagrant.VagrantBackend(tmp_path, Accel("qemu", "qemu64", "test")), r, r.seats[0].vm) for r in rooms])
+    uploads = [e.split()[0] for e in boots if not e.startswith("end")]
+    assert uploads == ["start", "running", "start", "running"], boots
     assert not (tmp_path / "one" / ".lock").exists()  # a host-wide lock, not a room's
 
 
