@@ -420,6 +420,10 @@ def start_daemons(room: FaultRoom) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
 
 
+def running_containers() -> set[str]:
+    return set(subprocess.run(["docker", "ps", "-q"], capture_output=True, text=True, check=False).stdout.split())
+
+
 def container_started_at() -> str:
     return subprocess.run(
         ["docker", "inspect", "-f", "{{.State.Running}} {{.State.StartedAt}}", DOCKER_NAME],
@@ -440,6 +444,7 @@ def test_dockerd_restarted_while_the_room_is_up_starts_the_container_again(
     room: FaultRoom, fault_row: FaultRow
 ) -> None:
     made, boot_id, before = container_id(), vm_boot_id(room), container_started_at()
+    others = running_containers()
     stop_daemon(Path("/run/docker.pid"), "dockerd")
     try:
         shown = room.labtool("status", ROOM, "--json")
@@ -449,6 +454,9 @@ def test_dockerd_restarted_while_the_room_is_up_starts_the_container_again(
         refused_with(room, "the Docker engine", "up", ROOM)
     finally:
         start_daemons(room)
+        # Other tests' containers, made without labtool's restart policy, are started again as they were.
+        for container in others - running_containers():
+            subprocess.run(["docker", "start", container], capture_output=True, check=False)
     deadline = time.monotonic() + 120
     while not container_started_at().startswith("true") or container_started_at() == before:
         assert time.monotonic() < deadline, f"the container is not running again: {container_started_at()}"
