@@ -13,13 +13,14 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from labtool.errors import LabtoolError
 from labtool.host.children import Owner
+from labtool.progress import Progress
 from labtool.settings import Settings
 
 
@@ -317,7 +318,7 @@ def check_free(directory: Path, what: str) -> None:
 
 @contextmanager
 def locked(
-    directory: Path, what: str, progress: Callable[[str], None] | None = None, *, wait: float = 0.0
+    directory: Path, what: str, progress: Progress | None = None, *, wait: float = 0.0
 ) -> Iterator[Holder | None]:
     """Hold the lock on `what` (e.g. "room 'demo'"); a second process gets an error naming the holder.
 

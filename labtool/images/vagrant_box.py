@@ -139,8 +139,12 @@ def prune(keep: Collection[str], log: Path) -> list[str]:
     return removed
 
 
+BOX_VOLUME_MARK = "_vagrant_box_image_"
+"""What vagrant-libvirt puts between a box's name and its version in the name of the box's pool volume."""
+
+
 def volume_prefix(name: str) -> str:
-    return escaped(name) + "_vagrant_box_image_"
+    return escaped(name) + BOX_VOLUME_MARK
 
 
 def current_volume(name: str) -> str | None:
@@ -166,7 +170,7 @@ def remove_stale_volumes(log: Path) -> list[str]:
         volume
         for volume in pool_volumes()
         if volume.startswith(escaped(recipe.BOX_PREFIX))
-        and "_vagrant_box_image_" in volume
+        and BOX_VOLUME_MARK in volume
         and volume not in current
         and volume not in in_use
     ]
