@@ -38,7 +38,7 @@ def container_ready_seconds(key: str) -> float:
         detach=True,
         name=f"labtool-bench-{uuid.uuid4().hex[:8]}",
         labels={"labtool.room": "benchmark"},
-        **docker_image.RUN_OPTIONS,
+        **docker_image.run_options(),
     )
     try:
         while container.exec_run(["systemctl", "is-system-running"]).output.decode().strip() != "running":

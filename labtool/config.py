@@ -54,8 +54,11 @@ MAX_MEMORY_MIB = 256 * 1024
 _LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 # Connection variables: labtool's generated inventory sets them; a room setting one could point
 # the playbook (run with become) at the labtool host itself or at another machine.
+# Every connection plugin's own settings count (ssh's scp and sftp extra arguments, paramiko, libssh), and
+# mitogen's (`mitogen_via` would hop through any host).
 _CONNECTION_VARIABLE = re.compile(
-    r"^ansible_(host|port|user|connection|password|private_key_file|remote_user|ssh_.+|docker_.+|become_password)$"
+    r"^(ansible_(host|port|user|connection|password|private_key_file|remote_user|become_password"
+    r"|(ssh|scp|sftp|paramiko|libssh|docker)_.+)|mitogen_.+)$"
 )
 _LABEL_RULE = "lowercase letters, digits and hyphens, at most 63 characters, not starting or ending with a hyphen"
 
@@ -96,17 +99,22 @@ def list_rooms(rooms_dir: Path) -> list[str]:
     return sorted(p.name for p in rooms_dir.iterdir() if (p / SETTINGS_FILE).is_file())
 
 
-def load(rooms_dir: Path, name: str, project: Project) -> Room:
-    """Read and validate room `name` of the lab project; raise RoomError listing every problem found."""
+def load(rooms_dir: Path, name: str, project: Project, host_rooms: Mapping[str, Path] | None = None) -> Room:
+    """Read and validate room `name` of the lab project; raise RoomError listing every problem found.
+
+    `host_rooms` are the rooms this host knows (state.known_rooms), of any lab project: a room may share
+    neither its name nor its network index with one of them, since both name things host-wide.
+    """
     room_dir = _existing_room_dir(rooms_dir, name)
     problems: list[str] = []
-    others = _other_indexes(rooms_dir, name)
+    _check_name_is_free(room_dir, host_rooms or {}, problems)
+    others = _other_indexes(rooms_dir, name, host_rooms or {})
     settings = _read_settings(room_dir, _free_index(others), problems)
     where = _display(room_dir / SETTINGS_FILE)
     room_course = course.read(settings.pop(COURSE_SECTION, None), where, project, problems)
     room_access = access.read(settings.pop(access.SECTION, None), where, problems)
     student_sudo = students.read_settings(settings.pop(students.SECTION, None), where, problems)
-    _check_index_is_free(rooms_dir, name, settings, others, problems)
+    _check_index_is_free(room_dir, settings, others, problems)
     inventory = _read_inventory(room_dir, problems)
     seats = _seats(inventory, _inventory_label(room_dir), problems) if inventory is not None else []
     if inventory is not None:
@@ -146,7 +154,13 @@ def host_variables(room_dir: Path) -> dict[str, dict[str, Any]]:
     return {str(k): v for k, v in hostvars.items() if isinstance(v, dict)} if isinstance(hostvars, dict) else {}
 
 
-def new_room(rooms_dir: Path, name: str, seats: int, course_from: Path | None = None) -> Path:
+def new_room(
+    rooms_dir: Path,
+    name: str,
+    seats: int,
+    course_from: Path | None = None,
+    host_rooms: Mapping[str, Path] | None = None,
+) -> Path:
     """Write rooms_dir/<name>/ (hosts.yml with `seats` seats, documented labtool.yml); return it.
 
     The new room teaches what the labtool.yml at `course_from` teaches (its `course:`
@@ -157,7 +171,9 @@ def new_room(rooms_dir: Path, name: str, seats: int, course_from: Path | None = 
     problems = [p for p in (_room_name_problem(name), _seat_count_problem(seats)) if p]
     if not problems and room_dir.exists():
         problems.append(f"{_display(room_dir)}: already exists; pick another name, or edit that room instead")
-    index = _free_index(_other_indexes(rooms_dir, name))
+    if not problems:
+        _check_name_is_free(room_dir, host_rooms or {}, problems)
+    index = free_index(rooms_dir, name, host_rooms or {})
     if index is None:
         problems.append(f"{_display(rooms_dir)}: every network index 1..254 is taken; remove a room first")
     if problems or index is None:
@@ -205,6 +221,7 @@ def _settings_text(index: int) -> str:
     return _SETTINGS_TEMPLATE.format(
         vm=VmResources(),
         container=ContainerResources(),
+        relax="true" if ContainerResources().relax_sandboxing else "false",
         index=index,
         vm_min=VM_MIN_MEMORY_MIB,
         container_min=CONTAINER_MIN_MEMORY_MIB,
@@ -243,6 +260,9 @@ vm:                    # each seat's VM (Vagrant + libvirt)
 container:             # each seat's container (Docker, systemd as PID 1)
   cpus: {container.cpus}            # CPU limit: any number above 0 (0.5 = half a core)
   memory_mib: {container.memory_mib}      # memory limit in MiB: {container_min} or more
+  # Sandboxing directives of stock units (PrivateUsers=, BindPaths= ...) that this host cannot give a
+  # container are turned off there, each shown by verify as an expected difference; false shows the raw failure.
+  relax_sandboxing: {relax}
 
 network:
   # The third octet of the room's subnets (containers 10.213.<index>.0/24,
@@ -341,8 +361,15 @@ class _Number:
         return f"a whole number of {self.minimum} or more"
 
 
+@dataclass(frozen=True)
+class _Flag:
+    """One yes/no setting."""
+
+    expected: str = "true or false"
+
+
 # Section -> key -> rule. Omitted keys take the model's defaults, except _REQUIRED ones.
-_SCHEMA: Mapping[str, Mapping[str, _Number]] = {
+_SCHEMA: Mapping[str, Mapping[str, _Number | _Flag]] = {
     "vm": {
         "cpus": _Number(whole=True, minimum=1, cap=MAX_CPUS),
         "memory_mib": _Number(
@@ -357,6 +384,7 @@ _SCHEMA: Mapping[str, Mapping[str, _Number]] = {
             unit="MiB, the least a systemd container runs with",
             cap=MAX_MEMORY_MIB,
         ),
+        "relax_sandboxing": _Flag(),
     },
     "network": {"index": _Number(whole=True, minimum=INDEX_RANGE.start, maximum=INDEX_RANGE.stop - 1)},
 }
@@ -491,12 +519,16 @@ def _check_section(section: str, body: dict[Any, Any], where: str, problems: lis
         if rule is None:
             problems.append(f"{where}: {name}: unknown key; {_unknown_fix(str(key), rules, section + '.')}")
             continue
-        problem = _number_problem(value, rule)
+        problem = _flag_problem(value, rule) if isinstance(rule, _Flag) else _number_problem(value, rule)
         if problem:
             problems.append(f"{where}: {name}: {problem}")
         else:
             values[str(key)] = value
     return values
+
+
+def _flag_problem(value: Any, rule: _Flag) -> str | None:
+    return None if isinstance(value, bool) else f"{_show(value)} is not a yes/no value; set it to {rule.expected}"
 
 
 def _number_problem(value: Any, rule: _Number) -> str | None:
@@ -557,34 +589,61 @@ def _clip(text: str, limit: int = MAX_SHOWN) -> str:
 # -- network index ----------------------------------------------------------------------
 
 
-def _check_index_is_free(
-    rooms_dir: Path, name: str, settings: _Settings, others: Mapping[int, str], problems: list[str]
-) -> None:
+def _check_name_is_free(room_dir: Path, host_rooms: Mapping[str, Path], problems: list[str]) -> None:
+    other = host_rooms.get(room_dir.name)
+    if other is None or _same_dir(other, room_dir):
+        return
+    problems.append(
+        f"{_display(room_dir)}: room name {room_dir.name!r} is already used on this host by {_display(other)}: "
+        "container, VM and network names come from a room's name; rename this room's directory (inventories/<name>/), "
+        f"or take the other room down first (`labtool down {room_dir.name}` in its lab project)"
+    )
+
+
+def _check_index_is_free(room_dir: Path, settings: _Settings, others: Mapping[int, Path], problems: list[str]) -> None:
     index = settings["network"].get("index")
     if index is None or index not in others:
         return
     free = _free_index(others)
     example = f", e.g. {free}" if free is not None else ""
+    other = others[index]
     problems.append(
-        f"{_display(rooms_dir / name / SETTINGS_FILE)}: network.index: {index} is also used by room {others[index]} "
-        f"({_display(rooms_dir / others[index] / SETTINGS_FILE)}); rooms on one host need different indexes: "
+        f"{_display(room_dir / SETTINGS_FILE)}: network.index: {index} is also used by room {other.name} "
+        f"({_display(other / SETTINGS_FILE)}); rooms on one host need different indexes: "
         f"set it to one no other room uses{example}"
     )
 
 
-def _other_indexes(rooms_dir: Path, name: str) -> dict[int, str]:
-    """Network index -> room, for the other rooms whose labtool.yml states one (broken ones are skipped)."""
-    used: dict[int, str] = {}
-    for other in list_rooms(rooms_dir):
-        if other == name:
+def _other_indexes(rooms_dir: Path, name: str, host_rooms: Mapping[str, Path]) -> dict[int, Path]:
+    """Network index -> room directory, for the project's other rooms and every other room the host knows
+    whose labtool.yml states one (broken ones are skipped)."""
+    this = rooms_dir / name
+    candidates = [rooms_dir / other for other in list_rooms(rooms_dir)] + sorted(host_rooms.values())
+    used: dict[int, Path] = {}
+    seen: list[Path] = []
+    for other in candidates:
+        if _same_dir(other, this) or any(_same_dir(other, s) for s in seen):
             continue
+        seen.append(other)
         try:
-            index = read_settings_data(rooms_dir / other / SETTINGS_FILE)["network"]["index"]
+            index = read_settings_data(other / SETTINGS_FILE)["network"]["index"]
         except (KeyError, TypeError):  # a broken room is that room's problem, not this one's
             continue
         if isinstance(index, int) and not isinstance(index, bool):
             used.setdefault(index, other)
     return used
+
+
+def _same_dir(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except (OSError, RuntimeError):  # a link loop is no room of this one
+        return False
+
+
+def free_index(rooms_dir: Path, name: str, host_rooms: Mapping[str, Path]) -> int | None:
+    """A network index that neither the project's other rooms nor any room this host knows uses."""
+    return _free_index(_other_indexes(rooms_dir, name, host_rooms))
 
 
 def _free_index(used: Iterable[int]) -> int | None:

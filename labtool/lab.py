@@ -400,14 +400,14 @@ class Lab:
                 if whole_room:
                     for backend in self.backends.values():
                         backend.remove_room_resources(self.room)
+                    # Still holding the lock: an `up` in the gap after it would find its own state gone.
+                    shutil.rmtree(self.state_dir, ignore_errors=True)
                 else:
                     self._forget(machines)
             except LabtoolError as exc:
                 if self.cancel.is_set() and not isinstance(exc, StoppedError):
                     self._check_cancel(removed, machines)
                 raise
-        if whole_room:
-            shutil.rmtree(self.state_dir, ignore_errors=True)
         return removed
 
     def _check_cancel(self, removed: list[str], machines: list[Machine]) -> None:

@@ -70,6 +70,8 @@ class VmResources:
 class ContainerResources:
     cpus: float = 1.0
     memory_mib: int = 512
+    relax_sandboxing: bool = True
+    """Turn off, in the container only, the sandboxing directives its host cannot give it (labtool-sandbox-probe)."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,11 @@ class Networks:
     @property
     def container_subnet(self) -> str:
         return f"10.213.{self.index}.0/24"
+
+    @property
+    def container_subnet6(self) -> str:
+        """A unique-local IPv6 prefix, so the containers have IPv6 (and `::1`) as the VMs do."""
+        return f"fd6c:6162:{self.index:x}::/64"
 
     @property
     def vm_subnet(self) -> str:

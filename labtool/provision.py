@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from labtool import config, course, state, students
+from labtool import config, course, requirements, state, students
 from labtool.accounts import Account
 from labtool.host import apt_cache, processes
 from labtool.model import Course, Room
@@ -120,7 +120,7 @@ def provision(
         extravars = {"labtool_apt_proxy": apt_proxy, "labtool_apt_proxy_file": apt_cache.MACHINE_PROXY_FILE}
         args += ["-e", json.dumps(extravars), str(APT_CACHE_PLAY)]
     files = ManagedFiles(machine)
-    with log.open("w") as sink:
+    with log.open("w") as sink, requirements.in_use(room.course.project):
         events = _Events(machine, sink, on_task, files)
         runner = ansible_runner.run(
             private_data_dir=str(private_data_dir),

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import IO
 
 from labtool.errors import LabtoolError
 from labtool.host.children import Owner
@@ -57,6 +58,21 @@ def claim(directory: Path, room_path: Path) -> None:
     check_claim(directory, room_path)
     if _owner(directory) != room_path:
         atomic_write(directory / OWNER_FILE, f"{room_path}\n")
+
+
+def known_rooms(rooms_state: Path) -> dict[str, Path]:
+    """Every room this host has state of, by name: the room directory (of whichever lab project) it belongs to.
+
+    Rooms whose directory is gone are left out: their name and index are free again.
+    """
+    if not rooms_state.is_dir():
+        return {}
+    found = {}
+    for directory in sorted(rooms_state.iterdir()):
+        owner = _owner(directory)
+        if owner is not None and (owner / "labtool.yml").is_file():
+            found[directory.name] = owner
+    return found
 
 
 def _owner(directory: Path) -> Path | None:
@@ -327,18 +343,8 @@ def locked(
     over is said through `progress`, and the dead holder is given to the caller, which
     stops what that process left running.
     """
-    directory.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + wait  # a room's lock: fail at once; a brief host-wide one: wait its turn
-    with (directory / LOCK_FILE).open("a+") as handle:
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError as exc:
-                if time.monotonic() >= deadline:
-                    handle.seek(0)
-                    raise _busy(what, Holder.parse(handle.read()), directory / LOCK_FILE) from exc
-                time.sleep(0.05)
+    with _held(directory, what, deadline) as handle:
         # Read once held: a released lock's file is empty, a dead holder's still names it.
         handle.seek(0)
         previous = Holder.parse(handle.read())
@@ -353,6 +359,38 @@ def locked(
         finally:
             handle.seek(0)
             handle.truncate()
+
+
+@contextmanager
+def _held(directory: Path, what: str, deadline: float) -> Iterator[IO[str]]:
+    """The lock file, opened and locked; retried when its holder removed it meanwhile.
+
+    `down` removes a room's whole state directory, lock file included, while it holds the lock: a
+    process that opened the file before that holds a lock on a file no one else will ever open, so it
+    opens the path again until what it locked is what the path names.
+    """
+    while True:
+        directory.mkdir(parents=True, exist_ok=True)
+        with (directory / LOCK_FILE).open("a+") as handle:
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError as exc:
+                    if time.monotonic() >= deadline:
+                        handle.seek(0)
+                        raise _busy(what, Holder.parse(handle.read()), directory / LOCK_FILE) from exc
+                    time.sleep(0.05)
+            if _same_file(handle, directory / LOCK_FILE):
+                yield handle
+                return
+
+
+def _same_file(handle: IO[str], path: Path) -> bool:
+    try:
+        return os.path.samestat(os.fstat(handle.fileno()), os.stat(path))
+    except FileNotFoundError:
+        return False
 
 
 def _busy(what: str, current: Holder | None, lock: Path) -> BusyError:

@@ -24,9 +24,10 @@ from labtool.backends.base import Presence
 from labtool.errors import LabtoolError
 from labtool.lab import Lab
 from labtool.model import Kind, Machine, Seat
-from labtool.parity import expected
+from labtool.parity import expected, explain, sockets
 from labtool.parity.diff import Difference, SeatParity, diff
 from labtool.parity.fingerprint import Fingerprint, collect
+from labtool.parity.fingerprint import explain as explain_machine
 from labtool.progress import Progress
 from labtool.provision import ansible_env
 from labtool.state import RoomState, atomic_write
@@ -115,7 +116,7 @@ def verify(lab: Lab, seats: Collection[str] | None, *, parallel: int, progress: 
                             if machine.name in suites
                             else not_running(lab, machine, observed[machine.name].presence)
                         )
-                    report.seats.append(_seat_parity(seat, prints, allowed, progress))
+                    report.seats.append(_seat_parity(lab, seat, prints, allowed, records=records, progress=progress))
         finally:
             close_ssh_connections(lab, [m for m in running if m.kind is Kind.VM])
         report.seconds = round(time.monotonic() - started, 1)
@@ -152,7 +153,13 @@ def not_running(lab: Lab, machine: Machine, presence: Presence) -> MachineTests:
 
 
 def _seat_parity(
-    seat: Seat, prints: dict[str, Future[Fingerprint]], allowed: expected.AllowList, progress: Progress
+    lab: Lab,
+    seat: Seat,
+    prints: dict[str, Future[Fingerprint]],
+    allowed: expected.AllowList,
+    *,
+    records: RoomState,
+    progress: Progress,
 ) -> SeatParity:
     missing = [m.name for m in seat.machines if m.name not in prints]
     if missing:
@@ -161,9 +168,41 @@ def _seat_parity(
         vm, container = (prints[m.name].result() for m in seat.machines)
     except LabtoolError as exc:
         return SeatParity(seat.name, 0, (), (), error=f"not compared: {exc.message}")
-    parity = diff(seat.name, vm.items, container.items, allowed)
+    parity = diff(seat.name, vm.items, container.items, allowed, container.expected)
     progress(f"{seat.name}: parity: {len(parity.drift)} drifted, {len(parity.expected)} expected differences")
+    if parity.drift:
+        try:
+            evidence = {
+                str(m.kind): _evidence(lab, m, fingerprint, parity.drift)
+                for m, fingerprint in ((seat.vm, vm), (seat.container, container))
+            }
+        except LabtoolError as exc:
+            progress(f"{seat.name}: the drift is not explained: {exc.message}")
+            return parity
+        parity = explain.explained(parity, lab.room.name, evidence, seat_files(seat, records))
     return parity
+
+
+def _evidence(lab: Lab, machine: Machine, fingerprint: Fingerprint, drift: Sequence[Difference]) -> dict[str, Any]:
+    """What one machine shows about the drifted items (see parity/explain.py: explained)."""
+    keys: dict[str, list[str]] = {d.category: [] for d in drift}
+    for difference in drift:
+        keys[difference.category].append(difference.item.split(":", 1)[1])
+    services = [k for c in explain.SERVICE_CATEGORIES for k in keys.get(c, [])]
+    files = sorted({k for c in explain.FILE_CATEGORIES for k in keys.get(c, [])})
+    shown = explain_machine(lab.backends[machine.kind], lab.room, machine, services, files)
+    users = {}
+    for item, value in fingerprint.items.items():
+        if item.startswith("user:") and value.startswith("uid="):
+            users[int(value.split()[0].removeprefix("uid="))] = item.removeprefix("user:")
+    return {
+        "units": shown.get("units", {}),
+        "files": shown.get("files", {}),
+        "sockets": sockets.owners(list(fingerprint.sockets)),
+        "users": users,
+        "processes": fingerprint.processes,
+        "modified": {i.removeprefix("dpkg-modified:") for i in fingerprint.items if i.startswith("dpkg-modified:")},
+    }
 
 
 # -- the testinfra suite -----------------------------------------------------------------------
@@ -338,10 +377,14 @@ def _report_from(raw: dict[str, Any]) -> VerifyReport:
         SeatParity(
             s["seat"],
             s["compared"],
-            tuple(Difference(**d) for d in s["drift"]),
-            tuple(Difference(**d) for d in s["expected"]),
+            tuple(_difference(d) for d in s["drift"]),
+            tuple(_difference(d) for d in s["expected"]),
             s["error"],
         )
         for s in raw["seats"]
     ]
     return VerifyReport(raw["room"], machines, seats, raw["seconds"], raw["finished_at"])
+
+
+def _difference(raw: dict[str, Any]) -> Difference:
+    return Difference(**{**raw, "details": tuple(raw.get("details", ()))})

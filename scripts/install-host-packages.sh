@@ -13,6 +13,7 @@ packages=(
     chromium                                    # headless, for the tests that look at `labtool report`'s page
     tmux                                        # for the test that looks at the live view as a terminal shows it
     apt-cacher-ng                               # the rooms' apt cache: one download per package for the room
+    golang-github-docker-docker-dev             # its profiles/seccomp/default.json: the engine's own default seccomp profile
 )
 
 missing=()

@@ -36,8 +36,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--record-reliability",
+        action="store_true",
+        help="merge the rows of the fault tests that passed into docs/reliability.json and README's table "
+        "(tracked files: without this option no test writes them)",
+    )
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Merge the rows of the tests that passed into docs/reliability.json; rewrite README's table from it."""
+    """With --record-reliability: the passed fault tests' rows into docs/reliability.json, and README's table."""
+    if not session.config.getoption("--record-reliability"):
+        return
     rows = session.config.stash.get(PASSED, [])
     known = reliability.load()
     merged = reliability.merge(known, rows)

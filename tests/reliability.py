@@ -2,7 +2,7 @@
 
 Each fault test records its row (the fault, what labtool did, how it is repaired)
 through the `fault_row` fixture, with what it measured; a row counts only when its
-test passed. At the end of a session the rows are merged into docs/reliability.json
+test passed. At the end of a session run with `--record-reliability` the rows are merged into docs/reliability.json
 (a row keeps the date its test last passed) and the README's table is rewritten from
 it, with the number of bad-input cases counted from tests/unit/cli/test_bad_input.py.
 """

@@ -170,7 +170,7 @@ class DockerBackend:
     def describe_room_resources(self, room: Room) -> list[str]:
         if not self._networks(room):
             return []
-        return [f"Docker network {network_name(room)} ({room.networks.container_subnet})"]
+        return [f"Docker network {network_name(room)} ({', '.join(room_subnets(room))})"]
 
     def _networks(self, room: Room) -> list[Any]:
         """The room's network: Docker's name filter also matches longer names (labtool-a finds labtool-ab)."""
@@ -186,11 +186,20 @@ class DockerBackend:
     def _ensure_network(self, room: Room) -> None:
         import docker
 
-        if self._networks(room):
-            return
-        ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=room.networks.container_subnet)])
+        for network in self._networks(room):
+            network.reload()  # the list endpoint leaves out the containers attached
+            if network.attrs.get("EnableIPv6") or network.attrs.get("Containers"):
+                return
+            network.remove()  # made by an older labtool without IPv6, and empty: made again with it
+        pools = [docker.types.IPAMPool(subnet=subnet) for subnet in room_subnets(room)]
         try:
-            self.client.networks.create(network_name(room), driver="bridge", ipam=ipam, labels={ROOM_LABEL: room.name})
+            self.client.networks.create(
+                network_name(room),
+                driver="bridge",
+                ipam=docker.types.IPAMConfig(pool_configs=pools),
+                enable_ipv6=True,  # `::1`, link-local and the room's unique-local prefix, as a VM has IPv6
+                labels={ROOM_LABEL: room.name},
+            )
         except docker.errors.APIError as exc:
             raise DockerBackendError(
                 f"cannot create the Docker network {network_name(room)} ({room.networks.container_subnet}): "
@@ -216,7 +225,7 @@ class DockerBackend:
                 ports=published_ports(room, machine),
                 # A restarted dockerd starts the room again; `labtool stop` (docker stop) still keeps it stopped.
                 restart_policy={"Name": "unless-stopped"},
-                **docker_image.RUN_OPTIONS,
+                **docker_image.run_options(relax_sandboxing=room.container.relax_sandboxing),
             )
         except docker.errors.APIError as exc:
             ports = published_ports(room, machine)
@@ -225,6 +234,10 @@ class DockerBackend:
                 hint = f"another program or room uses one of the ports {ports}: free it or change access.port_base"
             message = f"cannot create the container for {machine.name}: {exc.explanation}"
             raise DockerBackendError(message, hint) from exc
+
+
+def room_subnets(room: Room) -> tuple[str, str]:
+    return room.networks.container_subnet, room.networks.container_subnet6
 
 
 def published_ports(room: Room, machine: Machine) -> dict[str, tuple[str, int]]:

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from labtool import config, project
+from labtool import config, project, state
 from labtool.cancel import Cancel
 from labtool.errors import LabtoolError
 from labtool.images.pair import ImagePair
@@ -41,7 +41,9 @@ def add_verb(
 
 
 def add_room_arguments(parser: argparse.ArgumentParser, *, seats: bool = True, seat_required: bool = False) -> None:
-    room = parser.add_argument("room", nargs="?", default=DEFAULT_ROOM, help="the room: a directory under inventories/")
+    room = parser.add_argument(
+        "room", nargs="?", help="the room: a directory under inventories/ (default: default, or the only room)"
+    )
     completes(room, complete_rooms)
     if seats:
         seat = parser.add_argument(
@@ -83,11 +85,12 @@ def complete_machines(prefix: str, parsed_args: argparse.Namespace, **_: Any) ->
 
 def _room_or_none(parsed_args: argparse.Namespace) -> Room | None:
     """The room named so far (or the default room), or None when it cannot be read: completion never fails aloud."""
-    name = getattr(parsed_args, "room", None) or DEFAULT_ROOM
     try:
         here = lab_project(parsed_args)
+        directory = rooms_dir(Settings.from_env(), here)
+        name = getattr(parsed_args, "room", None) or default_room(directory)
         with _without_completion_request():
-            return config.load(rooms_dir(Settings.from_env(), here), name, here)
+            return config.load(directory, name, here)
     except (LabtoolError, OSError):
         return None
 
@@ -127,9 +130,23 @@ def rooms_dir(settings: Settings, here: Project) -> Path:
     return settings.rooms_dir or here.rooms_dir
 
 
+def default_room(directory: Path) -> str:
+    """The room a verb means when none is named: `default`, or else the project's only room."""
+    rooms = config.list_rooms(directory)
+    return rooms[0] if len(rooms) == 1 and DEFAULT_ROOM not in rooms else DEFAULT_ROOM
+
+
+def host_rooms(settings: Settings) -> dict[str, Path]:
+    """The rooms this host knows, of every lab project: no room may share a name or network index with them."""
+    return state.known_rooms(settings.rooms_state_dir)
+
+
 def load_room(args: argparse.Namespace, settings: Settings) -> Room:
+    """The room the arguments name (or the default one); fills in `args.room` for the verb's messages."""
     here = lab_project(args)
-    return config.load(rooms_dir(settings, here), args.room, here)
+    directory = rooms_dir(settings, here)
+    args.room = args.room or default_room(directory)
+    return config.load(directory, args.room, here, host_rooms(settings))
 
 
 def lab_for(args: argparse.Namespace, images: ImagePair | None = None, cancel: Cancel | None = None) -> Lab:

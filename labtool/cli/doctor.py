@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from labtool import config
-from labtool.cli.context import DEFAULT_ROOM, add_verb, lab_project, rooms_dir
+from labtool.cli.context import DEFAULT_ROOM, add_verb, host_rooms, lab_project, rooms_dir
 from labtool.cli.output import print_json, say, table
 from labtool.cli.up import default_parallel_here
 from labtool.errors import LabtoolError
@@ -60,7 +60,7 @@ def capacity_check(args: argparse.Namespace, settings: Settings) -> Check:
         rooms = config.list_rooms(directory)
         if not rooms:
             return Check("host capacity", WARN, f"no room in {directory} to measure seats by", required=False)
-        room = config.load(directory, DEFAULT_ROOM if DEFAULT_ROOM in rooms else rooms[0], here)
+        room = config.load(directory, DEFAULT_ROOM if DEFAULT_ROOM in rooms else rooms[0], here, host_rooms(settings))
     except LabtoolError as exc:
         return Check("host capacity", WARN, f"no room to measure seats by: {exc.message}", exc.hint, required=False)
     costs = capacity.Costs.measured(kvm=accel.detect(settings.vm_accel).is_kvm)

@@ -16,6 +16,7 @@ from labtool.cli.output import print_json, progress, say, table
 from labtool.errors import LabtoolError
 from labtool.handout import render
 from labtool.handout.build import Handout, hand_out, to_json
+from labtool.settings import Settings
 from labtool.state import PRIVATE, atomic_write
 
 DIRECTORY_MODE = 0o700
@@ -44,9 +45,9 @@ def register(subparsers: Any) -> None:
         "-o",
         "--output",
         type=Path,
-        default=Path("."),
         metavar="DIR",
-        help="the directory to write the files to (made 0700 if missing; default: the working directory)",
+        help="the directory to write the files to (made 0700 if missing; default: LABTOOL_HOME/handouts/ROOM, "
+        "outside the course's checkout, so clear-text passwords never land in its git)",
     )
     parser.add_argument("--json", action="store_true", help="print what was written as JSON, without passwords")
     parser.set_defaults(run=run)
@@ -54,7 +55,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     lab = lab_for(args)
-    directory = _directory(args.output)
+    directory = _directory(args.output or handouts_dir(Settings.from_env(), lab.room.name))
     written: list[Path] = []
 
     def write(handout: Handout) -> None:
@@ -112,6 +113,11 @@ def _show(handout: Handout, written: list[Path]) -> None:
         )
     else:
         say(f"room {handout.room!r}: {sheets}, no new password; `--rotate SEAT` issues one for a lost sheet")
+
+
+def handouts_dir(settings: Settings, room: str) -> Path:
+    """Where a room's handouts go unless -o says: private to the instructor, in no lab project's work tree."""
+    return settings.home / "handouts" / room
 
 
 def _directory(path: Path) -> Path:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from labtool import config
-from labtool.cli.context import DEFAULT_ROOM, add_verb, lab_project, rooms_dir
+from labtool.cli.context import add_verb, default_room, host_rooms, lab_project, rooms_dir
 from labtool.cli.output import print_json, say, table
 from labtool.errors import RoomError
 from labtool.settings import Settings
@@ -50,8 +50,11 @@ def register(subparsers: Any) -> None:
 def run_new(args: argparse.Namespace) -> int:
     here = lab_project(args)
     # A new room teaches what the project's own default room teaches, when it names a course.
-    default_room = here.rooms_dir / DEFAULT_ROOM / config.SETTINGS_FILE
-    path = config.new_room(rooms_dir(Settings.from_env(), here), args.name, args.seats, course_from=default_room)
+    settings = Settings.from_env()
+    default_settings = here.rooms_dir / default_room(here.rooms_dir) / config.SETTINGS_FILE
+    path = config.new_room(
+        rooms_dir(settings, here), args.name, args.seats, course_from=default_settings, host_rooms=host_rooms(settings)
+    )
     shown = path.relative_to(here.root) if path.is_relative_to(here.root) else path
     say(f"created room {args.name!r} with {args.seats} seat(s) in {shown}/")
     say(f"edit it, then run `labtool up {args.name}`")
@@ -61,11 +64,13 @@ def run_new(args: argparse.Namespace) -> int:
 def run_list(args: argparse.Namespace) -> int:
     """Every room, each loaded on its own: one broken room is listed with its first problem, not fatal to the rest."""
     here = lab_project(args)
-    directory = rooms_dir(Settings.from_env(), here)
+    settings = Settings.from_env()
+    directory = rooms_dir(settings, here)
+    known = host_rooms(settings)
     rows: list[dict[str, object]] = []
     for name in config.list_rooms(directory):
         try:
-            room = config.load(directory, name, here)
+            room = config.load(directory, name, here, known)
         except RoomError as exc:
             more = f" (and {len(exc.problems) - 1} more)" if len(exc.problems) > 1 else ""
             rows.append({"room": name, "error": exc.problems[0] + more})

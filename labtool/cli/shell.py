@@ -28,7 +28,7 @@ def register(subparsers: Any) -> None:
     )
     completes(ssh.add_argument("machine", help="the machine's name, e.g. seat01-vm"), complete_machines)
     completes(
-        ssh.add_argument("--room", default="default", help="the room the machine is in (default: default)"),
+        ssh.add_argument("--room", help="the room the machine is in (default: default, or the only room)"),
         complete_rooms,
     )
     ssh.set_defaults(run=run, command=[])
@@ -45,7 +45,7 @@ def register(subparsers: Any) -> None:
     )
     completes(run_parser.add_argument("machine", help="the machine's name, e.g. seat01-ct"), complete_machines)
     completes(
-        run_parser.add_argument("--room", default="default", help="the room the machine is in (default: default)"),
+        run_parser.add_argument("--room", help="the room the machine is in (default: default, or the only room)"),
         complete_rooms,
     )
     run_parser.add_argument("command", nargs=argparse.REMAINDER, help="the command, after --")
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     os.execvp(argv[0], argv)  # hand the terminal over: exit status and signals are the command's own
 
 
-def split_command(words: list[str], room: str) -> tuple[list[str], str]:
+def split_command(words: list[str], room: str | None) -> tuple[list[str], str | None]:
     """Split `[--room R] -- CMD...` (what argparse leaves after MACHINE) into the command and the room.
 
     argparse hands everything after the machine to the command, options included,

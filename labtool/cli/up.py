@@ -77,7 +77,7 @@ def _run(args: argparse.Namespace, cancel: Cancel) -> int:
         lab.check_free()  # another labtool at work on the room: say so now, not after planning
         lab.recover(progress)  # what a killed labtool left running would fight over the machines
         # Before planning: installed roles are part of the provisioning key.
-        installed = requirements.install(room.course.project)
+        installed = requirements.install(room.course.project, on_wait=progress)
         if installed:
             progress(f"installed roles from requirements.yml: {', '.join(installed)}")
     key = provision_key(room)

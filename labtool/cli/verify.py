@@ -72,6 +72,7 @@ def show(report: VerifyReport) -> None:
     if drift:
         say("\nDRIFT (the VM and the container differ where they must not):")
         say(table(("SEAT", "ITEM", "VM", "CONTAINER"), [_difference_row(seat, d) for seat, d in drift]))
+        _show_why(drift)
     verdict = "OK" if report.ok else "FAILED"
     say(
         f"\nverify: room {report.room!r} {verdict}: {_count(len(report.machines), 'machine')}, "
@@ -91,6 +92,22 @@ def _show_expected(report: VerifyReport) -> None:
     for reason, rows in by_reason.items():
         say(f"\n  {reason}:")
         say("\n".join("    " + line for line in table(("SEAT", "ITEM", "VM", "CONTAINER"), rows).splitlines()))
+
+
+def _show_why(drift: list[tuple[str, Difference]]) -> None:
+    """Each drifted item's cause and repair, under the table."""
+    explained = [(seat, d) for seat, d in drift if d.why or d.details or d.repair]
+    if not explained:
+        return
+    say("\nwhy, and how to repair it:")
+    for seat, difference in explained:
+        say(f"\n  {seat} {difference.item}")
+        if difference.why:
+            say(f"    why: {difference.why}")
+        for line in difference.details:
+            say(f"    | {line}")
+        if difference.repair:
+            say(f"    repair: {difference.repair}")
 
 
 def _count(number: int, noun: str) -> str:

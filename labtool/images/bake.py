@@ -183,7 +183,7 @@ def _start_builder(base: pair.ImagePair, key: str, machine: Machine) -> Any:
         name=f"labtool-bake-{key}",
         hostname=machine.name,
         labels={BUILDER_LABEL: key},
-        **docker_image.RUN_OPTIONS,
+        **docker_image.run_options(),
     )
     wait_for_systemd(container, f"labtool-bake-{key}")
     return container

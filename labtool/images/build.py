@@ -111,7 +111,7 @@ def _build(settings: Settings, key: str, progress: Progress) -> BuildReport:
                 mirror.check_reachable(source, recipe.SUITE)
             root = scratch / "rootfs"
             rootfs.debootstrap(root, source, log, env=proxy)
-            rootfs.configure(root, log)
+            rootfs.configure(root, log, env=proxy)
             container_packages = rootfs.manifest(root)
         with timed_step(report.seconds, "docker_image", progress, "importing the Docker image"):
             docker_image.import_rootfs(root, images.docker_ref, scratch, log, latest=True)

@@ -8,7 +8,7 @@ from typing import Any
 
 from labtool import proc
 from labtool.errors import DaemonError
-from labtool.images import recipe
+from labtool.images import recipe, seccomp
 from labtool.settings import DOCKER_TIMEOUT
 
 BUILD_TAG_PREFIX = "build-"
@@ -27,41 +27,60 @@ CAPABILITIES: tuple[str, ...] = (
     "KILL",  # systemd stops services running as other users; without it `systemctl stop` leaves them running
     "AUDIT_WRITE",  # sudo and sshd's PAM write a login record; without it every sudo prints an error
     "SYS_CHROOT",  # sshd's privilege separation chroots its pre-auth child to /run/sshd: students' SSH logins
+    "SETFCAP",  # mapping root into a user namespace needs it (Linux 5.12+): without it `PrivateUsers=` fails 217/USER
 )
 # Docker's defaults this leaves out, none needed: MKNOD (Docker makes /dev), NET_RAW and NET_BIND_SERVICE
 # (Docker sets ping_group_range and ip_unprivileged_port_start=0 in the container: ping and nginx on :80
-# work without them), SETFCAP (no package of the course sets file capabilities).
-SECURITY_OPT: tuple[str, ...] = ()
-"""Docker's default seccomp profile stays on (no option turns it off). `no-new-privileges` is NOT set:
-systemd, site.yml and the suite all work with it, but it disables every set-user-ID program, so the
-lab user's `sudo` ("no new privileges flag is set") and students' `su`/`passwd` would fail in the
-container while they work on the VM: the pair would teach different things."""
+# work without them).
+# Security options: Docker's default seccomp profile plus the calls that make namespaces (labtool/images/
+# seccomp.py), so systemd can give a unit its own user namespace as on the VM. `no-new-privileges` is NOT
+# set: systemd, site.yml and the suite all work with it, but it disables every set-user-ID program, so the
+# lab user's `sudo` ("no new privileges flag is set") and students' `su`/`passwd` would fail in the
+# container while they work on the VM: the pair would teach different things.
+
+
+PIDS_LIMIT = 4096
+"""Tasks a lab container may have: a VM's own kernel bounds its processes, a container shares the host's pid
+table, so a student's fork bomb would starve every room. A Debian machine running a course's daemons has a few
+hundred; 4096 leaves room for a build or a test with many workers."""
+
 
 # How a container of this image must run: systemd works unprivileged with tmpfs on /run and /run/lock and
 # the cgroup tree read-only (measured on cgroup v1 and v2 hosts), SIGRTMIN+3 shuts it down cleanly; never
 # privileged, never the host's network (the caller names the room's bridge network), no Docker socket.
-RUN_OPTIONS: dict[str, Any] = {
-    "tmpfs": {"/run": "rw,mode=755", "/run/lock": "rw", "/tmp": "rw"},
-    "volumes": {"/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "ro"}},
-    "stop_signal": "SIGRTMIN+3",
-    "privileged": False,
-    "cap_drop": ["ALL"],
-    "cap_add": list(CAPABILITIES),
-    "security_opt": list(SECURITY_OPT),
-}
+def run_options(*, relax_sandboxing: bool = True) -> dict[str, Any]:
+    """The Docker SDK's `containers.run` options every lab container gets (Molecule's too).
 
-
-def ansible_options() -> dict[str, Any]:
-    """RUN_OPTIONS as community.docker.docker_container's parameters: Molecule's docker scenario
-    creates its container with these, so it runs exactly as labtool's do."""
+    `relax_sandboxing` False tells the container's sandbox probe (files/labtool-sandbox-probe) to record
+    which sandboxing directives fail here but relax none, so their raw failures show.
+    """
     return {
-        "tmpfs": [f"{path}:{options}" for path, options in RUN_OPTIONS["tmpfs"].items()],
-        "volumes": [f"{source}:{v['bind']}:{v['mode']}" for source, v in RUN_OPTIONS["volumes"].items()],
-        "stop_signal": RUN_OPTIONS["stop_signal"],
-        "privileged": RUN_OPTIONS["privileged"],
-        "cap_drop": RUN_OPTIONS["cap_drop"],
-        "capabilities": RUN_OPTIONS["cap_add"],
-        "security_opts": RUN_OPTIONS["security_opt"],
+        "tmpfs": {"/run": "rw,mode=755", "/run/lock": "rw", "/tmp": "rw"},
+        "volumes": {"/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "ro"}},
+        "stop_signal": "SIGRTMIN+3",
+        "privileged": False,
+        "cap_drop": ["ALL"],
+        "cap_add": list(CAPABILITIES),
+        "security_opt": [seccomp.security_opt()],
+        "pids_limit": PIDS_LIMIT,
+        "environment": {recipe.SANDBOX_RELAX_ENV: "on" if relax_sandboxing else "off"},
+    }
+
+
+def ansible_options(*, relax_sandboxing: bool = True) -> dict[str, Any]:
+    """run_options() as community.docker.docker_container's parameters: Molecule's docker scenario
+    creates its container with these, so it runs exactly as labtool's do."""
+    options = run_options(relax_sandboxing=relax_sandboxing)
+    return {
+        "tmpfs": [f"{path}:{mount}" for path, mount in options["tmpfs"].items()],
+        "volumes": [f"{source}:{v['bind']}:{v['mode']}" for source, v in options["volumes"].items()],
+        "stop_signal": options["stop_signal"],
+        "privileged": options["privileged"],
+        "cap_drop": options["cap_drop"],
+        "capabilities": options["cap_add"],
+        "security_opts": options["security_opt"],
+        "pids_limit": options["pids_limit"],
+        "env": options["environment"],
     }
 
 

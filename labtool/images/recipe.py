@@ -64,6 +64,11 @@ Vagrant.configure("2") do |config|
 end
 """
 
+SANDBOX_RELAX_ENV = "LABTOOL_SANDBOX_RELAX"
+"""Set to `off` in a container's environment, its sandbox probe (files/labtool-sandbox-probe) relaxes nothing."""
+SANDBOX_RECORD = "/run/labtool/sandbox.json"
+"""What the probe found, inside the container: read by parity's collector."""
+
 FILES_DIR = Path(__file__).with_name("files")
 
 

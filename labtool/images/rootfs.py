@@ -42,10 +42,11 @@ def debootstrap(target: Path, mirror: str | None, log: Path, env: Mapping[str, s
         raise ImageBuildError(exc.message, f"full log: {log}") from exc
 
 
-def configure(target: Path, log: Path) -> None:
-    """Apply the configuration both kinds of machine share (identity on first boot, the vagrant user)."""
+def configure(target: Path, log: Path, env: Mapping[str, str] | None = None) -> None:
+    """Apply the configuration both kinds of machine share (identity on first boot, the vagrant user,
+    the package lists); `env` as for debootstrap: the lists come through the host's apt cache."""
     script = recipe.FILES_DIR / "configure-rootfs.sh"
-    proc.run(["bash", str(script), str(target), recipe.VAGRANT_USER], timeout=300, log=log)
+    proc.run(["bash", str(script), str(target), recipe.VAGRANT_USER], timeout=600, log=log, env=env)
 
 
 def manifest(root: Path) -> dict[str, str]:

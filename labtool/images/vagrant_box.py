@@ -12,6 +12,7 @@ from labtool import proc
 from labtool.errors import ImageBuildError
 from labtool.host.daemons import LIBVIRT_URI, STORAGE_POOL
 from labtool.images import recipe
+from labtool.parity.fingerprint import COLLECTOR
 
 # Where Debian's and HashiCorp's packages put the gem that carries Vagrant's insecure key pair.
 INSECURE_KEY_GLOBS = (
@@ -79,7 +80,9 @@ def make_disk(rootfs: Path, workdir: Path, log: Path, env: Mapping[str, str] | N
         ],
         timeout=1800,
         log=log,
-        env=env,
+        # The parity collector fills the disk's digest cache (see make-vm-disk.sh). It is not part of the
+        # recipe's key: the cache only saves time, and a collector that reads it differently just misses.
+        env={**(env or {}), "LABTOOL_COLLECTOR": str(COLLECTOR)},
         hint=f"full log: {log}",
     )
     return raw, manifest

@@ -19,6 +19,12 @@ class Difference:
     """None: the item does not exist on that machine."""
     reason: str = ""
     """Why the difference is expected; empty for drift."""
+    why: str = ""
+    """For drift: what each side shows about it, in words (a unit's result, a port's owner)."""
+    details: tuple[str, ...] = ()
+    """For drift: the evidence, line by line (a unified diff of a file, a unit's last journal lines)."""
+    repair: str = ""
+    """For drift: the command that makes the two alike again."""
 
     @property
     def category(self) -> str:
@@ -40,14 +46,21 @@ class SeatParity:
         return not self.drift and not self.error
 
 
-def diff(seat: str, vm: Mapping[str, str], container: Mapping[str, str], allowed: AllowList) -> SeatParity:
+def diff(
+    seat: str,
+    vm: Mapping[str, str],
+    container: Mapping[str, str],
+    allowed: AllowList,
+    machine_reasons: Mapping[str, str] | None = None,
+) -> SeatParity:
+    """`machine_reasons`: items a machine itself explains (the container's relaxed sandboxing, with its cause)."""
     drift, expected = [], []
     items = sorted(set(vm) | set(container))
     for item in items:
         vm_value, container_value = vm.get(item, ABSENT), container.get(item, ABSENT)
         if vm_value == container_value:
             continue
-        reason = allowed.reason_for(item)
+        reason = allowed.reason_for(item) or (machine_reasons or {}).get(item)
         if reason:
             expected.append(Difference(item, vm_value, container_value, reason))
         else:

@@ -260,6 +260,24 @@ def expected_by_reason(report: RoomReport) -> list[ReasonGroup]:
     ]
 
 
+@dataclass(frozen=True)
+class DriftExplanation:
+    seat: str
+    difference: Difference
+
+
+def drift_explanations(report: RoomReport) -> list[DriftExplanation]:
+    """Every drifted item that verify could explain (why it differs, how to repair it), seat by seat."""
+    return [
+        DriftExplanation(seat.name, difference)
+        for seat in report.seats
+        for parity in (report.parity(seat.name),)
+        if parity is not None
+        for difference in parity.drift
+        if difference.why or difference.details or difference.repair
+    ]
+
+
 # -- JSON ------------------------------------------------------------------------------------------
 
 

@@ -16,11 +16,13 @@ from labtool.model import Machine, Seat
 from labtool.parity.diff import Difference
 from labtool.report.build import (
     Cell,
+    DriftExplanation,
     MatrixRow,
     RoomReport,
     Verdict,
     all_clear,
     clip,
+    drift_explanations,
     expected_by_reason,
     identical_text,
     parity_matrix,
@@ -51,6 +53,7 @@ def render(report: RoomReport) -> str:
             _seat_grid(report),
             _checks(report),
             _parity_matrix(report),
+            _drift_explanations(report),
             _expected_differences(report),
             _comparison(report),
         )
@@ -291,6 +294,27 @@ def _side(label: str, value: str | None) -> str:
     )
 
 
+# -- why each drift, and its repair ----------------------------------------------------------------
+
+
+def _drift_explanations(report: RoomReport) -> str:
+    explanations = drift_explanations(report)
+    if not explanations:
+        return ""
+    items = "".join(_explanation(e) for e in explanations)
+    return _section("drift-explanations", "Why it drifted, and how to repair it", f'<dl class="why">{items}</dl>')
+
+
+def _explanation(explanation: DriftExplanation) -> str:
+    difference = explanation.difference
+    parts = [f"<p>{escape(difference.why)}</p>"] if difference.why else []
+    if difference.details:
+        parts.append(f"<pre>{escape(chr(10).join(difference.details))}</pre>")
+    if difference.repair:
+        parts.append(f'<p class="repair">Repair: {escape(difference.repair)}</p>')
+    return f"<dt>{escape(explanation.seat)}: <code>{escape(difference.item)}</code></dt><dd>{''.join(parts)}</dd>"
+
+
 # -- expected differences --------------------------------------------------------------------------
 
 
@@ -466,6 +490,10 @@ tbody th { font-weight: 600; }
 }
 .check-titles dd { margin: 0; color: var(--muted); }
 .reasons td { width: 33%; }
+.why dt { font-weight: 600; margin-top: 12px; }
+.why dd { margin: 4px 0 0 16px; }
+.why pre { background: var(--bg); padding: 8px; overflow-x: auto; font-size: 12px; }
+.why .repair { font-weight: 600; }
 .reasons td code { display: inline-block; background: var(--bg); border-radius: 4px; padding: 0 5px; margin: 1px 0; }
 .compare th[scope="row"] { font-weight: 500; width: 24%; }
 .compare td { font-size: 13.5px; }

@@ -17,6 +17,7 @@ from labtool.report.build import (
     Verdict,
     all_clear,
     clip,
+    drift_explanations,
     expected_by_reason,
     identical_text,
     parity_matrix,
@@ -40,10 +41,11 @@ def render(report: RoomReport) -> str:
         _seat_grid(report),
         _checks(report),
         _parity_matrix(report),
+        _drift_explanations(report),
         _expected_differences(report),
         _comparison(report),
     )
-    return "\n\n".join(sections) + "\n"
+    return "\n\n".join(section for section in sections if section) + "\n"
 
 
 def _summary(report: RoomReport) -> str:
@@ -171,6 +173,24 @@ def _matrix_cell(cell: Cell, difference: Difference | None) -> str:
     if cell is Cell.DRIFT and difference is not None:
         return f"**DRIFT**: VM {_value(difference.vm)} vs container {_value(difference.container)}"
     return cell.value
+
+
+def _drift_explanations(report: RoomReport) -> str:
+    explanations = drift_explanations(report)
+    if not explanations:
+        return ""
+    parts = ["## Why it drifted, and how to repair it"]
+    for explanation in explanations:
+        difference = explanation.difference
+        parts += ["", f"### {_text(explanation.seat)}: {_code(difference.item)}", ""]
+        if difference.why:
+            parts.append(_text(difference.why))
+        if difference.details:
+            fence = "````" if "```" in "\n".join(difference.details) else "```"
+            parts += ["", fence, *difference.details, fence]
+        if difference.repair:
+            parts += ["", f"Repair: {_text(difference.repair)}"]
+    return "\n".join(parts)
 
 
 def _expected_differences(report: RoomReport) -> str:

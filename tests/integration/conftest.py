@@ -69,7 +69,7 @@ def lab_container(built_images: str) -> Iterator[Any]:
         name=f"labtool-test-{uuid.uuid4().hex[:8]}",
         hostname="images-container",
         labels={TEST_LABEL: TEST_ROOM},
-        **docker_image.RUN_OPTIONS,
+        **docker_image.run_options(),
     )
     try:
         wait_for_systemd(container)

@@ -90,10 +90,11 @@ def test_the_second_machine_fetches_no_new_byte_from_the_mirror(two_containers: 
     assert fetched and fetched[0].bytes > 0, first
     assert apt_cache_log.summarize(first).misses >= 1
 
-    # The second: every package list and the package from the cache; from the mirror only the
-    # re-check of the suites' Release files, which apt-cacher-ng makes on every `apt-get update`.
+    # The second: the package (and any package list the image's own lists lack) from the cache; from
+    # the mirror only the re-check of the suites' Release files, which apt-cacher-ng makes on every
+    # `apt-get update`. The images carry their lists, so an unchanged suite fetches no list at all.
     traffic = apt_cache_log.summarize(second)
     assert package_transfers(second) and all(t.direction == apt_cache_log.SERVED for t in package_transfers(second))
     assert traffic.new_bytes == 0, second
-    assert traffic.hits >= 2 and traffic.misses == len({t.path for t in second if t.release_file})
+    assert traffic.hits >= 1 and traffic.misses == len({t.path for t in second if t.release_file})
     assert traffic.served_bytes > traffic.fetched_bytes

@@ -6,6 +6,7 @@ exercised here by what needs it, so dropping one fails this test rather than a c
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 
 from labtool import inventory
 from labtool.backends.docker import DockerBackend, container_name, network_name
-from labtool.images import docker_image
+from labtool.images import docker_image, recipe
 from labtool.model import ContainerResources, Course, Kind, Machine, Networks, Room, Seat, VmResources
 from labtool.project import Project
 from labtool.provision import provision, strategy
@@ -121,16 +122,75 @@ def test_the_container_is_unprivileged_on_the_rooms_network_without_the_docker_s
     assert host["RestartPolicy"]["Name"] == "unless-stopped"  # back after a dockerd restart, not after `stop`
 
 
+def test_the_container_may_not_start_tasks_past_its_pid_limit(container: Any) -> None:
+    assert container.attrs["HostConfig"]["PidsLimit"] == docker_image.PIDS_LIMIT
+    # What the kernel enforces: a runaway program (threads are tasks too, and cheap) hits the container's
+    # limit, not the host's pid table, and the machine goes on.
+    code, out, _ = run(
+        container,
+        "python3",
+        "-c",
+        "import threading\n"
+        "stop, n = threading.Event(), 0\n"
+        "try:\n"
+        f"    while n < {docker_image.PIDS_LIMIT + 100}:\n"
+        "        threading.Thread(target=stop.wait, daemon=True).start()\n"
+        "        n += 1\n"
+        "except RuntimeError:\n"
+        "    print('limited', n)\n"
+        "stop.set()\n",
+    )
+    assert code == 0 and out.startswith("limited "), out
+    assert docker_image.PIDS_LIMIT - 200 < int(out.split()[1]) < docker_image.PIDS_LIMIT
+    assert run(container, "systemctl", "is-system-running")[1] in ("running", "degraded")
+
+
 def test_every_capability_is_dropped_but_the_documented_ones(container: Any) -> None:
     host = container.attrs["HostConfig"]
     assert host["CapDrop"] == ["ALL"]
     assert sorted(c.removeprefix("CAP_") for c in host["CapAdd"]) == sorted(docker_image.CAPABILITIES)
-    assert list(host["SecurityOpt"] or []) == list(docker_image.SECURITY_OPT)
+    assert list(host["SecurityOpt"] or []) == docker_image.run_options()["security_opt"]
     # What the kernel enforces: systemd's bounding set is exactly that list, under Docker's seccomp profile.
     status = dict(line.split(":\t", 1) for line in run(container, "cat", "/proc/1/status")[1].splitlines())
     expected = sum(1 << CAPABILITY_BITS[name] for name in docker_image.CAPABILITIES)
     assert int(status["CapBnd"], 16) == expected
     assert status["Seccomp"].strip() == "2"
+
+
+def test_stock_sandboxing_runs_as_on_a_vm_or_is_relaxed_and_recorded(container: Any) -> None:
+    """PrivateUsers= works (CAP_SETFCAP and the namespace calls); what this host refuses is found and relaxed."""
+    code, out, _ = run(
+        container, "systemd-run", "--wait", "--quiet", "-p", "PrivateUsers=yes", "-p", "User=nobody", "true"
+    )
+    assert code == 0, out
+    code, out, _ = run(container, "unshare", "--user", "--map-root-user", "id", "-u")
+    assert (code, out) == (0, "0")
+    record = json.loads(run(container, "cat", recipe.SANDBOX_RECORD)[1])
+    assert record["relax"] is True
+    directives = record["directives"]
+    assert directives["PrivateUsers"]["state"] == "works"
+    assert all(d["state"] != "unknown" for d in directives.values()), directives
+    relaxed = sorted(name for name, d in directives.items() if d["relaxed"])
+    drop_in = run(container, "cat", "/run/systemd/system/service.d/50-labtool-sandbox.conf")[1] if relaxed else ""
+    for name in relaxed:
+        assert directives[name]["state"] == "failed" and directives[name]["status"] >= 200
+        assert f"\n{name}=" in drop_in
+    # A unit asking for a directive that failed in the probe now starts (BindReadOnlyPaths= as haproxy has it).
+    for name in relaxed:
+        value = directives[name]["value"]
+        code, out, _ = run(container, "systemd-run", "--wait", "--quiet", "-p", f"{name}={value}", "true")
+        assert code == 0, f"{name}: {out}"
+
+
+def test_the_container_has_ipv6_loopback_and_the_rooms_unique_local_prefix(container: Any) -> None:
+    code, out, _ = run(container, "ip", "-6", "-o", "addr", "show")
+    assert code == 0
+    assert " ::1/128 " in out and " fe80:" in out and " fd6c:6162:" in out
+
+
+def test_the_package_lists_are_there_as_on_a_freshly_installed_debian(container: Any) -> None:
+    code, out, _ = run(container, "apt-cache", "policy", "redis-server")
+    assert code == 0 and "Candidate: (none)" not in out and "Candidate:" in out, out
 
 
 def test_systemd_boots_all_the_way(container: Any) -> None:

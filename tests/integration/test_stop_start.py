@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from labtool.images import docker_image
-from tests.integration.rooms import LiveRoom
+from tests.integration.rooms import LiveRoom, rename_only_room
 
 pytestmark = [pytest.mark.docker, pytest.mark.vagrant]
 
@@ -38,9 +38,7 @@ def room(built_images: str) -> Iterator[LiveRoom]:
     live = LiveRoom(ROOM, {"LABTOOL_PROJECT": str(project)})
     made = live.labtool("init", str(project))
     assert made.returncode == 0, made.stderr
-    (project / "inventories" / "default").rename(project / "inventories" / ROOM)
-    settings = project / "inventories" / ROOM / "labtool.yml"
-    settings.write_text(settings.read_text().replace("index: 10", f"index: {NETWORK_INDEX}"))
+    rename_only_room(project, ROOM, NETWORK_INDEX)
     live.labtool("down", ROOM, "--yes")  # machines left over from an interrupted run
     try:
         live.first_up = live.labtool("up", ROOM, "--json")

@@ -81,12 +81,16 @@ def test_drift_on_one_machine_is_named_exactly_and_re_provisioning_removes_it(ru
         f"file:{MANAGED_FILE}",
         "service-running:ssh.service",
         "file:/run/sshd",  # sshd's runtime directory goes with the service
-        "port:tcp 0.0.0.0:22",
-        "port:tcp [::]:22",
+        "port:tcp any-ipv4:22",  # sshd's wildcard listeners, named per family
+        "port:tcp any-ipv6:22",
         f"package:{PACKAGE}",
     }
     assert drift["service-running:ssh.service"] == ("running", None)
     assert drift[f"package:{PACKAGE}"][1] == "3.0.0-drift"
+    explained = {d["item"]: d for d in report["seats"][0]["drift"]}
+    assert "# edited by hand" in "\n".join(explained[f"file:{MANAGED_FILE}"]["details"])
+    assert all(d["repair"] for d in explained.values())
+    assert "--container" in explained["service-running:ssh.service"]["repair"]
     failed = {c["name"] for m in report["machines"] if m["machine"] == CONTAINER for c in m["cases"]}
     assert "test_service_enabled_and_running[ssh]" in failed
 

@@ -7,7 +7,6 @@ brought up once for the module and always taken down.
 from __future__ import annotations
 
 import os
-import re
 import shlex
 import shutil
 import stat
@@ -23,7 +22,7 @@ import yaml
 from labtool.backends import known_hosts
 from labtool.images import vagrant_box
 from labtool.settings import Settings
-from tests.integration.rooms import run_labtool
+from tests.integration.rooms import rename_only_room, run_labtool
 
 pytestmark = [pytest.mark.docker, pytest.mark.vagrant]
 
@@ -50,9 +49,7 @@ def state_dir(built_images: str, settings: Settings) -> Iterator[Path]:
         check=False,
     )
     assert made.returncode == 0, made.stderr
-    (PROJECT / "inventories" / "default").rename(PROJECT / "inventories" / ROOM)
-    settings_file = PROJECT / "inventories" / ROOM / "labtool.yml"
-    settings_file.write_text(re.sub(r"index: \d+", f"index: {NETWORK_INDEX}", settings_file.read_text()))
+    rename_only_room(PROJECT, ROOM, NETWORK_INDEX)
     try:
         up = labtool("up", ROOM)
         log = settings.rooms_state_dir / ROOM / "logs" / f"{VM}.log"

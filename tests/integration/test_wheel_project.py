@@ -12,8 +12,6 @@ the checkout: roles in the style of public ones (OS-family include_vars,
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 import sysconfig
@@ -24,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.rooms import problems
+from tests.integration.rooms import brought_down_around, copy_example, labtool_in_project, problems
 
 pytestmark = [pytest.mark.docker, pytest.mark.vagrant]
 REPO = Path(__file__).resolve().parents[2]
@@ -43,15 +41,7 @@ class Installed:
         self.project = project
 
     def labtool(self, *args: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(self.venv / "bin" / "labtool"), *args],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-            cwd=self.project,  # found as the project above the working directory, as git finds .git
-            env={k: v for k, v in os.environ.items() if k not in ("LABTOOL_ROOMS_DIR", "LABTOOL_PROJECT")},
-        )
+        return labtool_in_project(self.project, *args, program=(str(self.venv / "bin" / "labtool"),), timeout=timeout)
 
     def verify(self) -> dict[str, Any]:
         result = self.labtool("verify", ROOM, "--json")
@@ -93,22 +83,11 @@ def fresh_venv(directory: Path, wheel: Path) -> Path:
 def installed(built_images: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     work = tmp_path_factory.mktemp("wheel")
     venv = fresh_venv(work / "venv", build_wheel(work / "dist"))
-    # One path for every session (outside the checkout): a room's state names its directory, and
-    # the `down` of leftovers from an interrupted run must come from the same room to be allowed.
     project = Path(tempfile.gettempdir()) / "labtool-wheel-course"
-    shutil.rmtree(project, ignore_errors=True)
-    shutil.copytree(REPO / "examples" / "cache", project)
-    room = project / "inventories" / ROOM
-    (project / "inventories" / "default").rename(room)
-    settings = room / "labtool.yml"
-    settings.write_text(settings.read_text().replace("index: 30", f"index: {NETWORK_INDEX}"))
+    copy_example("cache", project, ROOM, NETWORK_INDEX)
     lab = Installed(venv, project)
-    lab.labtool("down", ROOM, "--yes")  # machines left over from an interrupted run
-    try:
+    with brought_down_around(lab.labtool, ROOM):
         yield lab
-    finally:
-        result = lab.labtool("down", ROOM, "--yes")
-        assert result.returncode == 0, result.stderr
 
 
 def test_the_wheel_carries_the_tool_and_not_the_checkout(installed: Installed) -> None:

@@ -64,7 +64,8 @@ BAD_ROOMS = [
             " set it to a number above 0, e.g. 0.5 or 2",
             'inventories/demo/labtool.yml: container.memory_mib: "64" is not a whole number;'
             " set it to a whole number of 128 or more",
-            "inventories/demo/labtool.yml: container.swap: unknown key; remove it (known: cpus, memory_mib)",
+            "inventories/demo/labtool.yml: container.swap: unknown key;"
+            " remove it (known: cpus, memory_mib, relax_sandboxing)",
             "inventories/demo/labtool.yml: network.index: 300 is above 254; set it to a whole number from 1 to 254",
             "inventories/demo/labtool.yml: netwrk: unknown section; did you mean network?",
         ],
@@ -264,6 +265,27 @@ def test_bad_room_reports_every_problem(rooms: Path, files: dict[str, str], prob
     assert HINT_FIX in caught.value.hint
 
 
+def test_a_room_may_not_say_how_its_machines_are_reached(rooms: Path) -> None:
+    """Each of these could point the playbook (run with become) at the labtool host or past the lab machines."""
+    owned = [
+        "ansible_host",
+        "ansible_connection",
+        "ansible_ssh_common_args",
+        "ansible_scp_extra_args",
+        "ansible_sftp_extra_args",
+        "ansible_paramiko_proxy_command",
+        "ansible_docker_extra_args",
+        "mitogen_via",
+    ]
+    host_vars = "".join(f"{name}: x\n" for name in owned) + "ansible_python_interpreter: /usr/bin/python3\n"
+    write(rooms, demo(more={"demo/host_vars/seat01-vm.yml": host_vars}))
+    with pytest.raises(RoomError) as caught:
+        config.load(rooms, "demo", REFERENCE)
+    (problem,) = caught.value.problems
+    assert problem.startswith(f"inventories/demo/hosts.yml: host seat01-vm: sets {', '.join(sorted(owned))};")
+    assert "ansible_python_interpreter" not in problem  # what runs on the machine itself is the course's to say
+
+
 @pytest.mark.parametrize("room", ["ini-range", "yaml-range"])
 def test_host_ranges_load_in_ini_and_yaml(room: str) -> None:
     loaded = config.load(FIXTURES, room, REFERENCE)
@@ -328,6 +350,37 @@ def test_missing_room_lists_the_rooms_that_exist(rooms: Path) -> None:
 def test_missing_room_when_there_are_none(rooms: Path) -> None:
     with pytest.raises(RoomError, match=r"there are no rooms in inventories yet"):
         config.load(rooms, "default", REFERENCE)
+
+
+def test_a_room_sharing_a_name_or_an_index_with_another_projects_room_on_this_host_is_refused(
+    rooms: Path, tmp_path: Path
+) -> None:
+    """Names and indexes name things host-wide (containers, domains, networks): both rooms are named."""
+    other = tmp_path / "other" / "inventories" / "demo"
+    write(other.parent, demo())  # the same name, and index 20 too
+    write(rooms, demo())
+    with pytest.raises(RoomError) as caught:
+        config.load(rooms, "demo", REFERENCE, {"demo": other})
+    name_clash, index_clash = caught.value.problems
+    assert name_clash.startswith(
+        "inventories/demo: room name 'demo' is already used on this host by other/inventories/demo:"
+    )
+    assert "`labtool down demo` in its lab project" in name_clash
+    assert index_clash.startswith("inventories/demo/labtool.yml: network.index: 20 is also used by room demo (")
+    assert "(other/inventories/demo/labtool.yml)" in index_clash and "e.g. 10" in index_clash
+    # The room itself, as the host knows it, is no clash; another name on another index is none either.
+    assert config.load(rooms, "demo", REFERENCE, {"demo": rooms / "demo"}).name == "demo"
+    write(other.parent, {"demo/labtool.yml": "network:\n  index: 21\n"})
+    assert config.load(rooms, "demo", REFERENCE, {"net101": other}).networks.index == 20
+
+
+def test_a_new_room_takes_an_index_no_room_on_this_host_uses(rooms: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other" / "inventories" / "default"
+    write(other.parent, {"default/labtool.yml": "network:\n  index: 10\n"})
+    made = config.new_room(rooms, "net101", 1, host_rooms={"default": other})
+    assert config.read_settings_data(made / "labtool.yml")["network"]["index"] == 11
+    with pytest.raises(RoomError, match="room name 'default' is already used on this host"):
+        config.new_room(rooms, "default", 1, host_rooms={"default": other})
 
 
 def test_invalid_room_name_is_refused_before_touching_the_disk(rooms: Path) -> None:

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import tarfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -73,4 +74,57 @@ def test_a_failed_install_keeps_the_roles_installed_before(tmp_path: Path) -> No
     with pytest.raises(Exception):  # noqa: B017 - ansible-galaxy's failure, whatever its wording
         requirements.install(project)
     assert (project.installed_roles_dir / "cache" / "tasks" / "main.yml").is_file()
-    assert sorted(p.name for p in project.installed_roles_dir.parent.iterdir()) == ["roles"]
+    assert sorted(p.name for p in project.installed_roles_dir.parent.iterdir()) == ["roles", requirements.LOCK_FILE]
+
+
+@pytest.mark.parametrize("name", ["../../escaped", "/tmp/escaped", "..", ".hidden", "a/b", "-x"])
+def test_a_name_that_is_not_a_role_name_is_refused_and_nothing_is_written(tmp_path: Path, name: str) -> None:
+    vendored_role(tmp_path / "vendor" / "cache")
+    spec = f"---\n- src: {tmp_path}/vendor/cache\n  name: '{name}'\n"
+    project = small_project(tmp_path / "p", {"requirements.yml": spec})
+    with pytest.raises(RequirementsError) as caught:
+        requirements.install(project)
+    assert f"name {name!r} is not a role name" in caught.value.message
+    assert not project.installed_roles_dir.parent.exists()
+    assert not (tmp_path / "escaped").exists() and not Path("/tmp/escaped").exists()
+
+
+def test_two_entries_with_one_name_are_refused(tmp_path: Path) -> None:
+    vendored_role(tmp_path / "a" / "cache")
+    vendored_role(tmp_path / "b" / "cache")
+    spec = f"---\n- src: {tmp_path}/a/cache\n- src: {tmp_path}/b/cache\n"
+    with pytest.raises(RequirementsError, match="role 'cache' is named by 2 entries"):
+        requirements.install(small_project(tmp_path / "p", {"requirements.yml": spec}))
+
+
+def test_a_link_in_a_source_is_installed_as_a_link_and_its_target_counts_as_a_change(tmp_path: Path) -> None:
+    source = vendored_role(tmp_path / "vendor" / "cache")
+    (tmp_path / "secret").write_text("of the labtool host\n")
+    (source / "files").mkdir()
+    (source / "files" / "motd").symlink_to(tmp_path / "secret")
+    project = small_project(tmp_path / "p", {"requirements.yml": f"---\n- src: {source}\n"})
+    assert requirements.install(project) == ["cache"]
+    installed = project.installed_roles_dir / "cache" / "files" / "motd"
+    assert installed.is_symlink() and installed.readlink() == tmp_path / "secret"
+    assert requirements.install(project) == []
+    (source / "files" / "motd").unlink()
+    (source / "files" / "motd").symlink_to("elsewhere")
+    assert requirements.install(project) == ["cache"]
+
+
+def test_an_install_waits_for_a_provisioning_run_of_the_same_course(tmp_path: Path) -> None:
+    vendored_role(tmp_path / "vendor" / "cache")
+    project = small_project(tmp_path / "p", {"requirements.yml": f"---\n- src: {tmp_path}/vendor/cache\n"})
+    waited = threading.Event()
+    installed: list[list[str]] = []
+
+    def install() -> None:
+        installed.append(requirements.install(project, on_wait=lambda _: waited.set()))
+
+    with requirements.in_use(project):
+        worker = threading.Thread(target=install)
+        worker.start()
+        assert waited.wait(30), "the install did not say it waits"
+        assert installed == [] and not project.installed_roles_dir.exists()
+    worker.join(30)
+    assert installed == [["cache"]]

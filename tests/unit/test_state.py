@@ -3,6 +3,8 @@ import os
 import shutil
 import stat
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -56,6 +58,19 @@ def test_a_room_name_belongs_to_one_room_directory_while_that_directory_exists(t
     shutil.rmtree(theirs)  # the other project is gone: its name is free again
     state.claim(directory, mine)
     state.check_claim(directory, mine)
+
+
+def test_the_rooms_a_host_knows_are_those_whose_directories_still_exist(tmp_path: Path) -> None:
+    rooms_state = tmp_path / "state"
+    assert state.known_rooms(rooms_state) == {}
+    kept, gone = tmp_path / "a" / "default", tmp_path / "b" / "net101"
+    for room in (kept, gone):
+        room.mkdir(parents=True)
+        (room / "labtool.yml").write_text("network: {index: 10}\n")
+        state.claim(rooms_state / room.name, room)
+    (rooms_state / "half-made").mkdir()  # state without an owner: no room to count
+    shutil.rmtree(gone)
+    assert state.known_rooms(rooms_state) == {"default": kept}
 
 
 def test_atomic_write_sets_the_mode_it_is_given(tmp_path: Path) -> None:
@@ -128,6 +143,31 @@ def test_a_second_up_is_refused_at_once_naming_the_holders_pid_and_command(tmp_p
         "the second fails at once, before planning: `room 'R' is locked by pid N (labtool up R)`",
         "wait for the first, or stop it (`kill N`)",
     )
+
+
+def test_a_lock_waited_for_while_its_holder_removes_the_room_locks_the_room_anew(tmp_path: Path) -> None:
+    """`down` removes the state directory, lock file included, before it lets go: whoever waited on the old
+    file must hold the lock of the directory as it is now, or a third process would get the room too."""
+    room = tmp_path / "room"
+    second_holds, let_go = threading.Event(), threading.Event()
+
+    def second() -> None:
+        with state.locked(room, "room 'r'", wait=20):
+            second_holds.set()
+            let_go.wait(20)
+
+    with state.locked(room, "room 'r'"):
+        waiter = threading.Thread(target=second)
+        waiter.start()
+        time.sleep(0.5)  # it has opened the lock file and waits on it
+        shutil.rmtree(room)
+    try:
+        assert second_holds.wait(20)
+        with pytest.raises(state.BusyError), state.locked(room, "room 'r'"):
+            pass
+    finally:
+        let_go.set()
+        waiter.join(20)
 
 
 def test_two_rooms_are_locked_independently(tmp_path: Path) -> None:

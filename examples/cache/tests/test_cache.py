@@ -76,20 +76,9 @@ def test_extra_settings_file_is_applied(host: Any, redis_vars: dict[str, Any]) -
     assert redis_cli(host, redis_vars, "CONFIG", "GET", "bind").splitlines()[1] == redis_vars["redis_bind_interface"]
 
 
-def test_systemd_drop_in_is_in_effect(host: Any, redis_vars: dict[str, Any]) -> None:
-    drop_in = host.file(redis_vars["redis_systemd_dropin_path"])
-    assert drop_in.is_file
-    assert drop_in.user == "root"
-    assert drop_in.group == "root"
-    assert drop_in.mode == 0o644
-    overrides = redis_vars["redis_systemd_overrides"]
-    lines = drop_in.content_string.splitlines()
-    for key, value in overrides.items():
-        assert f"{key}={value}" in lines
-    # systemd loaded the drop-in, and the unit runs with its settings.
-    properties = ",".join(["DropInPaths", *overrides])
-    shown = host.check_output("systemctl show --property=%s %s", properties, redis_vars["redis_daemon"]).splitlines()
-    drop_in_paths = next(line for line in shown if line.startswith("DropInPaths="))
-    assert redis_vars["redis_systemd_dropin_path"] in drop_in_paths.split("=", 1)[1].split()
-    for key, value in overrides.items():
-        assert f"{key}={value}" in shown
+def test_the_unit_runs_as_debian_ships_it(host: Any, redis_vars: dict[str, Any]) -> None:
+    # The course writes no drop-in: the unit's own sandboxing (PrivateUsers=, ProtectSystem=strict, ...)
+    # is what runs. (A lab container's host may lack one of them; labtool's relaxing lives under /run.)
+    shown = host.check_output("systemctl show --property=DropInPaths --value %s", redis_vars["redis_daemon"])
+    assert not [path for path in shown.split() if path.startswith("/etc/")]
+    assert host.service(redis_vars["redis_daemon"]).is_running

@@ -10,6 +10,10 @@ here=$(dirname "$(readlink -f "$0")")
 rm -f "$rootfs/var/lib/dbus/machine-id" "$rootfs"/etc/ssh/ssh_host_*
 install -m 0644 "$here/labtool-ssh-host-keys.service" "$rootfs/etc/systemd/system/"
 chroot "$rootfs" systemctl enable labtool-ssh-host-keys.service >/dev/null 2>&1
+# Lab containers find at boot which sandboxing directives this host cannot give them (a VM skips it).
+install -D -m 0755 "$here/labtool-sandbox-probe" "$rootfs/usr/lib/labtool/sandbox-probe"
+install -m 0644 "$here/labtool-sandbox-probe.service" "$rootfs/etc/systemd/system/"
+chroot "$rootfs" systemctl enable labtool-sandbox-probe.service >/dev/null 2>&1
 # One ed25519 host key: an RSA key took 28 s to generate at first boot under TCG.
 printf 'HostKey /etc/ssh/ssh_host_ed25519_key\n' > "$rootfs/etc/ssh/sshd_config.d/labtool-host-key.conf"
 # The ext4 scrub reaper and timer cost 32 s of a TCG boot; lab disks are thrown away, not scrubbed.
@@ -22,6 +26,10 @@ chroot "$rootfs" useradd --create-home --shell /bin/bash --uid 1000 --user-group
 printf '%s ALL=(ALL) NOPASSWD: ALL\n' "$user" > "$rootfs/etc/sudoers.d/$user"
 chmod 0440 "$rootfs/etc/sudoers.d/$user"
 
-# Lists are refreshed by the roles; shipping them only makes the images bigger and stale.
-chroot "$rootfs" apt-get clean
-rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/log/*.log "$rootfs"/var/cache/debconf/*-old
+# The package lists, as a Debian machine installed the usual way has them: roles that install with
+# `cache_valid_time` (most public ones) then find lists whose age is their real age. apt reads http_proxy
+# from the environment (the host's apt cache, when it runs).
+# apt's binary caches stay too: built here once, not at every machine's first apt run (a minute under TCG).
+chroot "$rootfs" apt-get update -q
+rm -f "$rootfs"/var/cache/apt/archives/*.deb
+rm -rf "$rootfs"/var/log/*.log "$rootfs"/var/cache/debconf/*-old

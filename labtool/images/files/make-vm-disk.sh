@@ -30,12 +30,16 @@ printf '%s\n' virtio_pci virtio_blk virtio_scsi virtio_net ext4 > "$mnt/usr/shar
 chroot "$mnt" apt-get update -q
 DEBIAN_FRONTEND=noninteractive chroot "$mnt" apt-get install -y -q --no-install-recommends "${boot_packages[@]}"
 chroot "$mnt" apt-get clean
-# The tree's own package lists come back: none from the base tree (small images), a baked tree's
-# as its container has them, so a baked VM converges without an `apt-get update` (list parsing
-# takes a minute of emulated CPU under TCG, and every seat would ask the mirror again).
+# The tree's own package lists come back, as its container has them, with apt's source cache built from
+# them: a VM's roles find the lists a Debian machine has, and no seat parses them again (list parsing
+# takes a minute of emulated CPU under TCG) or asks the mirror again.
 rm -rf "$mnt"/var/lib/apt/lists/*
 if [ -d "$rootfs/var/lib/apt/lists" ]; then cp -a "$rootfs/var/lib/apt/lists/." "$mnt/var/lib/apt/lists/"; fi
+if [ -f "$rootfs/var/cache/apt/srcpkgcache.bin" ]; then cp -a "$rootfs/var/cache/apt/srcpkgcache.bin" "$mnt/var/cache/apt/"; fi
 chroot "$mnt" dpkg-query -W -f '${db:Status-Abbrev} ${Package} ${Version}\n' > "$manifest"
+# Every packaged file's digest, recorded in the disk's own filesystem (size, mtime, ctime and inode as
+# the VM will see them): a VM's verify then hashes only what changed since, not the whole system.
+if [ -n "${LABTOOL_COLLECTOR:-}" ]; then chroot "$mnt" python3 - '{"prime": true}' < "$LABTOOL_COLLECTOR" > /dev/null; fi
 cp -a "$rootfs/etc/resolv.conf" "$mnt/etc/resolv.conf"
 umount "$mnt/dev" "$mnt/sys" "$mnt/proc"
 

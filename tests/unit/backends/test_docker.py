@@ -39,8 +39,16 @@ class FakeContainer:
 
 
 class FakeNetwork:
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, attrs: dict[str, Any] | None = None) -> None:
         self.name = name
+        self.attrs = attrs or {}
+        self.removed = False
+
+    def reload(self) -> None:
+        pass
+
+    def remove(self) -> None:
+        self.removed = True
 
 
 class FakeClient:
@@ -48,6 +56,7 @@ class FakeClient:
         self.containers_made: list[dict[str, Any]] = []
         self.existing: list[FakeContainer] = []
         self.networks_made: list[str] = []
+        self.network_options: dict[str, dict[str, Any]] = {}
         client = self
 
         class Containers:
@@ -64,10 +73,15 @@ class FakeClient:
         class Networks:
             def list(self, names: list[str]) -> list[Any]:
                 # Docker's name filter matches part of a name, as the real engine's does.
-                return [FakeNetwork(n) for n in client.networks_made if any(wanted in n for wanted in names)]
+                return [
+                    FakeNetwork(n, {"EnableIPv6": client.network_options.get(n, {}).get("enable_ipv6", False)})
+                    for n in client.networks_made
+                    if any(wanted in n for wanted in names)
+                ]
 
             def create(self, name: str, **options: Any) -> None:
                 client.networks_made.append(name)
+                client.network_options[name] = options
 
         self.containers, self.networks = Containers(), Networks()
 
@@ -107,6 +121,24 @@ def test_bring_up_creates_an_unprivileged_systemd_container_with_the_rooms_limit
     assert "no-new-privileges" not in made["security_opt"]
     assert made["volumes"] == {"/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "ro"}}
     assert backend.observe(ROOM)["s2-ct"].address == "10.213.42.2"
+
+
+def test_the_rooms_network_carries_ipv6_with_a_unique_local_prefix(backend: DockerBackend, fake: FakeClient) -> None:
+    backend.bring_up(ROOM, [ROOM.seats[0].container])
+    options = fake.network_options["labtool-demo"]
+    assert options["enable_ipv6"] is True
+    subnets = [pool["Subnet"] for pool in options["ipam"]["Config"]]
+    assert subnets == ["10.213.42.0/24", "fd6c:6162:2a::/64"]
+    backend.bring_up(ROOM, [ROOM.seats[1].container])
+    assert fake.networks_made == ["labtool-demo"]  # made once
+
+
+def test_the_probe_relaxes_sandboxing_unless_the_room_says_not_to(backend: DockerBackend, fake: FakeClient) -> None:
+    backend.bring_up(ROOM, [ROOM.seats[0].container])
+    assert fake.containers_made[0]["environment"] == {"LABTOOL_SANDBOX_RELAX": "on"}
+    strict = dataclasses.replace(ROOM, container=dataclasses.replace(ROOM.container, relax_sandboxing=False))
+    backend.bring_up(strict, [strict.seats[1].container])
+    assert fake.containers_made[1]["environment"] == {"LABTOOL_SANDBOX_RELAX": "off"}
 
 
 def test_bring_up_starts_a_stopped_container_instead_of_making_another(
@@ -230,4 +262,4 @@ def test_the_rooms_network_is_found_by_its_exact_name(backend: DockerBackend, fa
     assert backend.describe_room_resources(ROOM) == []
     backend.bring_up(ROOM, [ROOM.seats[0].container])
     assert fake.networks_made == ["labtool-demo2", "labtool-demo"]
-    assert backend.describe_room_resources(ROOM) == ["Docker network labtool-demo (10.213.42.0/24)"]
+    assert backend.describe_room_resources(ROOM) == ["Docker network labtool-demo (10.213.42.0/24, fd6c:6162:2a::/64)"]

@@ -66,7 +66,7 @@ def one_seat(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Room, dic
     monkeypatch.setattr(bake, "images_for", lambda settings_, key: pair.base("base1"))
     monkeypatch.setattr(up_cli, "provision_key", lambda room: "key1")
     monkeypatch.setattr(lab_module, "provision_key", lambda room: "key1")
-    monkeypatch.setattr(requirements, "install", lambda project: [])
+    monkeypatch.setattr(requirements, "install", lambda project, on_wait=None: [])
     monkeypatch.setattr(accel, "detect", lambda setting: Accel("kvm", None, "test"))
     disks = {kind: Disk(Path("/srv"), 500 * GIB, 1) for kind in Kind}
     monkeypatch.setattr(capacity, "read_free", lambda: HostFree(64 * GIB, disks))

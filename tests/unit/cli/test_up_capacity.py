@@ -43,7 +43,7 @@ def backends(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[Kind, Fake
     )
     monkeypatch.setattr(bake, "images_for", lambda settings_, key: pair.base("base1"))
     monkeypatch.setattr(up_cli, "provision_key", lambda room: "key1")
-    monkeypatch.setattr(requirements, "install", lambda project: [])
+    monkeypatch.setattr(requirements, "install", lambda project, on_wait=None: [])
     monkeypatch.setattr(accel, "detect", lambda setting: Accel("kvm", None, "test"))
     monkeypatch.setattr(lab_module, "provision", fake_provision)
     monkeypatch.setattr(lab_module, "provision_key", lambda room: "key1")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
-from labtool.images import docker_image
+from labtool.errors import LabtoolError
+from labtool.images import docker_image, seccomp
 
 SCENARIO = Path(__file__).resolve().parents[3] / "molecule" / "docker"
 # Keys with which a scenario platform could run its container otherwise than labtool does.
@@ -27,11 +30,23 @@ RUN_KEYS = {
     "command",
     "override_command",
     "stop_signal",
+    "pids_limit",
+    "env",
 }
 
 
-def test_capabilities_are_all_dropped_and_a_documented_few_given_back() -> None:
-    options = docker_image.RUN_OPTIONS
+@pytest.fixture
+def docker_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A stand-in for Docker's default seccomp profile (the real one is a Debian package's file)."""
+    profile = tmp_path / "default.json"
+    rules = [{"names": ["read", "write"], "action": "SCMP_ACT_ALLOW"}]
+    profile.write_text(json.dumps({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": rules}))
+    monkeypatch.setattr(seccomp, "DOCKER_DEFAULT", profile)
+    return profile
+
+
+def test_capabilities_are_all_dropped_and_a_documented_few_given_back(docker_default: Path) -> None:
+    options = docker_image.run_options()
     assert options["privileged"] is False
     assert options["cap_drop"] == ["ALL"]
     assert options["cap_add"] == list(docker_image.CAPABILITIES)
@@ -44,16 +59,36 @@ def test_capabilities_are_all_dropped_and_a_documented_few_given_back() -> None:
     assert not {"SYS_ADMIN", "SYS_MODULE", "SYS_PTRACE", "NET_ADMIN", "SYS_RAWIO"} & set(docker_image.CAPABILITIES)
 
 
-def test_the_ansible_form_says_the_same_as_the_sdk_form() -> None:
-    assert docker_image.ansible_options() == {
+def test_the_ansible_form_says_the_same_as_the_sdk_form(docker_default: Path) -> None:
+    assert docker_image.ansible_options(relax_sandboxing=False) == {
         "tmpfs": ["/run:rw,mode=755", "/run/lock:rw", "/tmp:rw"],
         "volumes": ["/sys/fs/cgroup:/sys/fs/cgroup:ro"],
         "stop_signal": "SIGRTMIN+3",
         "privileged": False,
         "cap_drop": ["ALL"],
         "capabilities": list(docker_image.CAPABILITIES),
-        "security_opts": list(docker_image.SECURITY_OPT),
+        "security_opts": [seccomp.security_opt(docker_default)],
+        "pids_limit": 4096,
+        "env": {"LABTOOL_SANDBOX_RELAX": "off"},
     }
+
+
+def test_the_seccomp_profile_is_dockers_default_plus_the_namespace_calls(docker_default: Path) -> None:
+    (option,) = docker_image.run_options()["security_opt"]
+    profile = json.loads(option.removeprefix("seccomp="))
+    base = json.loads(docker_default.read_text())
+    assert profile["defaultAction"] == base["defaultAction"]
+    assert profile["syscalls"][:-1] == base["syscalls"]
+    added = profile["syscalls"][-1]
+    assert added["action"] == "SCMP_ACT_ALLOW" and set(added["names"]) == set(seccomp.NAMESPACE_CALLS)
+    # What would reach past the container stays Docker's to refuse.
+    assert not {"bpf", "perf_event_open", "syslog", "keyctl", "init_module", "kexec_load"} & set(added["names"])
+
+
+def test_a_missing_default_profile_says_which_package_brings_it(tmp_path: Path) -> None:
+    with pytest.raises(LabtoolError) as raised:
+        seccomp.profile(tmp_path / "nothing.json")
+    assert seccomp.DOCKER_DEFAULT_PACKAGE in raised.value.hint
 
 
 def _container_task(playbook: list[dict[str, Any]]) -> dict[str, Any]:
@@ -61,7 +96,7 @@ def _container_task(playbook: list[dict[str, Any]]) -> dict[str, Any]:
     return dict(task["community.docker.docker_container"])
 
 
-def test_molecules_docker_scenario_runs_its_container_with_labtools_options() -> None:
+def test_molecules_docker_scenario_runs_its_container_with_labtools_options(docker_default: Path) -> None:
     scenario = yaml.safe_load((SCENARIO / "molecule.yml").read_text())
     assert scenario["provisioner"]["playbooks"]["create"] == "create.yml"
     for platform in scenario["platforms"]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import json
 import os
 from pathlib import Path
 from types import ModuleType
@@ -19,6 +21,12 @@ def collector() -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(autouse=True)
+def _fresh_dpkg_status(collector: ModuleType) -> None:
+    """The collector reads dpkg's status once per run; each test is a run of its own."""
+    collector.dpkg_status.cache_clear()
 
 
 PAGE = """<!doctype html><html><head><title>Lab notes</title></head><body>
@@ -115,29 +123,74 @@ def test_no_packages_means_no_conffiles(collector: ModuleType) -> None:
     assert collector.parse_conffiles("ii base-passwd\n\nii bash\n\n") == {}
 
 
-# `dpkg --verify` as Debian 12's dpkg 1.21 prints it: nine flags, the conffile mark, the path.
-VERIFY = """\
-??5?????? c /etc/sudoers
-missing   c /etc/debuginfod/elfutils.urls
-??5??????   /usr/lib/python3/dist-packages/some module/__init__.py
-missing     /usr/share/doc/x/changelog.gz
-missing     /etc/unreadable (Permission denied)
-"""
+@pytest.fixture
+def dpkg_db(collector: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A package database of three packages on files under tmp_path; dpkg-query answers from it."""
+    info = tmp_path / "info"
+    info.mkdir()
+    files = {"plain": b"one\n", "changed": b"two\n", "gone": b"three\n", "sh": b"dash\n", "sh.distrib": b"dash\n"}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    (tmp_path / "conf").write_text("setting = 1\n")
+
+    def md5(data: bytes) -> str:
+        return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+    def line(name: str, data: bytes) -> str:
+        return f"{md5(data)}  {str(tmp_path / name)[1:]}\n"
+
+    (info / "tool.md5sums").write_text(line("plain", b"one\n") + line("changed", b"TWO\n") + line("gone", b"three\n"))
+    (info / "libx:amd64.md5sums").write_text(line("sh", b"bash\n"))  # diverted by dash: its file is sh.distrib
+    (info / "removed.md5sums").write_text(line("plain", b"other\n"))  # config-files only: not verified
+    (tmp_path / "diversions").write_text(f"{tmp_path / 'sh'}\n{tmp_path / 'sh.distrib'}\ndash\n")
+    (tmp_path / "gone").unlink()
+    shipped = md5(b"setting = 0\n")  # the conffile as shipped: the machine's copy differs
+    listing = (
+        f"ii tool\n {tmp_path / 'conf'} {shipped}\n {tmp_path / 'old'} {md5(b'x')} obsolete\n"
+        "ii libx:amd64\nrc removed\n"
+    )
+    monkeypatch.setattr(collector, "DPKG_INFO", info)
+    monkeypatch.setattr(collector, "DIVERSIONS", tmp_path / "diversions")
+    monkeypatch.setattr(collector, "DIGEST_CACHE", tmp_path / "cache" / "digests.json")
+    monkeypatch.setattr(collector, "run", lambda *argv, ok_codes=(0,): listing)
+    return tmp_path
 
 
-def test_modified_package_files_are_parsed_from_dpkg_verify(collector: ModuleType) -> None:
-    assert collector.parse_verify(VERIFY) == {
-        "/etc/sudoers": "??5?????? c",
-        "/etc/debuginfod/elfutils.urls": "missing   c",
-        "/usr/lib/python3/dist-packages/some module/__init__.py": "??5??????  ",
-        "/usr/share/doc/x/changelog.gz": "missing    ",
-        "/etc/unreadable (Permission denied)": "missing    ",
+def test_modified_package_files_are_found_as_dpkg_verify_finds_them(collector: ModuleType, dpkg_db: Path) -> None:
+    # The flags as Debian 12's dpkg 1.21 prints them: nine characters, the conffile mark.
+    assert collector.dpkg_modified() == {
+        f"dpkg-modified:{dpkg_db / 'changed'}": "??5??????  ",
+        f"dpkg-modified:{dpkg_db / 'gone'}": "missing    ",
+        f"dpkg-modified:{dpkg_db / 'conf'}": "??5?????? c",
+        # libx's sh is diverted by dash to sh.distrib, which differs: dpkg names the file it checked.
+        f"dpkg-modified:{dpkg_db / 'sh.distrib'}": "??5??????  ",
     }
 
 
-def test_an_unmodified_system_has_no_modified_package_files(collector: ModuleType) -> None:
-    assert collector.parse_verify("") == {}
-    assert collector.parse_verify("\n") == {}
+def test_an_unchanged_file_is_not_read_again_and_a_changed_one_is(
+    collector: ModuleType, dpkg_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = collector.dpkg_modified()
+    read: list[str] = []
+    real_md5 = collector.file_md5
+
+    def counted_md5(path: str) -> str:
+        read.append(path)
+        return str(real_md5(path))
+
+    monkeypatch.setattr(collector, "file_md5", counted_md5)
+    assert collector.dpkg_modified() == first
+    assert read == []
+    (dpkg_db / "plain").write_bytes(b"edited\n")  # same size, new content: a new mtime and ctime
+    assert f"dpkg-modified:{dpkg_db / 'plain'}" in collector.dpkg_modified()
+    assert read == [str(dpkg_db / "plain")]
+
+
+def test_a_broken_digest_cache_is_only_slower(collector: ModuleType, dpkg_db: Path) -> None:
+    expected = collector.dpkg_modified()
+    collector.DIGEST_CACHE.write_text("{not json")
+    assert collector.dpkg_modified() == expected
+    assert json.loads(collector.DIGEST_CACHE.read_text())
 
 
 class FakeMachine:
@@ -190,7 +243,6 @@ def test_without_app_urls_the_app_is_left_alone(collector: ModuleType, machine: 
         "dpkg-modified",
         "service-enabled",
         "service-running",
-        "port",
         "user",
         "group",
         "system",
@@ -230,3 +282,82 @@ def test_compare_gets_only_the_system_items(collector: ModuleType, machine: Fake
     items = collector.collect({"files": [], "system_only": True, "fingerprint_url": "http://127.0.0.1/api/fingerprint"})
     assert machine.urls == []
     assert categories(items) == {"system"}
+
+
+SYSTEMCTL_CAT = """\
+# /lib/systemd/system/redis-server.service
+[Service]
+Type=notify
+PrivateUsers=true
+PrivateTmp=yes
+ProtectSystem=full
+
+# /run/systemd/system/service.d/50-labtool-sandbox.conf
+[Service]
+PrivateUsers=no
+
+# /lib/systemd/system/haproxy.service
+[Service]
+BindReadOnlyPaths=/dev/log:/var/lib/haproxy/dev/log
+
+# /etc/systemd/system/haproxy.service.d/local.conf
+[Service]
+PrivateTmp=no
+"""
+
+
+def test_unit_directives_are_read_per_unit_without_the_probes_own_drop_in(collector: ModuleType) -> None:
+    units = collector.unit_directives(SYSTEMCTL_CAT)
+    assert units["redis-server.service"] == {
+        "Type": "notify",
+        "PrivateUsers": "true",
+        "PrivateTmp": "yes",
+        "ProtectSystem": "full",
+    }
+    assert units["haproxy.service"] == {"BindReadOnlyPaths": "/dev/log:/var/lib/haproxy/dev/log", "PrivateTmp": "no"}
+
+
+def test_the_sandbox_items_name_each_directive_and_the_hosts_cause(
+    collector: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    record = tmp_path / "sandbox.json"
+    directives = {
+        "BindReadOnlyPaths": {"state": "failed", "effect": "mnt", "relaxed": True, "status": 226},
+        "PrivateTmp": {"state": "ignored", "effect": "mnt", "relaxed": False},
+        "PrivateUsers": {"state": "works", "effect": "user", "relaxed": False},
+    }
+    record.write_text(json.dumps({"relax": True, "directives": directives}))
+    monkeypatch.setattr(collector, "SANDBOX_RECORD", str(record))
+    listed = "redis-server.service loaded active running Redis\nhaproxy.service loaded active running\n"
+
+    def run(*argv: str, ok_codes: tuple[int, ...] = (0,)) -> str:
+        return listed if "list-units" in argv else SYSTEMCTL_CAT
+
+    monkeypatch.setattr(collector, "run", run)
+    items, reasons = collector.sandbox()
+    assert items == {
+        "sandbox:haproxy.service": "BindReadOnlyPaths= relaxed",
+        "sandbox:redis-server.service": "PrivateTmp= not in effect",
+    }
+    assert reasons["sandbox:haproxy.service"] == (
+        "this host gives a container no mount namespaces of its own (its root has no CAP_SYS_ADMIN): "
+        "BindReadOnlyPaths= relaxed for haproxy.service in the container"
+    )
+
+
+def test_a_machine_without_the_probes_record_has_no_sandbox_items(
+    collector: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(collector, "SANDBOX_RECORD", str(tmp_path / "none.json"))
+    assert collector.sandbox() == ({}, {})
+
+
+def test_a_file_that_may_hold_a_secret_is_never_sent(collector: ModuleType, tmp_path: Path) -> None:
+    secret, public = tmp_path / "secret", tmp_path / "public"
+    secret.write_text("password=hunter2\n")
+    secret.chmod(0o640)
+    public.write_text("listen 80;\n")
+    public.chmod(0o644)
+    assert collector.file_text(str(secret)) == {"state": "secret"}
+    assert collector.file_text(str(public)) == {"state": "text", "text": "listen 80;\n"}
+    assert collector.file_text(str(tmp_path / "gone")) == {"state": "absent"}

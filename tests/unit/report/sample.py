@@ -57,7 +57,17 @@ def expected(seat_name: str) -> tuple[Difference, ...]:
 
 
 DRIFT = (
-    Difference("file:/etc/nginx/nginx.conf", f"file 0644 root:root {DIGEST_VM}", f"file 0644 root:root {DIGEST_CT}"),
+    Difference(
+        "file:/etc/nginx/nginx.conf",
+        f"file 0644 root:root {DIGEST_VM}",
+        f"file 0644 root:root {DIGEST_CT}",
+        why="the container's copy differs from the VM's by 1 line",
+        details=("--- VM", "+++ container", "@@ -1 +1,2 @@", " user www-data;", "+worker_processes <64>;"),
+        repair=(
+            "no role manages /etc/nginx/nginx.conf, so provisioning leaves it: "
+            "`labtool reset default --seat seat02 --container` rebuilds the machine that strayed"
+        ),
+    ),
     Difference("package:curl", "7.88.1-10+deb12u8", None),
 )
 

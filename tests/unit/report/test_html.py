@@ -245,3 +245,15 @@ def test_check_names_titles_and_students_are_escaped() -> None:
     evil = dataclasses.replace(report.checks[0], student=EVIL)
     text = render(dataclasses.replace(report, checks=(evil,)))
     assert EVIL not in text and "&lt;script&gt;" in text
+
+
+def test_each_explained_drift_shows_its_cause_escaped_diff_and_repair() -> None:
+    page = render(sample_report())
+    section = page[page.index('<section id="drift-explanations">') :]
+    section = section[: section.index("</section>")]
+    assert "<dt>seat02: <code>file:/etc/nginx/nginx.conf</code></dt>" in section
+    assert "<pre>--- VM\n+++ container\n@@ -1 +1,2 @@\n user www-data;\n+worker_processes &lt;64&gt;;</pre>" in section
+    assert '<p class="repair">Repair: no role manages' in section
+    sections = ("parity-matrix", "drift-explanations", "expected-differences")
+    order = [page.index(f'id="{section}"') for section in sections]
+    assert order == sorted(order)

@@ -10,7 +10,14 @@ from labtool.parity.diff import Difference
 from labtool.report.markdown import render
 from tests.unit.report.sample import HOST_KERNEL, passing, sample_report
 
-HEADINGS = ["# labtool report: room `default`", "## Seats", "## Checks", "## Parity", "## Expected differences"]
+HEADINGS = [
+    "# labtool report: room `default`",
+    "## Seats",
+    "## Checks",
+    "## Parity",
+    "## Why it drifted, and how to repair it",
+    "## Expected differences",
+]
 
 
 def cells(line: str) -> list[str]:
@@ -31,7 +38,7 @@ def table_after(text: str, heading: str) -> list[list[str]]:
 
 def test_sections_come_in_the_order_of_the_html_page() -> None:
     text = render(sample_report())
-    positions = [text.index(h) for h in [*HEADINGS, "## VM versus container", "### seat01", "### seat02"]]
+    positions = [text.index(h) for h in [*HEADINGS, "## VM versus container", "### seat01\n", "### seat02\n"]]
     assert positions == sorted(positions)
     assert text.startswith("# labtool report: room `default`\n\n**DRIFT**. Generated 2025-11-27 21:45 UTC;")
 
@@ -132,3 +139,21 @@ def test_checks_table_has_points_per_check_total_and_last_run() -> None:
 def test_a_room_never_checked_says_how() -> None:
     text = render(dataclasses.replace(sample_report(), checks=()))
     assert "## Checks\n\nNot checked yet: run `labtool check default`." in text
+
+
+def test_each_explained_drift_shows_its_cause_diff_and_repair() -> None:
+    text = render(sample_report())
+    section = text[text.index("## Why it drifted") : text.index("## Expected differences")]
+    assert "### seat02: `file:/etc/nginx/nginx.conf`" in section
+    assert "differs from the VM's by 1 line" in section
+    assert "```\n--- VM\n+++ container\n@@ -1 +1,2 @@\n user www-data;\n+worker_processes <64>;\n```" in section
+    assert "Repair: no role manages" in section and "`labtool reset default --seat seat02 --container`" in section
+    assert "package:curl" not in section  # nothing to explain: no section entry
+
+
+def test_a_room_without_explained_drift_has_no_such_section() -> None:
+    report = sample_report()
+    assert report.verify is not None
+    seats = [dataclasses.replace(s, drift=()) for s in report.verify.seats]
+    quiet = dataclasses.replace(report, verify=dataclasses.replace(report.verify, seats=seats))
+    assert "## Why it drifted" not in render(quiet)
