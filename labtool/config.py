@@ -25,6 +25,7 @@ from labtool import access, course, proc, students
 from labtool.errors import RoomError
 from labtool.model import (
     GROUP_OF_KIND,
+    LAB_GROUP,
     SEAT_VARIABLE,
     SUFFIX_OF_KIND,
     ContainerResources,
@@ -333,7 +334,7 @@ def _display(path: Path) -> str:
     """Paths in messages: relative to the working directory when inside it, as users type them."""
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
+    except (ValueError, OSError, RuntimeError):  # outside the working directory, or a link loop
         return str(path)
 
 
@@ -405,6 +406,10 @@ def _read_settings(room_dir: Path, free_index: int | None, problems: list[str]) 
     if path.exists() and not path.is_file():
         problems.append(f"{where}: is not a regular file; make labtool.yml a plain YAML file")
         return {section: {} for section in _SCHEMA}
+    if path.is_symlink() and not _inside(path, room_dir):
+        # Its text would be quoted in errors: a link must not make labtool show a file outside the room.
+        problems.append(f"{where}: is a link to a file outside the room; copy the settings into the room instead")
+        return {section: {} for section in _SCHEMA}
     if not path.is_file():
         problems.append(
             f"{where}: missing; create it with at least `network: {{index: N}}`, N from 1 to 254{example} "
@@ -416,6 +421,13 @@ def _read_settings(room_dir: Path, free_index: int | None, problems: list[str]) 
         problems.append(problem)
         return {section: {} for section in _SCHEMA}
     return _check_schema(data, where, example, problems)
+
+
+def _inside(path: Path, directory: Path) -> bool:
+    try:
+        return path.resolve(strict=True).is_relative_to(directory.resolve(strict=True))
+    except (OSError, RuntimeError):  # a dangling link or a loop
+        return False
 
 
 def _parse_yaml(path: Path, where: str) -> tuple[Any, str | None]:
@@ -801,6 +813,7 @@ def _machines(inventory: dict[str, Any], where: str, problems: list[str]) -> lis
     groups = {k: v for k, v in inventory.items() if k != "_meta" and isinstance(v, dict)}
     hostvars = inventory.get("_meta", {}).get("hostvars", {})
     members = {kind: _members(groups, GROUP_OF_KIND[kind]) for kind in Kind}
+    in_lab = _members(groups, LAB_GROUP)
     if not any(members.values()):
         problems.append(
             f"{where}: no seats: groups vms and containers are empty; add one VM and one container per seat, "
@@ -823,6 +836,9 @@ def _machines(inventory: dict[str, Any], where: str, problems: list[str]) -> lis
             host_problems.append("in neither group vms nor containers; add it to one of them, or remove it")
         elif len(kinds) == 2:
             host_problems.append("in both groups vms and containers; a machine is one or the other: remove it from one")
+        elif host not in in_lab:
+            # The course's plays run on `hosts: lab`: outside it, a machine would come up and be played nothing.
+            host_problems.append(f"not in group {LAB_GROUP}; make groups vms and containers children of {LAB_GROUP}")
         else:
             seat = _seat_of(host, kinds[0], hostvars.get(host, {}), host_problems)
             # A misnamed machine stays out of the pairing: its partner then asks for the right name.

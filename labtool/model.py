@@ -22,6 +22,8 @@ class Kind(StrEnum):
 # The one documented pairing rule: inventory group `vms` holds the VMs, group
 # `containers` the containers; a machine's seat is its `labtool_seat` host variable,
 # or else its name without the suffix (`seat01-vm` and `seat01-ct` form seat `seat01`).
+LAB_GROUP = "lab"
+"""The group holding both: the course's plays run on `hosts: lab`."""
 GROUP_OF_KIND = {Kind.VM: "vms", Kind.CONTAINER: "containers"}
 SUFFIX_OF_KIND = {Kind.VM: "-vm", Kind.CONTAINER: "-ct"}
 SEAT_VARIABLE = "labtool_seat"

@@ -32,7 +32,9 @@ class DockerBackendError(LabtoolError):
 
 
 def container_name(room: Room, machine: Machine) -> str:
-    return f"labtool-{room.name}-{machine.name}"
+    """The engine's name of a machine: `_` is in neither a room's nor a machine's name, so no two pairs of them
+    meet in one name (with `-`, room `a` machine `b-x-ct` and room `a-b` machine `x-ct` would)."""
+    return f"labtool-{room.name}_{machine.name}"
 
 
 def network_name(room: Room) -> str:
@@ -124,7 +126,7 @@ class DockerBackend:
             wait_for_systemd(container, machine.name)
 
     def connection(self, room: Room, machine: Machine) -> dict[str, object]:
-        return docker_connection(container_name(room, machine))
+        return docker_connection(self._name_in_engine(room, machine))
 
     def shell_argv(self, room: Room, machine: Machine, command: Sequence[str]) -> list[str]:
         interactive = ["-it"] if not command else ["-i"]
@@ -136,12 +138,12 @@ class DockerBackend:
             LAB_USER,
             "-w",
             f"/home/{LAB_USER}",
-            container_name(room, machine),
+            self._name_in_engine(room, machine),
             *(command or ["bash", "-l"]),
         ]
 
     def host_view(self, room: Room, machine: Machine) -> HostView:
-        container = self.client.containers.get(container_name(room, machine))
+        container = self.client.containers.get(self._name_in_engine(room, machine))
         pid = int(container.attrs["State"]["Pid"])
         image = self.client.images.get(container.attrs["Image"])
         # Only the list endpoint reports the writable layer's size.
@@ -171,6 +173,11 @@ class DockerBackend:
         if not self._networks(room):
             return []
         return [f"Docker network {network_name(room)} ({', '.join(room_subnets(room))})"]
+
+    def _name_in_engine(self, room: Room, machine: Machine) -> str:
+        """The machine's container's name, found by its labels: one made by an older labtool has another form."""
+        found = self._containers_of(room, [machine])
+        return str(found[0].name) if found else container_name(room, machine)
 
     def _networks(self, room: Room) -> list[Any]:
         """The room's network: Docker's name filter also matches longer names (labtool-a finds labtool-ab)."""

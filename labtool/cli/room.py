@@ -66,6 +66,12 @@ def run_list(args: argparse.Namespace) -> int:
     here = lab_project(args)
     settings = Settings.from_env()
     directory = rooms_dir(settings, here)
+    if not directory.is_dir():
+        # An empty list would hide a mistyped LABTOOL_ROOMS_DIR or a project without rooms.
+        raise RoomError(
+            [f"{directory}: {'is not a directory' if directory.exists() else 'does not exist'}, so it holds no rooms"],
+            "check LABTOOL_ROOMS_DIR (or run labtool in a lab project); `labtool room new NAME --seats N` makes one",
+        )
     known = host_rooms(settings)
     rows: list[dict[str, object]] = []
     for name in config.list_rooms(directory):

@@ -7,6 +7,7 @@ a fake host. Every real probe has a timeout: doctor never hangs.
 from __future__ import annotations
 
 import shutil
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -62,6 +63,7 @@ class HostProbe(Protocol):
     def kvm_device_exists(self) -> bool: ...
     def free_loop_device(self) -> str | None: ...
     def free_disk(self, path: Path) -> int: ...
+    def writable(self, path: Path) -> bool: ...
     def available_memory(self) -> int: ...
     def images_ready(self) -> bool: ...
     def apt_cache(self) -> AptCacheView: ...
@@ -106,6 +108,16 @@ class SystemProbe:
         while not path.exists():
             path = path.parent
         return shutil.disk_usage(path).free
+
+    def writable(self, path: Path) -> bool:
+        """Whether labtool can make files in `path` (or make it): tried, since root passes every mode check."""
+        while not path.exists() and path != path.parent:
+            path = path.parent
+        try:
+            with tempfile.TemporaryFile(dir=path):
+                return True
+        except OSError:  # read-only, a file in the way, no such directory
+            return False
 
     def available_memory(self) -> int:
         return capacity.available_memory()
@@ -231,6 +243,13 @@ def check_image_tools(probe: HostProbe, _: Settings) -> Check:
 
 
 def check_disk(probe: HostProbe, settings: Settings) -> Check:
+    if not probe.writable(settings.home):
+        return Check(
+            "free disk",
+            FAIL,
+            f"{settings.home} cannot be written (room state, logs and images live there)",
+            "make it a writable directory, or set LABTOOL_HOME to one",
+        )
     free = probe.free_disk(settings.home)
     detail = f"{free / GIB:.1f} GiB free for {settings.home} (the default room needs {MIN_FREE_DISK // GIB} GiB)"
     if free < MIN_FREE_DISK:

@@ -42,7 +42,7 @@ ROOM = "flt1"
 NETWORK_INDEX = 242
 VM, CONTAINER = "seat01-vm", "seat01-ct"
 DOMAIN = f"labtool-{ROOM}_{VM}"
-DOCKER_NAME = f"labtool-{ROOM}-{CONTAINER}"
+DOCKER_NAME = f"labtool-{ROOM}_{CONTAINER}"
 STOP_WITHIN = 10.0
 BASE = Path(tempfile.gettempdir()) / "labtool-integration-faults"
 

@@ -239,7 +239,7 @@ def test_published_ports_are_bound_to_the_rooms_address_only(container_room: Acc
     from labtool.images import docker_image
 
     client = docker_image.client()
-    container = client.containers.get(f"labtool-{container_room.name}-seat02-ct")
+    container = client.containers.get(f"labtool-{container_room.name}_seat02-ct")
     bindings: dict[str, Any] = container.attrs["HostConfig"]["PortBindings"]
     base = container_room.port_base
     assert {guest: [(b["HostIp"], b["HostPort"]) for b in hosts] for guest, hosts in bindings.items()} == {
@@ -250,10 +250,22 @@ def test_published_ports_are_bound_to_the_rooms_address_only(container_room: Acc
     assert claimed == range(base, base + 8)
 
 
-def test_the_live_handout_prints_one_page_per_student(container_room: AccessRoom, tmp_path: Path) -> None:
-    result = container_room.labtool("handout", container_room.name, "-o", str(tmp_path))
+def test_the_live_handout_prints_one_page_per_student(container_room: AccessRoom) -> None:
+    # No -o: the sheets go to LABTOOL_HOME, private, never into the course's work tree (often a git checkout).
+    result = container_room.labtool("handout", container_room.name)
     assert result.returncode == 0, result.stderr
-    [page] = tmp_path.glob("*.html")
+    directory = Settings.from_env().home / "handouts" / container_room.name
+    try:
+        [page] = directory.glob("*.html")
+        assert f"wrote {page}" in result.stdout
+        assert page.stat().st_mode & 0o777 == 0o600 and directory.stat().st_mode & 0o077 == 0
+        assert not [path for path in container_room.project.rglob("*handout*") if path.is_file()]
+        check_pages(page)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def check_pages(page: Path) -> None:
     assert pdf_pages(print_to_pdf(page)) == 2
     with chromium() as browser:
         shown = open_file(browser, page)

@@ -66,7 +66,7 @@ def test_re_up_of_a_healthy_room_changes_nothing_and_says_so(room: LiveRoom) -> 
 
 
 def test_re_up_repairs_a_killed_container(room: LiveRoom) -> None:
-    docker_image.client().containers.get(f"labtool-{room.name}-seat01-ct").kill()
+    docker_image.client().containers.get(f"labtool-{room.name}_seat01-ct").kill()
     assert status(room)["container"]["state"] == "stopped"
     result = room.labtool("up", room.name, "--json")
     assert result.returncode == 0, result.stderr[-3000:]
@@ -84,15 +84,15 @@ def boot_id(room: LiveRoom, machine: str) -> str:
 
 def test_reset_remakes_one_seat_while_the_other_keeps_running(room: LiveRoom) -> None:
     client = docker_image.client()
-    before = {seat: client.containers.get(f"labtool-{room.name}-{seat}-ct").id for seat in ("seat01", "seat02")}
+    before = {seat: client.containers.get(f"labtool-{room.name}_{seat}-ct").id for seat in ("seat01", "seat02")}
     seat01_boot = boot_id(room, "seat01-vm")
     result = room.labtool("reset", room.name, "--seat", "seat02", "--json")
     assert result.returncode == 0, result.stderr[-3000:]
     machines = {m["machine"]: m for m in json.loads(result.stdout)["machines"]}
     assert set(machines) == {"seat02-vm", "seat02-ct"}
     assert all(m["ok"] and m["actions"] == ["create", "provision"] for m in machines.values()), machines
-    assert client.containers.get(f"labtool-{room.name}-seat02-ct").id != before["seat02"]
-    assert client.containers.get(f"labtool-{room.name}-seat01-ct").id == before["seat01"]
+    assert client.containers.get(f"labtool-{room.name}_seat02-ct").id != before["seat02"]
+    assert client.containers.get(f"labtool-{room.name}_seat01-ct").id == before["seat01"]
     assert boot_id(room, "seat01-vm") == seat01_boot, "the other seat's VM kept running"
     seats = json.loads(room.labtool("status", room.name, "--json").stdout)["seats"]
     assert all(s[kind]["state"] == "running" and s[kind]["provisioned"] for s in seats for kind in ("vm", "container"))

@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.docker, pytest.mark.vagrant]
 ROOM = "verb1"
 NETWORK_INDEX = 236
 VM, CT = "seat01-vm", "seat01-ct"
-CONTAINER = f"labtool-{ROOM}-{CT}"
+CONTAINER = f"labtool-{ROOM}_{CT}"
 DOMAIN = f"labtool-{ROOM}_{VM}"
 VIRSH = ["virsh", "-c", "qemu:///system"]
 

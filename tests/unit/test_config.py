@@ -4,6 +4,7 @@ Each load of a room with an inventory runs `ansible-inventory` once (~0.5 s), so
 bad rooms are few and each packs several problems.
 """
 
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -37,11 +38,19 @@ def write(rooms_dir: Path, files: dict[str, str]) -> None:
         path.write_text(text)
 
 
+def in_lab(hosts: str | None) -> str | None:
+    """A YAML inventory's top-level groups made children of group `lab`, as a room's are."""
+    if hosts is None or hosts.startswith("lab:"):
+        return hosts
+    return "lab:\n  children:\n" + textwrap.indent(hosts, "    ")
+
+
 def demo(
     hosts: str | None = ONE_SEAT, settings: str | None = INDEX_20, more: dict[str, str] | None = None
 ) -> dict[str, str]:
-    """Files of room `demo` (None leaves the file out); `more` adds files, e.g. other rooms'."""
-    files = {"demo/hosts.yml": hosts, "demo/labtool.yml": settings, **(more or {})}
+    """Files of room `demo` (None leaves the file out), its groups under `lab`; `more` adds files, e.g. other
+    rooms'."""
+    files = {"demo/hosts.yml": in_lab(hosts), "demo/labtool.yml": settings, **(more or {})}
     return {path: text for path, text in files.items() if text is not None}
 
 
@@ -132,7 +141,7 @@ BAD_ROOMS = [
     pytest.param(
         demo(hosts="vms:\n  hosts:\n    seat01-vm:\n  - seat01-ct\n"),
         [
-            "inventories/demo/hosts.yml: line 4, column 3: Ansible cannot read this inventory: YAML parsing failed:"
+            "inventories/demo/hosts.yml: line 6, column 7: Ansible cannot read this inventory: YAML parsing failed:"
             " While parsing a block mapping did not find expected key;"
             " fix it until `ansible-inventory -i inventories/demo --list` reads it",
         ],
@@ -150,7 +159,7 @@ BAD_ROOMS = [
     pytest.param(
         demo(hosts="vms:\n  hosts:\n    seat01-vm:\n    seat01-vm:\ncontainers:\n  hosts:\n    seat01-ct:\n"),
         [
-            "inventories/demo/hosts.yml: line 4, column 5: Ansible cannot read this inventory:"
+            "inventories/demo/hosts.yml: line 6, column 9: Ansible cannot read this inventory:"
             " YAML parsing failed: Found duplicate mapping key 'seat01-vm';"
             " fix it until `ansible-inventory -i inventories/demo --list` reads it",
         ],
@@ -493,3 +502,32 @@ def test_a_room_whose_seats_outrun_the_ports_is_refused(rooms: Path) -> None:
         "inventories/demo/labtool.yml: access.port_base: 65500 leaves too few ports for 20 seats (4 each, up to 65579);"
         " set it to 65456 or less",
     )
+
+
+def test_a_settings_file_linked_from_outside_the_room_is_refused_unquoted(rooms: Path, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("hunter2-is-my-password\n")
+    write(rooms, demo(settings=None))
+    (rooms / "demo" / "labtool.yml").symlink_to(secret)
+    with pytest.raises(RoomError) as caught:
+        config.load(rooms, "demo", REFERENCE)
+    assert "is a link to a file outside the room" in caught.value.message
+    assert "hunter2" not in caught.value.message
+
+
+def test_a_room_directory_that_is_a_link_loop_is_a_missing_room_not_a_crash(rooms: Path) -> None:
+    write(rooms, demo())
+    (rooms / "loop").symlink_to(rooms / "loop")
+    with pytest.raises(RoomError) as caught:
+        config.load(rooms, "loop", REFERENCE)
+    assert "room loop does not exist" in caught.value.message
+
+
+def test_machines_outside_group_lab_are_refused_since_the_course_plays_lab(rooms: Path) -> None:
+    write(rooms, {"demo/hosts.yml": ONE_SEAT, "demo/labtool.yml": INDEX_20})  # vms and containers at the top
+    with pytest.raises(RoomError) as caught:
+        config.load(rooms, "demo", REFERENCE)
+    assert list(caught.value.problems) == [
+        f"inventories/demo/hosts.yml: host {host}: not in group lab; make groups vms and containers children of lab"
+        for host in ("seat01-ct", "seat01-vm")
+    ]

@@ -9,7 +9,7 @@ def test_generated_inventory_round_trips_and_is_plain_ansible_yaml(tmp_path: Pat
     path = tmp_path / "inventory.yml"
     connections: dict[str, dict[str, object]] = {
         "seat01-vm": {"ansible_host": "10.214.10.5", "ansible_port": 22, "ansible_user": "vagrant"},
-        "seat01-ct": {"ansible_connection": "docker", "ansible_host": "labtool-demo-seat01-ct"},
+        "seat01-ct": {"ansible_connection": "docker", "ansible_host": "labtool-demo_seat01-ct"},
     }
     inventory.write(path, connections)
     text = path.read_text()

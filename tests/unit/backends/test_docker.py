@@ -9,10 +9,10 @@ import pytest
 
 from labtool.backends import docker as backend_module
 from labtool.backends.base import Presence
-from labtool.backends.docker import DockerBackend
+from labtool.backends.docker import DockerBackend, container_name
 from labtool.errors import DaemonError
 from labtool.images import docker_image
-from labtool.model import Access, ContainerResources
+from labtool.model import Access, ContainerResources, Kind, Machine
 from tests.unit.rooms import paired_room
 
 ROOM = paired_room(container=ContainerResources(cpus=0.5, memory_mib=256), index=42)
@@ -100,7 +100,7 @@ def backend(fake: FakeClient) -> DockerBackend:
 
 def test_observe_maps_containers_by_label_and_reports_absent_ones(backend: DockerBackend, fake: FakeClient) -> None:
     labels = {"labtool.room": "demo", "labtool.seat": "s1", "labtool.machine": "s1-ct"}
-    fake.existing = [FakeContainer("labtool-demo-s1-ct", labels, status="exited")]
+    fake.existing = [FakeContainer("labtool-demo_s1-ct", labels, status="exited")]
     observed = backend.observe(ROOM)
     assert set(observed) == {"s1-ct", "s2-ct"}
     assert observed["s1-ct"].presence is Presence.STOPPED
@@ -113,7 +113,7 @@ def test_bring_up_creates_an_unprivileged_systemd_container_with_the_rooms_limit
     backend.bring_up(ROOM, [ROOM.seats[1].container])
     assert fake.networks_made == ["labtool-demo"]
     made = fake.containers_made[0]
-    assert made["name"] == "labtool-demo-s2-ct" and made["hostname"] == "s2-ct"
+    assert made["name"] == "labtool-demo_s2-ct" and made["hostname"] == "s2-ct"
     assert made["labels"] == {"labtool.room": "demo", "labtool.seat": "s2", "labtool.machine": "s2-ct"}
     assert (made["mem_limit"], made["nano_cpus"]) == ("256m", 500_000_000)
     assert made["privileged"] is False and made["network"] == "labtool-demo" and "network_mode" not in made
@@ -145,7 +145,7 @@ def test_bring_up_starts_a_stopped_container_instead_of_making_another(
     backend: DockerBackend, fake: FakeClient
 ) -> None:
     labels = {"labtool.room": "demo", "labtool.seat": "s1", "labtool.machine": "s1-ct"}
-    stopped = FakeContainer("labtool-demo-s1-ct", labels, status="exited")
+    stopped = FakeContainer("labtool-demo_s1-ct", labels, status="exited")
     fake.existing = [stopped]
     backend.bring_up(ROOM, [ROOM.seats[0].container])
     assert stopped.status == "running" and fake.containers_made == []
@@ -155,12 +155,25 @@ def test_containers_are_reached_through_the_docker_api_as_the_lab_user(backend: 
     machine = ROOM.seats[0].container
     assert backend.connection(ROOM, machine)["ansible_connection"] == "docker"
     argv = backend.shell_argv(ROOM, machine, ["uptime"])
-    assert argv == ["docker", "exec", "-i", "-u", "vagrant", "-w", "/home/vagrant", "labtool-demo-s1-ct", "uptime"]
+    assert argv == ["docker", "exec", "-i", "-u", "vagrant", "-w", "/home/vagrant", "labtool-demo_s1-ct", "uptime"]
+
+
+def test_a_machine_and_a_room_never_share_a_container_name_with_another_pair() -> None:
+    a, a_b = paired_room(1, name="a"), paired_room(1, name="a-b")
+    b_x = Machine("b-x-ct", Kind.CONTAINER, "b-x")
+    x = Machine("x-ct", Kind.CONTAINER, "x")
+    assert container_name(a, b_x) != container_name(a_b, x)
+
+
+def test_a_container_made_by_an_older_labtool_is_reached_by_its_own_name(backend: DockerBackend) -> None:
+    fake = backend.client
+    fake.existing = [FakeContainer("labtool-demo-s1-ct", {"labtool.room": "demo", "labtool.machine": "s1-ct"})]
+    assert backend.connection(ROOM, ROOM.seats[0].container)["ansible_host"] == "labtool-demo-s1-ct"
 
 
 def test_destroy_removes_only_the_named_machines_with_their_volumes(backend: DockerBackend, fake: FakeClient) -> None:
     fake.existing = [
-        FakeContainer(f"labtool-demo-{n}", {"labtool.room": "demo", "labtool.machine": n}) for n in ("s1-ct", "s2-ct")
+        FakeContainer(f"labtool-demo_{n}", {"labtool.room": "demo", "labtool.machine": n}) for n in ("s1-ct", "s2-ct")
     ]
     backend.destroy(ROOM, [ROOM.seats[0].container])
     assert [c.removed for c in fake.existing] == [True, False]
@@ -168,7 +181,7 @@ def test_destroy_removes_only_the_named_machines_with_their_volumes(backend: Doc
 
 def test_systemd_that_never_finishes_booting_is_a_readable_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(backend_module, "READY_TIMEOUT", 0.01)
-    stuck = FakeContainer("labtool-demo-s1-ct", {})
+    stuck = FakeContainer("labtool-demo_s1-ct", {})
     stuck.exec_run = lambda argv: type("Result", (), {"output": b"starting\n"})()  # type: ignore[method-assign]
     with pytest.raises(backend_module.DockerBackendError, match=r"did not finish booting .* \(state: starting\)"):
         backend_module.wait_for_systemd(stuck, ROOM.seats[0].container.name)
@@ -225,7 +238,7 @@ def test_bound_ports_read_back_what_a_container_was_created_with() -> None:
 def labelled(machine: str, status: str = "running") -> FakeContainer:
     seat = machine.removesuffix("-ct")
     labels = {"labtool.room": "demo", "labtool.seat": seat, "labtool.machine": machine}
-    return FakeContainer(f"labtool-demo-{machine}", labels, status=status)
+    return FakeContainer(f"labtool-demo_{machine}", labels, status=status)
 
 
 def test_stop_gives_systemd_time_to_shut_down_and_keeps_the_container(backend: DockerBackend, fake: FakeClient) -> None:

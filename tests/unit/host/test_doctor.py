@@ -43,6 +43,7 @@ class FakeHost:
     kvm: bool = True
     loop: str | None = "/dev/loop0"
     disk: int = 100 * GIB
+    home_writable: bool = True
     memory: int = 16 * GIB
     images: bool = True
     cache: doctor.AptCacheView = field(default_factory=lambda: RUNNING_CACHE)
@@ -70,6 +71,9 @@ class FakeHost:
 
     def free_disk(self, path: Path) -> int:
         return self.disk
+
+    def writable(self, path: Path) -> bool:
+        return self.home_writable
 
     def available_memory(self) -> int:
         return self.memory
@@ -107,6 +111,7 @@ def test_a_ready_host_passes_every_check() -> None:
         (FakeHost(loop=None), "loop devices", "modprobe loop"),
         (FakeHost(programs=ALL_PROGRAMS - {"extlinux"}), "image build tools", "scripts/up"),
         (FakeHost(disk=3 * GIB), "free disk", "LABTOOL_HOME"),
+        (FakeHost(home_writable=False), "free disk", "LABTOOL_HOME"),
         (FakeHost(memory=1 * GIB), "free memory", "labtool down"),
         (FakeHost(images=False), "base images", "labtool images build"),
     ],
@@ -197,3 +202,12 @@ def test_turned_off_the_apt_cache_is_not_probed() -> None:
     off = Settings.from_env({"LABTOOL_HOME": "/srv/labtool", "LABTOOL_APT_CACHE": "off"})
     check = {c.name: c for c in doctor.run_checks(Unprobed(), off)}["apt cache"]
     assert check.status == doctor.OK and "LABTOOL_APT_CACHE=off" in check.detail
+
+
+def test_the_real_probe_tries_writing_labtool_home(tmp_path: Path) -> None:
+    probe = doctor.SystemProbe(SETTINGS)
+    assert probe.writable(tmp_path / "not" / "made" / "yet")
+    (tmp_path / "a-file").write_text("")
+    assert not probe.writable(tmp_path / "a-file")
+    assert not probe.writable(tmp_path / "a-file" / "below")
+    assert list(tmp_path.iterdir()) == [tmp_path / "a-file"]  # the trial leaves nothing behind
