@@ -33,6 +33,7 @@ from labtool.provision import (
     provision,
     provision_account,
     provision_key,
+    remove_leftover_account_vars,
     strategy,
 )
 from labtool.settings import Settings
@@ -267,6 +268,8 @@ class Lab:
                     f"{self.what}: processes left by a labtool that is gone do not stop: pids {still}",
                     f"stop them by hand (`kill -9 {' '.join(map(str, still))}`), then run this again",
                 )
+        # A password hash of an account play the gone labtool had under way: nothing reads it any more.
+        remove_leftover_account_vars(self.state_dir)
         return found
 
     # -- changing ------------------------------------------------------------------------------

@@ -179,7 +179,7 @@ def provision_account(
     log.parent.mkdir(parents=True, exist_ok=True)
     private_data_dir = work_dir / "runner" / f"{machine}.account"
     private_data_dir.mkdir(parents=True, exist_ok=True)
-    variables = work_dir / f".{machine}.account-vars.json"
+    variables = account_vars_file(work_dir, machine)
     try:
         state.atomic_write(variables, json.dumps(account.extra_vars()), mode=state.PRIVATE)
         with log.open("w") as sink:
@@ -203,6 +203,23 @@ def provision_account(
     if runner.status == "successful" and failures == 0 and _in_stats(runner.stats, machine):
         return AccountResult(machine, True, account.token)
     return AccountResult(machine, False, "", f"student account: {_failure_summary(runner, log)}")
+
+
+ACCOUNT_VARS_SUFFIX = ".account-vars.json"
+
+
+def account_vars_file(work_dir: Path, machine: str) -> Path:
+    """The 0600 file of an account play's variables (a password hash) while the play runs."""
+    return work_dir / f".{machine}{ACCOUNT_VARS_SUFFIX}"
+
+
+def remove_leftover_account_vars(work_dir: Path) -> list[Path]:
+    """The account-vars files a labtool killed mid-play (`kill -9`) could not remove, removed; which they were.
+    Call it holding the room's lock: every such file is then a leftover, since only a holder writes one."""
+    found = sorted(work_dir.glob(f".*{ACCOUNT_VARS_SUFFIX}")) if work_dir.is_dir() else []
+    for path in found:
+        path.unlink(missing_ok=True)
+    return found
 
 
 def _stop_leftovers(generated_inventory: Path, machine: str) -> None:

@@ -54,8 +54,15 @@ def check_claim(directory: Path, room_path: Path) -> None:
 
 
 def claim(directory: Path, room_path: Path) -> None:
-    """Mark the state directory as room_path's (after check_claim)."""
+    """Mark the state directory as room_path's (after check_claim), and make it its owner's only.
+
+    Its logs and ansible-runner's artifacts are written with whatever umask labtool runs under, and they
+    name machines, students and keys: a 0700 directory keeps them private whatever their own modes.
+    """
     check_claim(directory, room_path)
+    directory.mkdir(parents=True, exist_ok=True)
+    if directory.stat().st_mode & 0o077:
+        directory.chmod(0o700)
     if _owner(directory) != room_path:
         atomic_write(directory / OWNER_FILE, f"{room_path}\n")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from labtool import lab as lab_module
-from labtool import state
+from labtool import provision, state
 from labtool.backends.base import Presence
 from labtool.cancel import Cancel, StoppedError
 from labtool.errors import DaemonError
@@ -208,9 +208,12 @@ def test_leftovers_of_a_killed_labtool_are_stopped_before_anything_else(
 
     monkeypatch.setattr(children, "leftovers", fake_leftovers)
     monkeypatch.setattr(children, "stop", fake_stop)
+    secret = provision.account_vars_file(lab.state_dir, "s1-vm")  # its account play was under way
+    secret.write_text('{"labtool_student_password_hash": "$6$x"}')
     said: list[str] = []
     assert lab.recover(said.append) == [vagrant]
     assert asked == [(lab.state_dir, gone)] and stopped == [[5000]]
+    assert not secret.exists()
     assert said == [
         "room 'demo': stopping 1 process(es) left running by a labtool that is gone: "
         "pid 5000 (/usr/bin/ruby /usr/bin/vagrant up s1-vm) of the gone labtool pid 4242"

@@ -221,3 +221,12 @@ def test_password_hashes_live_in_one_private_file_and_a_broken_one_reads_as_none
     assert state.read_passwords(tmp_path) == {}
     (tmp_path / state.PASSWORDS_FILE).write_text("not json")
     assert state.read_passwords(tmp_path) == {}
+
+
+def test_a_claimed_room_state_directory_is_its_owners_only_whatever_the_umask(tmp_path: Path) -> None:
+    directory = tmp_path / "rooms" / "demo"
+    directory.mkdir(parents=True, mode=0o755)
+    (tmp_path / "demo").mkdir()
+    (tmp_path / "demo" / "labtool.yml").write_text("")
+    state.claim(directory, tmp_path / "demo")
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o700
