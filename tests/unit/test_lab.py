@@ -252,7 +252,7 @@ def test_a_hung_vagrant_up_fails_only_its_vm_after_the_timeout_and_the_rest_of_t
     started = time.monotonic()
     report = lab.up(lab.plan(), parallel=2, progress=messages.append)
 
-    assert time.monotonic() - started < 30
+    assert time.monotonic() - started < 120  # the hung `vagrant up` sleeps 300 s: it was given up on
     assert [o.machine for o in report.failed] == ["s1-vm"], [o.error for o in report.failed]
     assert {o.machine for o in report.outcomes if o.ok} == {"s1-ct", "s2-ct", "s2-vm"}
     error = report.failed[0].error

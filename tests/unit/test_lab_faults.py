@@ -81,7 +81,7 @@ def test_an_interrupt_during_a_vm_boot_stops_the_run_and_records_where_each_mach
     started = time.monotonic()
     report = lab.up(lab.plan(), parallel=2, progress=said.append)
     signal.join()
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 20  # the fake VM boots for 30 s unless stopped
     assert report.interrupted == "SIGINT"
     assert {o.machine: o.state for o in report.outcomes} == {
         "s1-ct": "provisioned",
@@ -161,7 +161,7 @@ def test_a_call_that_ignores_the_interrupt_does_not_keep_up_from_returning(
     started = time.monotonic()
     report = lab.up(lab.plan(), parallel=2, progress=lambda _: None)
     signal.join()
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 20  # the stuck call holds on for 30 s
     assert {o.machine: o.state for o in report.outcomes}["s1-vm"] == "interrupted while creating"
     assert state.holder(lab.state_dir) is None
     vms.unstuck.set()  # the stuck call ends later: it records nothing more

@@ -96,7 +96,7 @@ def test_a_timeout_kills_the_command_and_what_it_started_and_names_both(tmp_path
     started = time.monotonic()
     with pytest.raises(CommandTimeoutError) as caught:
         proc.run(["sh", "-c", script], timeout=1, log=tmp_path / "run.log" if logged else None)
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 60  # not the 300 s of the command: a bound a busy host keeps
     assert caught.value.timeout == 1
     assert caught.value.message == f"`sh -c '{script}'` did not finish within 1 s and was stopped"
     pid = int(grandchild.read_text())

@@ -96,7 +96,7 @@ def test_ctrl_c_during_up_exits_130_saying_which_machine_is_in_which_state(
     thread.join()
     out, err = capsys.readouterr()
     assert code == 130
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 20  # the fake VM boots for 30 s unless stopped
     assert "SIGINT: stopping" in err and "Traceback" not in err
     assert "interrupted while creating" in out
     assert "room 'demo': stopped by SIGINT after" in out and "`labtool up demo` finishes it" in out

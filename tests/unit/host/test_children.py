@@ -130,7 +130,7 @@ def test_the_reaper_stops_every_descendant_term_first_then_kill() -> None:
         reaper.start()
         left = reaper.finish(timeout=5)
         assert left == []
-        assert time.monotonic() - started < 3
+        assert time.monotonic() - started < 30  # well before the 60 s sleeps end, even on a busy host
         assert not any(processes.alive(pid) for pid in below)
         assert orphan.wait(1) == -signal.SIGTERM
     finally:
@@ -146,7 +146,7 @@ def test_stop_kills_what_ignores_sigterm() -> None:
         started = time.monotonic()
         # A zombie counts as stopped: these are our children here, orphans of a killed labtool in real use.
         assert children.stop([stubborn.pid, polite.pid], grace=0.5) == []
-        assert time.monotonic() - started < 3
+        assert time.monotonic() - started < 30  # not the 60 s sleep: the stubborn one was killed
         assert polite.wait(1) == -signal.SIGTERM
         assert stubborn.wait(1) == -signal.SIGKILL
     finally:
