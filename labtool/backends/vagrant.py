@@ -304,9 +304,27 @@ class VagrantBackend:
     def start(self, room: Room, machines: Sequence[Machine]) -> None:
         """`vagrant up` of a halted VM returns once SSH answers; ready also means its boot has finished."""
         self.bring_up(room, machines)
-        project = self.project(room)
         for machine in machines:
-            _wait_for_systemd(project, room, machine)
+            self._wait_for_systemd(room, machine)
+
+    def _wait_for_systemd(self, room: Room, machine: Machine) -> None:
+        """Wait in the guest (`--wait`) until systemd has finished booting: SSH answers well before nginx and
+        the rest. Over labtool's own SSH, which checks the VM's recorded host key (`vagrant ssh` checks none)."""
+        command = f"timeout {BOOT_TIMEOUT_SECONDS} systemctl is-system-running --wait; true"
+        argv = self.shell_argv(room, machine, ["sh", "-c", command])
+        result = proc.run(argv, timeout=BOOT_TIMEOUT_SECONDS + 60, check=False)
+        if result.returncode == SSH_FAILED:
+            raise VagrantError(
+                f"cannot reach {machine.name} over SSH to wait for its boot: {result.stderr.strip()[-300:]}",
+                f"check it with `labtool status {room.name}`, then run the command again",
+            )
+        state = result.stdout.strip().splitlines()
+        if not state or state[-1] not in READY_STATES:
+            raise VagrantError(
+                f"systemd in the VM {machine.name} did not finish booting within {BOOT_TIMEOUT_SECONDS} s "
+                f"(state: {state[-1] if state else 'unknown'})",
+                f"look inside with `labtool ssh {machine.name} --room {room.name}` and `systemctl list-jobs`",
+            )
 
     def connection(self, room: Room, machine: Machine) -> dict[str, object]:
         ssh = self._ssh(self.project(room), room, machine)
@@ -514,20 +532,10 @@ BOX_UPLOAD_LOCK = ".box-upload"
 """Beside the rooms' state directories, as the host-wide `.ports` lock (labtool/state.py)."""
 BOOT_TIMEOUT_SECONDS = 600
 """How long a started VM's boot may take under TCG (measured: about 70 s) before it counts as failed."""
+SSH_FAILED = 255
+"""ssh's own exit status when it cannot connect or the host key does not match."""
 READY_STATES = ("running", "degraded")
 """`systemctl is-system-running` once boot has finished ("degraded": a unit failed; the machine still works)."""
-
-
-def _wait_for_systemd(project: VagrantProject, room: Room, machine: Machine) -> None:
-    """Wait in the guest (`--wait`) until systemd has finished booting: SSH answers well before nginx and the rest."""
-    command = f"timeout {BOOT_TIMEOUT_SECONDS} systemctl is-system-running --wait; true"
-    state = project.ssh(machine.name, command).strip().splitlines()
-    if not state or state[-1] not in READY_STATES:
-        raise VagrantError(
-            f"systemd in the VM {machine.name} did not finish booting within {BOOT_TIMEOUT_SECONDS} s "
-            f"(state: {state[-1] if state else 'unknown'})",
-            f"look inside with `labtool ssh {machine.name} --room {room.name}` and `systemctl list-jobs`",
-        )
 
 
 def _catching(call: Callable[[str], None], argument: str, failures: list[BaseException]) -> None:

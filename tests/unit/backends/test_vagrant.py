@@ -350,19 +350,22 @@ def test_stop_halts_each_vm_through_vagrant(backend: vagrant.VagrantBackend, mon
 
 
 @pytest.mark.parametrize(("said", "ok"), [("running", True), ("degraded", True), ("starting", False), ("", False)])
-def test_start_boots_the_vm_and_waits_until_systemd_has_finished(
-    backend: vagrant.VagrantBackend, monkeypatch: pytest.MonkeyPatch, said: str, ok: bool
+def test_start_boots_the_vm_and_waits_until_systemd_has_finished_over_a_strict_ssh(
+    backend: vagrant.VagrantBackend, guests: Guests, monkeypatch: pytest.MonkeyPatch, said: str, ok: bool
 ) -> None:
     calls: list[str] = []
     monkeypatch.setattr(vagrant.VagrantProject, "up", lambda self, name: calls.append(f"up {name}"))
     monkeypatch.setattr(vagrant, "_virsh", lambda *args, check=True: "running")
+    monkeypatch.setattr(vagrant.VagrantProject, "ssh", lambda self, name, command: "")  # `true`: SSH answers
 
-    def fake_ssh(self: vagrant.VagrantProject, name: str, command: str) -> str:
-        if command != "true":  # `true`: whether SSH answers yet, before the boot is waited for
-            calls.append(f"ssh {name} {command}")
-        return f"{said}\n"
+    def run(argv: Sequence[str], **kwargs: Any) -> proc.Result:
+        if "is-system-running" not in argv[-1]:
+            return guests.run(argv, **kwargs)
+        calls.append(f"ssh {argv[-1]}")
+        assert "StrictHostKeyChecking=yes" in argv
+        return proc.Result(tuple(argv), 0, f"{said}\n", "", 0.1)
 
-    monkeypatch.setattr(vagrant.VagrantProject, "ssh", fake_ssh)
+    monkeypatch.setattr(proc, "run", run)
     vm = ROOM.seats[0].vm
     if ok:
         backend.start(ROOM, [vm])
@@ -370,7 +373,23 @@ def test_start_boots_the_vm_and_waits_until_systemd_has_finished(
         with pytest.raises(vagrant.VagrantError, match=f"did not finish booting .*state: {said or 'unknown'}"):
             backend.start(ROOM, [vm])
     assert calls[0] == "up s1-vm"
-    assert calls[1].startswith("ssh s1-vm timeout ") and "systemctl is-system-running --wait" in calls[1]
+    assert calls[1].startswith("ssh sh -c 'timeout ") and "systemctl is-system-running --wait" in calls[1]
+
+
+def test_a_vm_whose_ssh_fails_while_it_boots_is_named_not_waited_for(
+    backend: vagrant.VagrantBackend, guests: Guests, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(vagrant, "_virsh", lambda *args, check=True: "running")
+    monkeypatch.setattr(vagrant.VagrantProject, "ssh", lambda self, name, command: "")
+
+    def run(argv: Sequence[str], **kwargs: Any) -> proc.Result:
+        if "is-system-running" in argv[-1]:  # e.g. another machine now answers at the VM's address
+            return proc.Result(tuple(argv), 255, "", "Host key verification failed.\n", 0.1)
+        return guests.run(argv, **kwargs)
+
+    monkeypatch.setattr(proc, "run", run)
+    with pytest.raises(vagrant.VagrantError, match="cannot reach s1-vm over SSH to wait for its boot: Host key ver"):
+        backend.start(ROOM, [ROOM.seats[0].vm])
 
 
 def test_the_rooms_libvirt_network_is_named_only_when_it_exists(
