@@ -1,19 +1,16 @@
 """A VM's SSH identity for real: host keys recorded at creation and checked by every connection, its own key pair.
 
-One seat of the minimal example in a room of its own (`kh1`, network index 228),
-brought up once for the module and always taken down.
+On seat01's VM of the session's two-seat room (`running_room`): these tests only read, or change its
+known_hosts file for a moment and put it back, so they need no VM of their own.
 """
 
 from __future__ import annotations
 
 import os
 import shlex
-import shutil
 import stat
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,54 +19,34 @@ import yaml
 from labtool.backends import known_hosts
 from labtool.images import vagrant_box
 from labtool.settings import Settings
-from tests.integration.rooms import rename_only_room, run_labtool
+from tests.integration.rooms import LiveRoom
 
 pytestmark = [pytest.mark.docker, pytest.mark.vagrant]
 
-ROOM = "kh1"
-NETWORK_INDEX = 228
 VM = "seat01-vm"
-PROJECT = Path(tempfile.gettempdir()) / "kh-proj"
-
-
-def labtool(*args: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
-    return run_labtool(*args, env={"LABTOOL_ROOMS_DIR": "", "LABTOOL_PROJECT": ""}, cwd=PROJECT, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
-def state_dir(built_images: str, settings: Settings) -> Iterator[Path]:
-    """The room's state directory, with the room up; the room is taken down at the end whatever happened."""
-    if PROJECT.exists():
-        labtool("down", ROOM)  # left over from an interrupted run
-        shutil.rmtree(PROJECT)
-    made = subprocess.run(
-        [sys.executable, "-m", "labtool", "init", str(PROJECT), "--example", "minimal"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert made.returncode == 0, made.stderr
-    rename_only_room(PROJECT, ROOM, NETWORK_INDEX)
-    try:
-        up = labtool("up", ROOM)
-        log = settings.rooms_state_dir / ROOM / "logs" / f"{VM}.log"
-        assert up.returncode == 0, up.stderr[-3000:] + (log.read_text()[-3000:] if log.exists() else "")
-        yield settings.rooms_state_dir / ROOM
-    finally:
-        down = labtool("down", ROOM)
-        assert down.returncode == 0, down.stderr
+def room(running_room: LiveRoom) -> LiveRoom:
+    return running_room
+
+
+@pytest.fixture(scope="module")
+def state_dir(room: LiveRoom, settings: Settings) -> Path:
+    """The room's state directory (the room is up for the whole session)."""
+    return settings.rooms_state_dir / room.name
 
 
 def run(argv: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, capture_output=True, text=True, check=False, timeout=120, env=env)
 
 
-def exec_on_vm(*command: str) -> subprocess.CompletedProcess[str]:
-    return labtool("exec", VM, "--room", ROOM, "--", *command, timeout=120)
+def exec_on_vm(room: LiveRoom, *command: str) -> subprocess.CompletedProcess[str]:
+    return room.labtool("exec", VM, "--room", room.name, "--", *command, timeout=120)
 
 
-def guest_host_keys() -> set[known_hosts.HostKey]:
-    result = exec_on_vm("sh", "-c", "cat /etc/ssh/ssh_host_*_key.pub")
+def guest_host_keys(room: LiveRoom) -> set[known_hosts.HostKey]:
+    result = exec_on_vm(room, "sh", "-c", "cat /etc/ssh/ssh_host_*_key.pub")
     assert result.returncode == 0, result.stderr
     return known_hosts.parse(result.stdout)
 
@@ -79,30 +56,30 @@ def vm_connection(state_dir: Path) -> dict[str, object]:
     return dict(inventory["all"]["hosts"][VM])
 
 
-def test_up_records_the_vms_host_keys_in_the_rooms_known_hosts(state_dir: Path) -> None:
+def test_up_records_the_vms_host_keys_in_the_rooms_known_hosts(room: LiveRoom, state_dir: Path) -> None:
     path = state_dir / known_hosts.FILE_NAME
     recorded = known_hosts.KnownHosts(path).keys(VM)
-    assert recorded == guest_host_keys()
+    assert recorded == guest_host_keys(room)
     assert {k.kind for k in recorded} == {"ssh-ed25519"}  # the images make one ed25519 host key at first boot
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
-def test_every_connection_checks_the_recorded_keys(state_dir: Path) -> None:
+def test_every_connection_checks_the_recorded_keys(room: LiveRoom, state_dir: Path) -> None:
     connection = vm_connection(state_dir)
     options = known_hosts.ssh_options(state_dir / known_hosts.FILE_NAME, VM)
     assert shlex.split(str(connection["ansible_ssh_common_args"])) == options
     assert connection["ansible_host_key_checking"] is True
-    result = exec_on_vm("sh", "-c", "echo $(hostname) $(id -un)")
+    result = exec_on_vm(room, "sh", "-c", "echo $(hostname) $(id -un)")
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [VM, "vagrant"]
 
 
-def test_the_vm_has_its_own_key_pair_and_no_longer_vagrants_insecure_one(state_dir: Path) -> None:
+def test_the_vm_has_its_own_key_pair_and_no_longer_vagrants_insecure_one(room: LiveRoom, state_dir: Path) -> None:
     private_key = Path(str(vm_connection(state_dir)["ansible_ssh_private_key_file"]))
     assert private_key.is_relative_to(state_dir / "vagrant")
     assert stat.S_IMODE(private_key.stat().st_mode) == 0o600
     own = known_hosts.parse(run(["ssh-keygen", "-y", "-f", str(private_key)]).stdout)
-    result = exec_on_vm("cat", ".ssh/authorized_keys")
+    result = exec_on_vm(room, "cat", ".ssh/authorized_keys")
     assert result.returncode == 0, result.stderr
     authorized = known_hosts.parse(result.stdout)
     insecure = known_hosts.parse(vagrant_box.insecure_public_key().read_text())
@@ -110,17 +87,19 @@ def test_the_vm_has_its_own_key_pair_and_no_longer_vagrants_insecure_one(state_d
     assert authorized == own
 
 
-def test_a_changed_host_key_is_refused_by_labtool_ssh_and_ansible(state_dir: Path, tmp_path: Path) -> None:
+def test_a_changed_host_key_is_refused_by_labtool_ssh_and_ansible(
+    room: LiveRoom, state_dir: Path, tmp_path: Path
+) -> None:
     path = state_dir / known_hosts.FILE_NAME
     kept = path.read_text()
     run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "other")])
     other = known_hosts.parse((tmp_path / "other.pub").read_text())
     known_hosts.KnownHosts(path).record(VM, other)  # as if another machine now answered as seat01-vm
     try:
-        result = exec_on_vm("true")
+        result = exec_on_vm(room, "true")
         assert result.returncode == 1
         assert f"error: the SSH host key of {VM} changed" in result.stderr, result.stderr
-        assert f"`labtool down {ROOM} --seat seat01`" in result.stderr
+        assert f"`labtool down {room.name} --seat seat01`" in result.stderr
         assert "Traceback" not in result.stderr
 
         # ssh itself, with the options every connection uses, and Ansible even with host key checking off.
@@ -145,4 +124,4 @@ def test_a_changed_host_key_is_refused_by_labtool_ssh_and_ansible(state_dir: Pat
         assert ansible.returncode != 0 and "Host key verification failed" in ansible.stdout, ansible.stdout
     finally:
         path.write_text(kept)
-    assert exec_on_vm("true").returncode == 0  # the recorded keys let it in again
+    assert exec_on_vm(room, "true").returncode == 0  # the recorded keys let it in again
