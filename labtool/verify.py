@@ -35,6 +35,8 @@ from labtool.state import RoomState, atomic_write
 SUITE_TIMEOUT = 1200.0
 PYTEST_FAILED_TESTS = 1  # pytest's exit code when tests ran and some failed; others mean it could not run them
 PYTEST_NO_TESTS = 5
+ROOT_SHELL_PLUGIN = "labtool.root_shell_plugin"
+"""Loaded into every suite run: the commands tests run under `host.sudo()` go through one root helper per VM."""
 
 
 @dataclass(frozen=True)
@@ -281,6 +283,8 @@ def suite_argv(tests: Path, machine: str, junit: Path, plugins: Sequence[str] = 
         "/dev/null",  # the suite's own settings only: not labtool's test configuration
         "-p",
         "no:cacheprovider",
+        "-p",
+        ROOT_SHELL_PLUGIN,
         *(word for plugin in plugins for word in ("-p", plugin)),
         "-q",
     ]

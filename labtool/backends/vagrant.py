@@ -31,7 +31,7 @@ from typing import Any
 import vagrant
 
 from labtool import access, proc
-from labtool.backends import known_hosts
+from labtool.backends import address_guard, known_hosts
 from labtool.backends.base import HostView, Observed, Presence
 from labtool.backends.known_hosts import HostKey, HostKeyChangedError, KnownHosts
 from labtool.errors import CommandError, CommandTimeoutError, LabtoolError
@@ -262,7 +262,9 @@ class VagrantBackend:
             if before == "running":
                 # `vagrant up` of a running VM returns at once; one started by a labtool that was
                 # stopped may still be booting.
-                wait_for_ssh(project, machine.name)
+                self._wait_for_ssh(room, machine)
+            # Before its host keys are read: from here on no other VM of the room can answer at its address.
+            address_guard.guard(_virsh, domain, network_name(room))
             self._host_keys(room, machine, self._ssh(project, room, machine), created=before is None)
             _wait_for_forwards(project, room, machine)
 
@@ -306,6 +308,32 @@ class VagrantBackend:
         self.bring_up(room, machines)
         for machine in machines:
             self._wait_for_systemd(room, machine)
+
+    def _wait_for_ssh(self, room: Room, machine: Machine, timeout: float | None = None) -> None:
+        """Until the VM answers over labtool's strict SSH, its recorded host key checked (`vagrant ssh` checks none)."""
+        timeout = READY_TIMEOUT if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                result = proc.run(self.shell_argv(room, machine, ["true"]), timeout=SSH_PROBE_TIMEOUT, check=False)
+                if result.ok:
+                    return
+                why = result.stderr.strip()[-300:] or f"ssh exited {result.returncode}"
+                if HOST_KEY_REFUSED in result.stderr:
+                    raise HostKeyChangedError(
+                        f"{machine.name} answers over SSH with a host key labtool did not record: {why}",
+                        f"something else may answer at its address; if it was rebuilt on purpose, recreate it: "
+                        f"`labtool down {room.name} --seat {machine.seat}`, then `labtool up {room.name}`",
+                    )
+            except VagrantError as exc:  # no address leased yet, or no key offered yet: it is still booting
+                why = exc.message
+            if time.monotonic() > deadline:
+                domain = self.project(room).domain_name(machine.name)
+                raise VagrantError(
+                    f"{machine.name} runs but does not answer over SSH within {timeout:.0f} s: {why}",
+                    f"look at its console: `virsh -c {LIBVIRT_URI} console {domain}`",
+                )
+            time.sleep(READY_POLL_SECONDS)
 
     def _wait_for_systemd(self, room: Room, machine: Machine) -> None:
         """Wait in the guest (`--wait`) until systemd has finished booting: SSH answers well before nginx and
@@ -454,8 +482,9 @@ class VagrantBackend:
         project = self.project(room)
         project.define(_specs(room))
         for machine in machines:
-            project.destroy(machine.name)
             domain = project.domain_name(machine.name)
+            address_guard.release(_virsh, domain, network_name(room))
+            project.destroy(machine.name)
             if _domain_state(domain) is not None:
                 # Vagrant has no record of it: its `vagrant up` was killed after defining the domain and
                 # before writing the id down. The name is this room's own, so it is removed by name.
@@ -533,6 +562,9 @@ BOX_UPLOAD_LOCK = ".box-upload"
 BOOT_TIMEOUT_SECONDS = 600
 """How long a started VM's boot may take under TCG (measured: about 70 s) before it counts as failed."""
 SSH_FAILED = 255
+SSH_PROBE_TIMEOUT = 60.0
+HOST_KEY_REFUSED = "Host key verification failed"
+"""What ssh prints when its strict host key check refuses the key a machine offers."""
 """ssh's own exit status when it cannot connect or the host key does not match."""
 READY_STATES = ("running", "degraded")
 """`systemctl is-system-running` once boot has finished ("degraded": a unit failed; the machine still works)."""
@@ -582,20 +614,6 @@ def _forget_stale(project: VagrantProject, name: str, domain: str) -> None:
 READY_TIMEOUT = 900.0
 """How long a running VM may take to answer over SSH (a first boot under TCG on a busy host takes minutes)."""
 READY_POLL_SECONDS = 5.0
-
-
-def wait_for_ssh(project: VagrantProject, name: str, timeout: float = READY_TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            project.ssh(name, "true")
-            return
-        except VagrantError as exc:
-            if time.monotonic() > deadline:
-                raise VagrantError(
-                    f"{name} runs but does not answer over SSH within {timeout:.0f} s", exc.hint
-                ) from exc
-        time.sleep(READY_POLL_SECONDS)
 
 
 def _disk_chain(domain: str) -> tuple[int, int]:

@@ -11,7 +11,7 @@ import pytest
 from labtool import accounts, state
 from labtool import lab as lab_module
 from labtool.accounts import Account
-from labtool.backends import vagrant
+from labtool.backends import address_guard, vagrant
 from labtool.backends.base import Presence
 from labtool.host import apt_cache
 from labtool.host.accel import Accel
@@ -238,6 +238,7 @@ def test_a_hung_vagrant_up_fails_only_its_vm_after_the_timeout_and_the_rest_of_t
     # What follows a VM's `vagrant up` (its own key, its host keys) is tested on its own; here no VM answers SSH.
     monkeypatch.setattr(vagrant.VagrantBackend, "_ssh", lambda self, project, room, m: project.ssh_config(m.name))
     monkeypatch.setattr(vagrant.VagrantBackend, "_host_keys", lambda self, *args, **kwargs: None)
+    monkeypatch.setattr(address_guard, "guard", lambda *args: "")  # no domain: nothing to filter
     monkeypatch.setattr(lab_module, "provision_key", lambda room: "key1")
     monkeypatch.setattr(
         lab_module, "provision", lambda room, machine, *args, **kwargs: ProvisionResult(machine, True, 1)

@@ -301,10 +301,11 @@ def _name(lookup: object, number: int) -> str:
 
 def services() -> dict[str, str]:
     items = {}
-    enabled = run("systemctl", "list-unit-files", "--type=service", "--state=enabled", "--no-legend", "--plain")
-    for line in enabled.splitlines():
-        if line.split():
-            items[f"service-enabled:{line.split()[0]}"] = "enabled"
+    # Filtered in here: `--type=service --state=enabled` makes systemd take twice as long (6 s vs 3 s on a TCG VM).
+    for line in run("systemctl", "list-unit-files", "--no-legend", "--plain").splitlines():
+        words = line.split()
+        if len(words) >= 2 and words[0].endswith(".service") and words[1] == "enabled":
+            items[f"service-enabled:{words[0]}"] = "enabled"
     running = run("systemctl", "list-units", "--type=service", "--state=running", "--no-legend", "--plain")
     for line in running.splitlines():
         if line.split():

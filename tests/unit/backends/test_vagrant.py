@@ -5,14 +5,14 @@ import shlex
 import stat
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from labtool import proc
-from labtool.backends import known_hosts, vagrant
+from labtool.backends import address_guard, known_hosts, vagrant
 from labtool.backends.known_hosts import HostKey, HostKeyChangedError
 from labtool.errors import DaemonError
 from labtool.host import addresses
@@ -39,6 +39,10 @@ class Guests:
         self.authorized: dict[str, set[HostKey]] = {}
         self.scans: list[str] = []
         self.connections: list[list[str]] = []
+        self.guarded: list[str] = []
+        self.released: list[str] = []
+        self.unreachable: dict[str, int] = {}
+        """Machines whose sshd does not answer yet (still booting): how many more connections fail."""
 
     def boot(self, name: str, *keys: HostKey) -> None:
         self.offered[name] = set(keys)
@@ -67,6 +71,9 @@ class Guests:
         options = dict(argv[i + 1].split("=", 1) for i, word in enumerate(argv) if word == "-o")
         assert options["StrictHostKeyChecking"] == "yes"
         name = options["HostKeyAlias"]
+        if self.unreachable.get(name, 0) > 0:
+            self.unreachable[name] -= 1
+            return proc.Result(tuple(argv), 255, "", "ssh: connect to host: Connection refused\n", 0.1)
         recorded = known_hosts.KnownHosts(Path(options["UserKnownHostsFile"])).keys(name)
         if not self.offered[name] <= recorded:
             return proc.Result(tuple(argv), 255, "", "Host key verification failed.\n", 0.1)
@@ -95,6 +102,14 @@ def guests(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Guests:
     monkeypatch.setattr(proc, "run", world.run)
     monkeypatch.setattr(vagrant_box, "insecure_public_key", lambda: insecure)
     monkeypatch.setattr(vagrant, "_virsh", lambda *args, check=True: "")  # no domain yet: `up` creates
+
+    # The address filter has tests of its own (test_address_guard.py); here it records whom it filtered.
+    def guard(virsh: Any, domain: str, network: str) -> str:
+        world.guarded.append(domain)
+        return ""
+
+    monkeypatch.setattr(address_guard, "guard", guard)
+    monkeypatch.setattr(address_guard, "release", lambda virsh, domain, network: world.released.append(domain))
     return world
 
 
@@ -274,27 +289,31 @@ def test_a_vm_undefined_behind_labtools_back_is_cleared_from_vagrant_before_it_i
     assert events == ["up s2-vm"]
 
 
-def test_a_running_vm_started_by_a_stopped_labtool_is_waited_for_until_ssh_answers(
-    backend: vagrant.VagrantBackend, monkeypatch: pytest.MonkeyPatch
+def test_a_running_vm_started_by_a_stopped_labtool_is_waited_for_over_strict_ssh(
+    backend: vagrant.VagrantBackend, guests: Guests, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    libvirt = FakeLibvirt({"labtool-demo_s1-vm": "running"}, {"labtool-demo_s1-vm.img"})
-    answers: Iterator[Exception | str] = iter([vagrant.VagrantError("not ready"), vagrant.VagrantError("no"), "ok"])
-    tries: list[str] = []
-
-    def fake_ssh(self: vagrant.VagrantProject, name: str, command: str) -> str:
-        tries.append(command)
-        answer = next(answers)
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
-    monkeypatch.setattr(vagrant, "_virsh", libvirt.virsh)
-    monkeypatch.setattr(vagrant.VagrantProject, "up", lambda self, name: None)
-    monkeypatch.setattr(vagrant.VagrantProject, "ssh", fake_ssh)
+    vm = ROOM.seats[0].vm
+    backend.known_hosts(ROOM).record(vm.name, guests.offered[vm.name])
+    guests.unreachable[vm.name] = 2  # still booting: its sshd refuses two connections
+    monkeypatch.setattr(vagrant, "_virsh", FakeLibvirt({"labtool-demo_s1-vm": "running"}, set()).virsh)
     monkeypatch.setattr(vagrant, "READY_POLL_SECONDS", 0.01)
     backend._shared_ready.add(ROOM.name)
-    backend.bring_up(ROOM, [ROOM.seats[0].vm])
-    assert tries == ["true", "true", "true"]
+    backend.bring_up(ROOM, [vm])
+    probes = [c for c in guests.connections if shlex.split(c[-1]) == ["true"]]
+    assert len(probes) == 3  # every probe is labtool's strict ssh (Guests.run asserts it), not `vagrant ssh`
+    assert guests.guarded == ["labtool-demo_s1-vm"]
+
+
+def test_a_running_vm_answering_with_another_host_key_is_an_error_not_a_wait(
+    backend: vagrant.VagrantBackend, guests: Guests, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vm = ROOM.seats[0].vm
+    backend.known_hosts(ROOM).record(vm.name, {key("ssh-ed25519", "the real one")})
+    monkeypatch.setattr(vagrant, "_virsh", FakeLibvirt({"labtool-demo_s1-vm": "running"}, set()).virsh)
+    backend._shared_ready.add(ROOM.name)
+    with pytest.raises(HostKeyChangedError, match="s1-vm"):
+        backend.bring_up(ROOM, [vm])
+    assert guests.guarded == []  # nothing is trusted or changed for a machine that is not the one recorded
 
 
 def test_destroy_removes_a_domain_vagrant_never_recorded(
