@@ -31,11 +31,12 @@ from typing import Any
 import vagrant
 
 from labtool import access, proc
-from labtool.backends import address_guard, known_hosts
+from labtool.backends import address_guard, known_hosts, vm_forwards
 from labtool.backends.base import HostView, Observed, Presence
 from labtool.backends.known_hosts import HostKey, HostKeyChangedError, KnownHosts
+from labtool.backends.vm_forwards import ForwardedPort
 from labtool.errors import CommandError, CommandTimeoutError, LabtoolError
-from labtool.host import addresses, processes
+from labtool.host import processes
 from labtool.host.accel import Accel
 from labtool.host.daemons import LIBVIRT_URI, STORAGE_POOL
 from labtool.images import vagrant_box
@@ -52,21 +53,10 @@ class VagrantError(LabtoolError):
 
 
 @dataclass(frozen=True)
-class ForwardedPort:
-    """A guest port published on the host (Vagrant's forwarded_port; vagrant-libvirt runs an `ssh -L` for it)."""
-
-    id: str
-    guest: int
-    host: int
-    host_ip: str
-
-
-@dataclass(frozen=True)
 class VmSpec:
     name: str
     cpus: int = 1
     memory: int = 1024
-    forwarded_ports: tuple[ForwardedPort, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -265,8 +255,16 @@ class VagrantBackend:
                 self._wait_for_ssh(room, machine)
             # Before its host keys are read: from here on no other VM of the room can answer at its address.
             address_guard.guard(_virsh, domain, network_name(room))
-            self._host_keys(room, machine, self._ssh(project, room, machine), created=before is None)
-            _wait_for_forwards(project, room, machine)
+            ssh = self._ssh(project, room, machine)
+            self._host_keys(room, machine, ssh, created=before is None)
+            self._publish(project, room, machine, ssh)
+
+    def _publish(self, project: VagrantProject, room: Room, machine: Machine, ssh: dict[str, str]) -> None:
+        """Start the VM's published ports (access:), each an `ssh -L` of labtool's own (see vm_forwards.py)."""
+        ports = forwarded_ports(room, machine)
+        if ports:
+            strict = [*self._ssh_options(room, machine, ssh), f"{ssh['User']}@{ssh['HostName']}"]
+            vm_forwards.publish(project.state_dir, machine.name, strict, ssh["HostName"], ports)
 
     def _up(self, project: VagrantProject, room: Room, machine: Machine) -> None:
         """`vagrant up`, with the room's first one alone until its domain runs.
@@ -299,8 +297,9 @@ class VagrantBackend:
     def stop(self, room: Room, machines: Sequence[Machine]) -> None:
         project = self.project(room)
         with self._define:
-            project.define([VmSpec(m.name, room.vm.cpus, room.vm.memory_mib) for m in _vms(room)])
+            project.define(_specs(room))
         for machine in machines:
+            vm_forwards.withdraw(project.state_dir, machine.name)
             project.halt(machine.name)
 
     def start(self, room: Room, machines: Sequence[Machine]) -> None:
@@ -377,6 +376,16 @@ class VagrantBackend:
 
     def _ssh_argv(self, room: Room, machine: Machine, ssh: dict[str, str], command: Sequence[str]) -> list[str]:
         return [
+            *self._ssh_options(room, machine, ssh),
+            *([] if command else ["-t"]),
+            f"{ssh['User']}@{ssh['HostName']}",
+            # ssh joins its arguments into one remote shell line: quote them so they arrive as given.
+            *([shlex.join(command)] if command else []),
+        ]
+
+    def _ssh_options(self, room: Room, machine: Machine, ssh: dict[str, str]) -> list[str]:
+        """ssh and its options for the VM: its own private key, its recorded host keys checked."""
+        return [
             "ssh",
             "-i",
             ssh["IdentityFile"],
@@ -385,10 +394,6 @@ class VagrantBackend:
             *known_hosts.ssh_options(self.known_hosts(room).path, machine.name),
             "-o",
             "LogLevel=ERROR",
-            *([] if command else ["-t"]),
-            f"{ssh['User']}@{ssh['HostName']}",
-            # ssh joins its arguments into one remote shell line: quote them so they arrive as given.
-            *([shlex.join(command)] if command else []),
         ]
 
     def _ssh(self, project: VagrantProject, room: Room, machine: Machine) -> dict[str, str]:
@@ -484,6 +489,7 @@ class VagrantBackend:
         for machine in machines:
             domain = project.domain_name(machine.name)
             address_guard.release(_virsh, domain, network_name(room))
+            vm_forwards.withdraw(project.state_dir, machine.name)
             project.destroy(machine.name)
             if _domain_state(domain) is not None:
                 # Vagrant has no record of it: its `vagrant up` was killed after defining the domain and
@@ -504,6 +510,7 @@ class VagrantBackend:
         if network in _virsh("net-list", "--all", "--name").split():
             _virsh("net-destroy", network, check=False)
             _virsh("net-undefine", network)
+        vm_forwards.withdraw(self.project(room).state_dir)
         shutil.rmtree(self.project(room).state_dir, ignore_errors=True)
 
 
@@ -519,7 +526,7 @@ def _vms(room: Room) -> list[Machine]:
 
 
 def _specs(room: Room) -> list[VmSpec]:
-    return [VmSpec(m.name, room.vm.cpus, room.vm.memory_mib, forwarded_ports(room, m)) for m in _vms(room)]
+    return [VmSpec(m.name, room.vm.cpus, room.vm.memory_mib) for m in _vms(room)]
 
 
 def forwarded_ports(room: Room, machine: Machine) -> tuple[ForwardedPort, ...]:
@@ -531,29 +538,6 @@ def forwarded_ports(room: Room, machine: Machine) -> tuple[ForwardedPort, ...]:
         ForwardedPort(names.get(guest, "labtool-http"), guest, host, room.access.address)
         for guest, host in access.published(room, machine).items()
     )
-
-
-FORWARD_WAIT_SECONDS = 15.0
-
-
-def _wait_for_forwards(project: VagrantProject, room: Room, machine: Machine) -> None:
-    """vagrant-libvirt starts an `ssh -L` per forwarded port after boot and never checks it: check here.
-
-    A port already in use makes that ssh exit at once, and `vagrant up` still succeeds.
-    """
-    ports = forwarded_ports(room, machine)
-    deadline = time.monotonic() + FORWARD_WAIT_SECONDS
-    for port in ports:
-        while not addresses.listens(port.host_ip, port.host, timeout=1.0):
-            if time.monotonic() > deadline:
-                logs = project.state_dir / "vagrant" / "machines" / machine.name / "libvirt" / "logs"
-                raise VagrantError(
-                    f"{machine.name}'s port {port.guest} is not published on {port.host_ip}:{port.host}: "
-                    "Vagrant's forwarding did not start",
-                    f"another program may hold the port (see {logs}); free it or change access.port_base, "
-                    f"then `labtool down {room.name} --seat {machine.seat}` and `labtool up {room.name}`",
-                )
-            time.sleep(0.5)
 
 
 FIRST_UP_POLL_SECONDS = 1.0

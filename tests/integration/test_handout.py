@@ -291,6 +291,23 @@ def test_a_student_logs_in_to_the_vm_over_its_forwarded_port(built_images: str, 
             assert result.stdout.split() == ["ada_lovelace", f"seat01-{'vm' if kind == 'vm' else 'ct'}"]
         again = room.labtool("up", room.name)
         assert again.returncode == 0 and "is up to date" in again.stdout, again.stdout + again.stderr
+        # The VM's port is labtool's tunnel, checking the recorded host key (vagrant-libvirt's check none).
+        [tunnel] = tunnels(port_of(row, "vm"))
+        assert "StrictHostKeyChecking=yes" in tunnel and "HostKeyAlias=seat01-vm" in tunnel, tunnel
     finally:
         down = room.labtool("down", room.name)
         assert down.returncode == 0, down.stderr
+    assert tunnels(port_of(row, "vm")) == []  # `down` stopped it
+
+
+def tunnels(port: int) -> list[list[str]]:
+    """The command lines of the ssh processes that publish the port."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            argv = cmdline.read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if argv[0].endswith("ssh") and any(word.startswith(f"127.0.0.1:{port}:") for word in argv):
+            found.append(argv)
+    return found

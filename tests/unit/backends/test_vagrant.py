@@ -3,19 +3,20 @@ import json
 import re
 import shlex
 import stat
+import subprocess
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from labtool import proc
-from labtool.backends import address_guard, known_hosts, vagrant
+from labtool.backends import address_guard, known_hosts, vagrant, vm_forwards
 from labtool.backends.known_hosts import HostKey, HostKeyChangedError
 from labtool.errors import DaemonError
-from labtool.host import addresses
+from labtool.host import addresses, processes
 from labtool.host.accel import Accel
 from labtool.images import vagrant_box
 from labtool.model import Access, Machine, Room, VmResources
@@ -329,35 +330,90 @@ def test_destroy_removes_a_domain_vagrant_never_recorded(
     assert libvirt.domains == {} and libvirt.volumes == set()
 
 
-def test_a_room_with_access_forwards_each_vms_ssh_and_app_to_its_address_only(
-    backend: vagrant.VagrantBackend, tmp_path: Path
+@pytest.fixture
+def tunnel_pid() -> Iterator[int]:
+    """A live process to stand for a spawned tunnel (never pytest's own: a withdraw would signal it)."""
+    sleeper = subprocess.Popen(["sleep", "60"])
+    yield sleeper.pid
+    sleeper.kill()
+    sleeper.wait()
+
+
+def test_a_room_with_access_publishes_each_vms_ssh_and_app_on_its_address_only_over_strict_ssh(
+    backend: vagrant.VagrantBackend, guests: Guests, monkeypatch: pytest.MonkeyPatch, tunnel_pid: int
 ) -> None:
     room = dataclasses.replace(ROOM, access=Access("127.0.0.1", 31000))
-    project = backend.project(room)
-    project.define(vagrant._specs(room))
-    machines = json.loads(project.machines_file.read_text())["machines"]
-    assert [m["forwarded_ports"] for m in machines] == [
-        [
-            {"id": "labtool-ssh", "guest": 22, "host": 31002, "host_ip": "127.0.0.1"},
-            {"id": "labtool-http", "guest": 80, "host": 31003, "host_ip": "127.0.0.1"},
-        ],
-        [
-            {"id": "labtool-ssh", "guest": 22, "host": 31006, "host_ip": "127.0.0.1"},
-            {"id": "labtool-http", "guest": 80, "host": 31007, "host_ip": "127.0.0.1"},
-        ],
-    ]
+    spawned: list[list[str]] = []
+    listening: set[int] = set()
+
+    def spawn(argv: Sequence[str], *, log: Path, env: Any = None) -> int:
+        spawned.append(list(argv))
+        listening.add(int(argv[argv.index("-L") + 1].split(":")[1]))
+        return tunnel_pid
+
+    monkeypatch.setattr(proc, "spawn", spawn)
+    monkeypatch.setattr(addresses, "listens", lambda address, port, timeout: port in listening)
+    backend.bring_up(room, [room.seats[0].vm])
+    forwards = [argv[argv.index("-L") + 1] for argv in spawned]
+    assert forwards == ["127.0.0.1:31002:10.214.42.10:22", "127.0.0.1:31003:10.214.42.10:80"]
+    for argv in spawned:  # the tunnels check the VM's recorded host key, as every other connection does
+        options = dict(argv[i + 1].split("=", 1) for i, word in enumerate(argv) if word == "-o")
+        assert options["StrictHostKeyChecking"] == "yes" and options["HostKeyAlias"] == "s1-vm"
+        assert argv[-1] == "vagrant@10.214.42.10"
+    machines = json.loads(backend.project(room).machines_file.read_text())["machines"]
+    assert all("forwarded_ports" not in m for m in machines)  # not Vagrant's: its tunnels check no key
+
+    spawned.clear()
+    backend.bring_up(room, [room.seats[0].vm])
+    assert spawned == []  # running and listening: kept
     assert vagrant.forwarded_ports(ROOM, ROOM.seats[0].vm) == ()
 
 
 def test_a_forward_that_never_listens_fails_the_vm_with_the_port_named(
-    backend: vagrant.VagrantBackend, monkeypatch: pytest.MonkeyPatch
+    backend: vagrant.VagrantBackend, guests: Guests, monkeypatch: pytest.MonkeyPatch, tunnel_pid: int
 ) -> None:
     room = dataclasses.replace(ROOM, access=Access("127.0.0.1", 31000))
-    monkeypatch.setattr(vagrant, "FORWARD_WAIT_SECONDS", 0.0)
-    monkeypatch.setattr(addresses, "listens", lambda address, port, timeout: port != 31003)
-    with pytest.raises(vagrant.VagrantError, match=r"s1-vm's port 80 is not published on 127.0.0.1:31003"):
-        vagrant._wait_for_forwards(backend.project(room), room, room.seats[0].vm)
-    vagrant._wait_for_forwards(backend.project(ROOM), ROOM, ROOM.seats[0].vm)  # nothing published: nothing to wait for
+    monkeypatch.setattr(proc, "spawn", lambda argv, *, log, env=None: tunnel_pid)
+    monkeypatch.setattr(vm_forwards, "WAIT_SECONDS", 0.0)
+    monkeypatch.setattr(addresses, "listens", lambda address, port, timeout: False)
+    with pytest.raises(vm_forwards.ForwardError, match=r"s1-vm's port 22 is not published on 127.0.0.1:31002"):
+        backend.bring_up(room, [room.seats[0].vm])
+
+
+def test_stopping_or_destroying_a_vm_stops_its_tunnels_only(
+    backend: vagrant.VagrantBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tunnels = {name: subprocess.Popen(["sleep", "60"]) for name in ("s1-vm", "s2-vm")}
+    state_dir = backend.project(ROOM).state_dir
+    try:
+        for name, tunnel in tunnels.items():
+            record = vm_forwards.directory(state_dir) / f"{name}_31002.pid"
+            record.parent.mkdir(parents=True, exist_ok=True)
+            record.write_text(f"{tunnel.pid} {processes.start_ticks(tunnel.pid)}\n")
+        monkeypatch.setattr(vagrant.VagrantProject, "halt", lambda self, name: None)
+        backend.stop(ROOM, [ROOM.seats[0].vm])
+        assert tunnels["s1-vm"].wait(timeout=10) is not None
+        assert tunnels["s2-vm"].poll() is None
+        backend.destroy(ROOM, [ROOM.seats[1].vm])
+        assert tunnels["s2-vm"].wait(timeout=10) is not None
+        assert list(vm_forwards.directory(state_dir).iterdir()) == []
+    finally:
+        for tunnel in tunnels.values():
+            tunnel.kill()
+            tunnel.wait()
+
+
+def test_a_recorded_pid_now_held_by_another_process_is_never_signalled(tmp_path: Path) -> None:
+    other = subprocess.Popen(["sleep", "60"])
+    try:
+        record = vm_forwards.directory(tmp_path) / "s1-vm_31002.pid"
+        record.parent.mkdir(parents=True)
+        record.write_text(f"{other.pid} 1\n")  # the tunnel that had this pid started at another time
+        vm_forwards.withdraw(tmp_path, "s1-vm")
+        assert other.poll() is None and not record.exists()
+    finally:
+        other.kill()
+        other.wait()
 
 
 def test_stop_halts_each_vm_through_vagrant(backend: vagrant.VagrantBackend, monkeypatch: pytest.MonkeyPatch) -> None:
