@@ -1,8 +1,8 @@
 """A VM's published ports (labtool.yml `access:`): one `ssh -L` each, with the VM's host key checked.
 
-vagrant-libvirt's own forwarded ports run `ssh -o StrictHostKeyChecking=no -o
-UserKnownHostsFile=/dev/null`: the tunnel that carries students' traffic would accept any
-machine at the VM's address. So labtool starts the tunnels itself, with the options of every
+vagrant-libvirt's own forwarded ports run an `ssh` told to accept any host key and to
+remember none: the tunnel that carries students' traffic would accept any machine at the
+VM's address. So labtool starts the tunnels itself, with the options of every
 other connection it makes to the VM (its own key, the room's known_hosts, the machine's
 alias), detached so they outlive the command that made them, and stops them when the VM
 stops or goes. Each tunnel's pid and start time are kept in a file beside the room's Vagrant
