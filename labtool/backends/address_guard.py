@@ -56,15 +56,26 @@ def guard(virsh: Virsh, domain: str, network: str) -> str:
     return address
 
 
-def release(virsh: Virsh, domain: str, network: str) -> None:
-    """Drop the domain's pinned lease (before it is destroyed): its address may go to the next VM."""
-    xml, pins = virsh("dumpxml", domain, check=False), virsh("net-dumpxml", network, check=False)
-    if not xml.strip() or not pins.strip():
-        return  # no such domain, or no network left: nothing is pinned
+def mac_on(virsh: Virsh, domain: str, network: str) -> str | None:
+    """The MAC of the domain's interface on the network; None when there is no such domain or interface."""
+    xml = virsh("dumpxml", domain, check=False)
+    if not xml.strip():
+        return None
     try:
-        mac = _mac(_interface(xml, domain, network), domain)
+        return _mac(_interface(xml, domain, network), domain)
     except AddressGuardError:
-        return
+        return None
+
+
+def release(virsh: Virsh, network: str, mac: str) -> None:
+    """Drop the pin of a VM that is gone: its address may go to the next VM.
+
+    Only once it is gone: vagrant-libvirt asks for a VM's lease while it destroys it, and
+    a lease whose pin was dropped is one libvirt no longer shows.
+    """
+    pins = virsh("net-dumpxml", network, check=False)
+    if not pins.strip():
+        return  # the network is gone too: nothing is pinned
     for host in _hosts(pins):
         if host.get("mac", "").lower() == mac:
             _update_hosts(virsh, network, "delete", host)

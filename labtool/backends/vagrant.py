@@ -488,7 +488,7 @@ class VagrantBackend:
         project.define(_specs(room))
         for machine in machines:
             domain = project.domain_name(machine.name)
-            address_guard.release(_virsh, domain, network_name(room))
+            mac = address_guard.mac_on(_virsh, domain, network_name(room))
             vm_forwards.withdraw(project.state_dir, machine.name)
             project.destroy(machine.name)
             if _domain_state(domain) is not None:
@@ -496,6 +496,8 @@ class VagrantBackend:
                 # before writing the id down. The name is this room's own, so it is removed by name.
                 _virsh("destroy", domain, check=False)
                 _virsh("undefine", domain, "--remove-all-storage")
+            if mac is not None:
+                address_guard.release(_virsh, network_name(room), mac)
             # Its next host keys are new ones: the next `up` records them (trust on first use).
             self.known_hosts(room).forget([machine.name])
             self._keys_checked.discard((room.name, machine.name))

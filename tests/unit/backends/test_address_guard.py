@@ -105,16 +105,19 @@ def test_release_drops_the_vms_pin_only() -> None:
     libvirt = FakeLibvirt()
     libvirt.pins = [("52:54:00:00:00:02", "10.214.42.50")]
     address_guard.guard(libvirt.virsh, DOMAIN, NETWORK)
-    address_guard.release(libvirt.virsh, DOMAIN, NETWORK)
+    mac = address_guard.mac_on(libvirt.virsh, DOMAIN, NETWORK)
+    assert mac == MAC
+    address_guard.release(libvirt.virsh, NETWORK, mac)
     assert libvirt.pins == [("52:54:00:00:00:02", "10.214.42.50")]
 
 
-def test_release_of_a_domain_or_network_that_is_gone_does_nothing() -> None:
+def test_a_domain_or_network_that_is_gone_has_no_mac_and_no_pin() -> None:
     def gone(*args: str, check: bool = True) -> str:
         assert not check, "a query that may fail must not raise"
         return ""
 
-    address_guard.release(gone, DOMAIN, NETWORK)
+    assert address_guard.mac_on(gone, DOMAIN, NETWORK) is None
+    address_guard.release(gone, NETWORK, MAC)
 
 
 def test_a_domain_libvirt_cannot_describe_is_an_error_naming_it() -> None:

@@ -110,7 +110,8 @@ def guests(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Guests:
         return ""
 
     monkeypatch.setattr(address_guard, "guard", guard)
-    monkeypatch.setattr(address_guard, "release", lambda virsh, domain, network: world.released.append(domain))
+    monkeypatch.setattr(address_guard, "mac_on", lambda virsh, domain, network: f"mac of {domain}")
+    monkeypatch.setattr(address_guard, "release", lambda virsh, network, mac: world.released.append(mac))
     return world
 
 
@@ -585,3 +586,14 @@ def test_a_vm_that_offers_no_host_key_is_not_recorded(backend: vagrant.VagrantBa
     with pytest.raises(vagrant.VagrantError, match=re.escape("s1-vm offered no SSH host key at 10.214.42.10:22")):
         backend.bring_up(ROOM, [VM])
     assert not backend.known_hosts(ROOM).path.exists()
+
+
+def test_a_destroyed_vms_pinned_lease_is_released_once_it_is_gone(
+    backend: vagrant.VagrantBackend, guests: Guests, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events: list[str] = []
+    monkeypatch.setattr(vagrant.VagrantProject, "destroy", lambda self, name=None: events.append(f"destroy {name}"))
+    monkeypatch.setattr(address_guard, "release", lambda virsh, network, mac: events.append(f"release {mac}"))
+    backend.destroy(ROOM, [ROOM.seats[0].vm])
+    # vagrant-libvirt asks for the VM's lease while destroying it: the pin goes only after.
+    assert events == ["destroy s1-vm", "release mac of labtool-demo_s1-vm"]
