@@ -6,17 +6,16 @@ import argparse
 import os
 from typing import Any
 
-from labtool import requirements, state
+from labtool import state
+from labtool.bring_up import UpOptions, assess, bring_up, planned
 from labtool.cancel import Cancel, StoppedError
 from labtool.cli import interrupts, live
 from labtool.cli.context import add_room_arguments, add_verb, positive_int, room_for
 from labtool.cli.output import print_json, progress, say, table
 from labtool.errors import LabtoolError
-from labtool.host import accel, capacity
-from labtool.images import bake
-from labtool.lab import Lab, UpReport, default_parallel, open_lab
+from labtool.host import capacity
+from labtool.lab import Lab, UpReport, default_parallel
 from labtool.plan import Plan
-from labtool.provision import provision_key
 from labtool.settings import Settings
 
 
@@ -72,65 +71,39 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, cancel: Cancel) -> int:
     settings = Settings.from_env()
     room = room_for(args, settings)
-    if not args.dry_run:
-        lab = open_lab(settings, room, cancel=cancel)
-        lab.check_free()  # another labtool at work on the room: say so now, not after planning
-        lab.recover(progress)  # what a killed labtool left running would fight over the machines
-        # Before planning: installed roles are part of the provisioning key.
-        installed = requirements.install(room.course.project, on_wait=progress)
-        if installed:
-            progress(f"installed roles from requirements.yml: {', '.join(installed)}")
-    key = provision_key(room)
-    lab = open_lab(settings, room, bake.images_for(settings, key), cancel)
-    plan = lab.plan(args.seats, force_provision=args.force_provision, key=key)
-    parallel = args.parallel or default_parallel_here()
+    options = UpOptions(
+        args.seats,
+        args.parallel or default_parallel_here(),
+        force_provision=args.force_provision,
+        force=args.force,
+        bake=getattr(args, "bake", False),
+    )
     if args.dry_run:
+        lab, plan = planned(settings, room, options, cancel)
         show_plan(plan, args.json)
         if plan.changes:
-            progress(capacity.summary(assess_here(lab, plan, parallel)))
+            progress(capacity.summary(assess(lab, plan, options.parallel)))
         return 0
-    if not plan.changes:
+    result = bring_up(settings, room, options, cancel=cancel, progress=progress, view=live.view)
+    if result.report is None:
         if args.json:
-            print_json({"room": lab.room.name, "changes": [], "machines": []})
+            print_json({"room": room.name, "changes": [], "machines": []})
         else:
-            say(f"room {lab.room.name!r} is up to date: {len(plan.steps)} machines running and provisioned")
-            _hand_out_hint(lab)
+            say(f"room {room.name!r} is up to date: {len(result.plan.steps)} machines running and provisioned")
+            _hand_out_hint(result.lab)
         return 0
-    assessment = assess_here(lab, plan, parallel)
-    if args.force and not assessment.fits:
-        progress(f"warning: --force: {capacity.summary(assessment)}")
-    elif not args.force:
-        capacity.check(assessment)
-    if getattr(args, "bake", False) and plan.creates:  # after the capacity check: a refused room bakes nothing
-        bake.bake(settings, room, key, progress=progress)
-        lab = open_lab(settings, room, bake.images_for(settings, key), cancel)
-        plan = lab.plan(args.seats, force_provision=args.force_provision, key=key)
-    report = execute(lab, plan, parallel)
-    show_report(report, args.json)
-    if report.interrupted:
+    show_report(result.report, args.json)
+    if result.report.interrupted:
         return interrupts.EXIT_INTERRUPTED
     if not args.json:
-        _hand_out_hint(lab)
-    return 1 if report.failed else 0
+        _hand_out_hint(result.lab)
+    return 1 if result.report.failed else 0
 
 
 def add_force_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--force", action="store_true", help="create the machines even when the host lacks the memory or disk for them"
     )
-
-
-def assess_here(lab: Lab, plan: Plan, parallel: int) -> capacity.Assessment:
-    """The plan's new machines against this host's free memory and disk, at this host's measured costs."""
-    costs = capacity.Costs.measured(kvm=accel.detect(lab.settings.vm_accel).is_kvm)
-    return capacity.assess(lab.room, plan, parallel, costs, capacity.read_free())
-
-
-def execute(lab: Lab, plan: Plan, parallel: int) -> UpReport:
-    made_from = f"; new machines from the {plan.images.description}" if plan.images and plan.creates else ""
-    progress(f"room {lab.room.name!r}: {len(plan.changes)} of {len(plan.steps)} machines need work{made_from}")
-    with live.view([step.machine.name for step in plan.changes]) as shown:
-        return lab.up(plan, parallel=parallel, progress=shown)
 
 
 def _hand_out_hint(lab: Lab) -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from labtool import bring_up, requirements, state
 from labtool import lab as lab_module
-from labtool import requirements, state
 from labtool.cli import interrupts, main
 from labtool.cli import status as status_cli
 from labtool.cli import up as up_cli
@@ -58,13 +58,13 @@ def one_seat(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Room, dic
     fakes = {Kind.VM: FakeBackend(Kind.VM), Kind.CONTAINER: FakeBackend(Kind.CONTAINER)}
     settings = Settings.from_env({"LABTOOL_HOME": str(tmp_path / "home")})
     monkeypatch.setattr(
-        up_cli,
+        bring_up,
         "open_lab",
         lambda settings_, room_, images=None, cancel=None: Lab(settings, room, fakes, images, cancel),
     )
     monkeypatch.setattr(up_cli, "room_for", lambda args, settings_: room)
     monkeypatch.setattr(bake, "images_for", lambda settings_, key: pair.base("base1"))
-    monkeypatch.setattr(up_cli, "provision_key", lambda room: "key1")
+    monkeypatch.setattr(bring_up, "provision_key", lambda room: "key1")
     monkeypatch.setattr(lab_module, "provision_key", lambda room: "key1")
     monkeypatch.setattr(requirements, "install", lambda project, on_wait=None: [])
     monkeypatch.setattr(accel, "detect", lambda setting: Accel("kvm", None, "test"))

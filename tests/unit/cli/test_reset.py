@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from labtool import bring_up, requirements
 from labtool import lab as lab_module
-from labtool import requirements
 from labtool.cli import main
 from labtool.cli import reset as reset_cli
 from labtool.cli import up as up_cli
@@ -54,9 +54,9 @@ def backends(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[Kind, Coun
     for module in (up_cli, reset_cli):
         monkeypatch.setattr(module, "lab_for", make_lab, raising=False)
     monkeypatch.setattr(up_cli, "room_for", lambda args, settings: room)
-    monkeypatch.setattr(up_cli, "open_lab", make_lab)
-    monkeypatch.setattr(up_cli, "provision_key", lambda room: "key1")
-    monkeypatch.setattr(up_cli, "assess_here", lambda *args: type("Fits", (), {"fits": True})())
+    monkeypatch.setattr(bring_up, "open_lab", make_lab)
+    monkeypatch.setattr(bring_up, "provision_key", lambda room: "key1")
+    monkeypatch.setattr(bring_up, "assess", lambda *args: type("Fits", (), {"fits": True})())
     monkeypatch.setattr(capacity, "check", lambda assessment: None)
     monkeypatch.setattr(bake, "images_for", lambda settings_, key: pair.base("base1"))
     monkeypatch.setattr(requirements, "install", lambda project, on_wait=None: [])

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from labtool import bring_up, requirements
 from labtool import lab as lab_module
-from labtool import requirements
 from labtool.cli import main
 from labtool.cli import up as up_cli
 from labtool.host import accel, capacity
@@ -37,12 +37,12 @@ def backends(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[Kind, Fake
 
     monkeypatch.setattr(up_cli, "room_for", lambda args, settings: room)
     monkeypatch.setattr(
-        up_cli,
+        bring_up,
         "open_lab",
         lambda settings_, room_, images=None, cancel=None: Lab(settings, room, fakes, images, cancel),
     )
     monkeypatch.setattr(bake, "images_for", lambda settings_, key: pair.base("base1"))
-    monkeypatch.setattr(up_cli, "provision_key", lambda room: "key1")
+    monkeypatch.setattr(bring_up, "provision_key", lambda room: "key1")
     monkeypatch.setattr(requirements, "install", lambda project, on_wait=None: [])
     monkeypatch.setattr(accel, "detect", lambda setting: Accel("kvm", None, "test"))
     monkeypatch.setattr(lab_module, "provision", fake_provision)
