@@ -65,6 +65,10 @@ class Network:
 
     name: str
     subnet: str
+    keep: bool = True
+    """Left to labtool to remove, with the room (remove_room_resources). vagrant-libvirt would remove it when it
+    destroys a VM and sees no connections on it, and libvirt stops counting a VM's connection once its
+    interface is updated live (address_guard.py): the room's other VMs would lose their network."""
 
 
 class VagrantProject:

@@ -361,8 +361,9 @@ def test_a_room_with_access_publishes_each_vms_ssh_and_app_on_its_address_only_o
         options = dict(argv[i + 1].split("=", 1) for i, word in enumerate(argv) if word == "-o")
         assert options["StrictHostKeyChecking"] == "yes" and options["HostKeyAlias"] == "s1-vm"
         assert argv[-1] == "vagrant@10.214.42.10"
-    machines = json.loads(backend.project(room).machines_file.read_text())["machines"]
-    assert all("forwarded_ports" not in m for m in machines)  # not Vagrant's: its tunnels check no key
+    spec = json.loads(backend.project(room).machines_file.read_text())
+    assert all("forwarded_ports" not in m for m in spec["machines"])  # not Vagrant's: its tunnels check no key
+    assert spec["network"]["keep"] is True  # removed with the room by labtool, never by vagrant-libvirt
 
     spawned.clear()
     backend.bring_up(room, [room.seats[0].vm])
