@@ -70,8 +70,7 @@ def mac_on(virsh: Virsh, domain: str, network: str) -> str | None:
 def release(virsh: Virsh, network: str, mac: str) -> None:
     """Drop the pin of a VM that is gone: its address may go to the next VM.
 
-    Only once it is gone: vagrant-libvirt asks for a VM's lease while it destroys it, and
-    a lease whose pin was dropped is one libvirt no longer shows.
+    Only once it is gone: a pin dropped earlier would free the address while the VM still holds it.
     """
     pins = virsh("net-dumpxml", network, check=False)
     if not pins.strip():

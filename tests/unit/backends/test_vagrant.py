@@ -596,5 +596,5 @@ def test_a_destroyed_vms_pinned_lease_is_released_once_it_is_gone(
     monkeypatch.setattr(vagrant.VagrantProject, "destroy", lambda self, name=None: events.append(f"destroy {name}"))
     monkeypatch.setattr(address_guard, "release", lambda virsh, network, mac: events.append(f"release {mac}"))
     backend.destroy(ROOM, [ROOM.seats[0].vm])
-    # vagrant-libvirt asks for the VM's lease while destroying it: the pin goes only after.
+    # The pin goes only once the VM is gone: before, its address would be free while it still held it.
     assert events == ["destroy s1-vm", "release mac of labtool-demo_s1-vm"]
