@@ -131,6 +131,15 @@ class VagrantProject:
         with self._vagrant(f"shut down the VM {name}") as v:
             v.halt(vm_name=name)
 
+    def forget_created_network(self, name: str) -> None:
+        """Keep `vagrant destroy` of the VM from removing the room's network (see Network.keep).
+
+        vagrant-libvirt records the network as the VM's own in the VM that created it, whatever
+        `management_network_keep` says, and removes it on that VM's destroy when libvirt counts
+        no connections on it.
+        """
+        (self.dotfile_dir / "machines" / name / "libvirt" / "created_networks").unlink(missing_ok=True)
+
     def destroy(self, name: str | None = None) -> None:
         with self._vagrant("destroy the VMs") as v:
             v.destroy(vm_name=name)
@@ -494,6 +503,7 @@ class VagrantBackend:
             domain = project.domain_name(machine.name)
             mac = address_guard.mac_on(_virsh, domain, network_name(room))
             vm_forwards.withdraw(project.state_dir, machine.name)
+            project.forget_created_network(machine.name)
             project.destroy(machine.name)
             if _domain_state(domain) is not None:
                 # Vagrant has no record of it: its `vagrant up` was killed after defining the domain and

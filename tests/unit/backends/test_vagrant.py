@@ -593,7 +593,15 @@ def test_a_destroyed_vms_pinned_lease_is_released_once_it_is_gone(
     backend: vagrant.VagrantBackend, guests: Guests, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     events: list[str] = []
-    monkeypatch.setattr(vagrant.VagrantProject, "destroy", lambda self, name=None: events.append(f"destroy {name}"))
+    record = backend.project(ROOM).dotfile_dir / "machines" / "s1-vm" / "libvirt" / "created_networks"
+    record.parent.mkdir(parents=True)
+    record.write_text("688b98b0-62e8-471b-84d6-f80782e61bd6\n")  # s1-vm made the room's network
+
+    def destroy(project: vagrant.VagrantProject, name: str | None = None) -> None:
+        assert not record.exists(), "vagrant-libvirt would remove the room's network with s1-vm"
+        events.append(f"destroy {name}")
+
+    monkeypatch.setattr(vagrant.VagrantProject, "destroy", destroy)
     monkeypatch.setattr(address_guard, "release", lambda virsh, network, mac: events.append(f"release {mac}"))
     backend.destroy(ROOM, [ROOM.seats[0].vm])
     # The pin goes only once the VM is gone: before, its address would be free while it still held it.
