@@ -15,9 +15,11 @@ import time
 import uuid
 from pathlib import Path
 
-from labtool.backends.vagrant import Network, VagrantProject, VmSpec
-from labtool.host import accel
-from labtool.images import build, docker_image, pair, recipe, vagrant_box
+from labtool.backends.docker import image as docker_image
+from labtool.backends.vagrant import accel, libvirt
+from labtool.backends.vagrant import box as vagrant_box
+from labtool.backends.vagrant.backend import Network, VagrantProject, VmSpec
+from labtool.images import build, pair, recipe
 from labtool.settings import Settings
 
 MIB = 1024 * 1024
@@ -55,7 +57,9 @@ def vm_boot_to_ssh_seconds(settings: Settings, key: str) -> float:
     with tempfile.TemporaryDirectory(prefix="labtool-bench-") as state:
         network = Network("labtool-bench", "192.168.249.0/24")
         box = pair.base(key).box
-        backend = VagrantProject(Path(state), network, accel.detect(settings.vm_accel), "labtoolbench_", box)
+        backend = VagrantProject(
+            Path(state), network, accel.detect(settings.vm_accel), "labtoolbench_", box, libvirt_uri=libvirt.LOCAL_URI
+        )
         backend.define([VmSpec("bench-vm", memory=1024)])
         started = time.monotonic()
         try:

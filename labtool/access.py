@@ -9,7 +9,8 @@ Off unless a room's labtool.yml names it, and then only on the address it names
 
 Seat i (0-based, in the room's seat order) gets four ports from port_base + 4*i:
 +0 the container's SSH, +1 the container's app, +2 the VM's SSH, +3 the VM's app.
-Containers publish them through Docker, VMs through labtool's own strict `ssh -L` tunnels (backends/vm_forwards.py).
+Containers publish them through Docker, VMs through labtool's own strict `ssh -L` tunnels
+(backends/vagrant/forwards.py).
 """
 
 from __future__ import annotations

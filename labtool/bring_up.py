@@ -16,8 +16,9 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from labtool import requirements
+from labtool.backends.vagrant import accel
 from labtool.cancel import Cancel
-from labtool.host import accel, capacity
+from labtool.host import capacity
 from labtool.images import bake
 from labtool.lab import Lab, UpReport, open_lab
 from labtool.model import Room

@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labtool import access, accounts, inventory, state
+from labtool import access, accounts, inventory, snapshots, state
 from labtool.backends.base import Backend, Observed, Presence
 from labtool.cancel import Cancel, StoppedError
 from labtool.errors import DaemonError, LabtoolError
 from labtool.host import apt_cache, children
 from labtool.images.pair import ImagePair
-from labtool.model import Kind, Machine, Room
+from labtool.model import THIS_HOST, Kind, Machine, Room
 from labtool.plan import Action, Plan, Step, make_plan
 from labtool.progress import Progress
 from labtool.provision import (
@@ -406,6 +406,7 @@ class Lab:
                     # Still holding the lock: an `up` in the gap after it would find its own state gone.
                     shutil.rmtree(self.state_dir, ignore_errors=True)
                 else:
+                    snapshots.forget(self, machines, removed)
                     self._forget(machines)
             except LabtoolError as exc:
                 if self.cancel.is_set() and not isinstance(exc, StoppedError):
@@ -793,9 +794,7 @@ def default_parallel(cpus: int, available_memory_gib: float) -> int:
 
 def open_lab(settings: Settings, room: Room, images: ImagePair | None = None, cancel: Cancel | None = None) -> Lab:
     """A Lab with the real backends; `images` is the pair new machines are made from (only `up` needs one)."""
-    from labtool.backends.docker import DockerBackend
-    from labtool.backends.vagrant import VagrantBackend
-    from labtool.host import accel
+    from labtool import backends
 
     state.check_claim(state.room_dir(settings, room.name), room.path)
     if images is None:
@@ -804,13 +803,4 @@ def open_lab(settings: Settings, room: Room, images: ImagePair | None = None, ca
         from labtool.images import build
 
         images = build.base_pair_if_built(settings)
-    backends: dict[Kind, Backend] = {
-        Kind.CONTAINER: DockerBackend(images.docker_ref if images else None, timeout=settings.docker_timeout),
-        Kind.VM: VagrantBackend(
-            settings.rooms_state_dir,
-            accel.detect(settings.vm_accel),
-            images.box if images else None,
-            timeout=settings.vagrant_timeout,
-        ),
-    }
-    return Lab(settings, room, backends, images, cancel)
+    return Lab(settings, room, backends.for_host(settings, THIS_HOST, images), images, cancel)

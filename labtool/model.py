@@ -30,6 +30,27 @@ SEAT_VARIABLE = "labtool_seat"
 
 
 @dataclass(frozen=True)
+class LabHost:
+    """A machine that runs seats: the one labtool runs on, or another lab host reached over SSH.
+
+    Backends are built for a host; each technology turns it into its engine's own remote address
+    (Docker's `ssh://`, libvirt's `qemu+ssh://`), so a second host is a new value, not new code.
+    """
+
+    name: str
+    ssh: str | None = None
+    """`user@address` as key-based SSH reaches the host; None: this machine."""
+
+    @property
+    def is_local(self) -> bool:
+        return self.ssh is None
+
+
+THIS_HOST = LabHost("here")
+"""The machine labtool runs on: every room's host unless its labtool.yml lists others."""
+
+
+@dataclass(frozen=True)
 class Machine:
     name: str
     """Inventory hostname; also the machine's hostname, container name suffix and Vagrant machine name."""

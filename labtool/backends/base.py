@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from labtool.model import Kind, Machine, Room
 
@@ -87,4 +87,24 @@ class Backend(Protocol):
 
     def describe_room_resources(self, room: Room) -> list[str]:
         """What remove_room_resources would remove now, one phrase each (only what exists), to ask before it."""
+        ...
+
+
+@runtime_checkable
+class Checkpointing(Protocol):
+    """A backend that can save a running machine's state under a name and bring it back (`labtool snapshot`).
+
+    A machine's checkpoints belong to it: `destroy` removes them with it.
+    """
+
+    def save_checkpoint(self, room: Room, machine: Machine, name: str) -> None:
+        """Capture the running machine as it is now, under `name` (not yet taken for it)."""
+        ...
+
+    def restore_checkpoint(self, room: Room, machine: Machine, name: str) -> None:
+        """Bring the machine back to the checkpoint, running and ready, with its name, address and ports."""
+        ...
+
+    def delete_checkpoint(self, room: Room, machine: Machine, name: str) -> None:
+        """Remove the checkpoint; nothing when it does not exist."""
         ...

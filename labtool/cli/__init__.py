@@ -32,6 +32,7 @@ from labtool.cli import (
     reset,
     room,
     shell,
+    snapshot,
     start,
     status,
     stop,
@@ -47,6 +48,7 @@ VERBS = (
     status,
     provision,
     reset,
+    snapshot,
     stop,
     start,
     down,
@@ -91,7 +93,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     top = parser()
     if argv is None:
         complete(top)
-    args = top.parse_args(argv)
+    args, left = top.parse_known_args(argv)
+    if left and getattr(args, "trailing_words", False) and not any(w.startswith("-") for w in left):
+        # `snapshot save ROOM --seat S NAME`: argparse leaves a positional after an option unparsed.
+        args.extra = [*args.extra, *left]
+    elif left:
+        top.error(f"unrecognized arguments: {' '.join(left)}")
     with children.marking_children():  # so a later labtool can tell this one's leftovers, should it be killed
         code = _run(args)
     if code == EXIT_INTERRUPTED and interrupts.stuck_threads():

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from labtool.backends.vagrant import accel
 from labtool.cli.context import add_verb
 from labtool.cli.output import print_json, say, table
-from labtool.host import accel, daemons
+from labtool.host import daemons
 from labtool.settings import Settings
 
 

@@ -6,11 +6,12 @@ import argparse
 from typing import Any
 
 from labtool import config
+from labtool.backends.vagrant import accel
 from labtool.cli.context import DEFAULT_ROOM, add_verb, host_rooms, lab_project, rooms_dir
 from labtool.cli.output import print_json, say, table
 from labtool.cli.up import default_parallel_here
 from labtool.errors import LabtoolError
-from labtool.host import accel, capacity
+from labtool.host import capacity
 from labtool.host.doctor import OK, WARN, Check, SystemProbe, check_capacity, failed_required, run_checks
 from labtool.settings import Settings
 

@@ -9,6 +9,7 @@ from typing import Any
 from labtool.cli.context import add_room_arguments, add_verb, room_for
 from labtool.cli.output import print_json, progress, say, table
 from labtool.images import bake, build, pair, prune, recipe
+from labtool.model import THIS_HOST
 from labtool.provision import provision_key
 from labtool.settings import Settings
 
@@ -156,7 +157,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_prune(args: argparse.Namespace) -> int:
-    report = prune.prune(Settings.from_env())
+    report = prune.prune(Settings.from_env(), THIS_HOST)
     if args.json:
         print_json(asdict(report))
     else:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from labtool.cli import interrupts, up
+from labtool.cli import interrupts, snapshot, up
 from labtool.cli.context import add_room_arguments, add_verb, lab_for, positive_int
 from labtool.cli.output import progress
+from labtool.errors import LabtoolError
 from labtool.model import Kind
 
 DESCRIPTION = """\
@@ -27,6 +28,7 @@ def register(subparsers: Any) -> None:
         examples=[
             "labtool reset --seat seat03              # both machines of seat03",
             "labtool reset lab2 --seat seat03 --vm    # only its VM",
+            "labtool reset --seat seat03 --to before-ex2   # back to a checkpoint (labtool snapshot)",
         ],
     )
     add_room_arguments(parser, seat_required=True)
@@ -35,12 +37,19 @@ def register(subparsers: Any) -> None:
     which.add_argument(
         "--container", action="store_const", const=Kind.CONTAINER, dest="kind", help="only the seat's container"
     )
+    parser.add_argument(
+        "--to", metavar="NAME", help="back to the seat's checkpoint NAME instead (`labtool snapshot restore`)"
+    )
     parser.add_argument("--parallel", type=positive_int, default=None, metavar="N", help="provisioning runs at once")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.set_defaults(run=run, force_provision=False, dry_run=False, bake=False, force=False)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.to is not None:
+        if args.kind is not None:
+            raise LabtoolError("a checkpoint holds both machines of a seat", "drop --vm/--container with --to")
+        return snapshot.run_restore(argparse.Namespace(**{**vars(args), "name": args.to}))
     kinds = [args.kind] if args.kind else None
     with interrupts.stopping_on_signals(progress) as cancel:  # as `down`, then `up` (which has its own)
         lab = lab_for(args, cancel=cancel)

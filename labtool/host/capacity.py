@@ -16,8 +16,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from labtool import proc
+from labtool.backends.vagrant.libvirt import STORAGE_POOL_DIR
 from labtool.errors import CommandError, LabtoolError
-from labtool.host.daemons import STORAGE_POOL_DIR
 from labtool.model import Kind, Room
 from labtool.plan import Action, Plan
 

@@ -7,7 +7,6 @@ it waits until each one answers, and names the log when one does not.
 
 from __future__ import annotations
 
-import os
 import socket
 import time
 from collections.abc import Callable
@@ -15,16 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from labtool import proc
+from labtool.backends.docker import engine
+from labtool.backends.vagrant.accel import KVM_DEVICE, Accel
+from labtool.backends.vagrant.libvirt import LOCAL_URI, STORAGE_POOL, STORAGE_POOL_DIR
 from labtool.errors import CommandError, DaemonError
 from labtool.host import apt_cache
-from labtool.host.accel import KVM_DEVICE, Accel
+from labtool.model import THIS_HOST
 from labtool.settings import Settings
 
-LIBVIRT_URI = "qemu:///system"
-DOCKER_SOCKET = Path("/var/run/docker.sock")
 VIRTLOGD_SOCKET = Path("/run/libvirt/virtlogd-sock")
-STORAGE_POOL = "default"
-STORAGE_POOL_DIR = Path("/var/lib/libvirt/images")
 START_TIMEOUT = 45.0
 
 
@@ -53,27 +51,17 @@ def unix_socket_answers(path: Path, timeout: float = 2.0) -> bool:
 
 
 def docker_answers() -> bool:
-    """True when the Docker engine answers an API ping (not merely when its socket exists)."""
-    import docker  # deferred: importing the SDK costs ~0.2 s that most commands do not need
-
-    try:
-        # Where every other Docker call of labtool goes: DOCKER_HOST when set, else the local socket.
-        client = docker.DockerClient(base_url=docker_url(), timeout=5)
-        try:
-            return bool(client.ping())
-        finally:
-            client.close()
-    except Exception:  # the SDK raises several unrelated types for "no daemon"
-        return False
+    """True when this host's Docker engine answers an API ping (not merely when its socket exists)."""
+    return engine.answers(THIS_HOST)
 
 
 def docker_url() -> str:
-    return os.environ.get("DOCKER_HOST") or f"unix://{DOCKER_SOCKET}"
+    return engine.url(THIS_HOST)
 
 
 def libvirt_answers() -> bool:
     try:
-        return proc.run(["virsh", "-c", LIBVIRT_URI, "version"], timeout=15, check=False).ok
+        return proc.run(["virsh", "-c", LOCAL_URI, "version"], timeout=15, check=False).ok
     except CommandError:
         return False
 
@@ -178,7 +166,7 @@ def _libvirt_log_env(log: Path) -> dict[str, str]:
 
 def ensure_storage_pool() -> DaemonStatus:
     """vagrant-libvirt uploads boxes into the `default` storage pool; a fresh libvirt has none."""
-    virsh = ["virsh", "-c", LIBVIRT_URI]
+    virsh = ["virsh", "-c", LOCAL_URI]
     info = proc.run([*virsh, "pool-info", STORAGE_POOL], timeout=15, check=False)
     if info.ok and "running" in info.stdout:
         return DaemonStatus(f"storage pool {STORAGE_POOL}", "running", str(STORAGE_POOL_DIR))

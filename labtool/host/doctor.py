@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Protocol
 
 from labtool import proc
+from labtool.backends.vagrant import accel, libvirt
 from labtool.errors import CommandError
-from labtool.host import accel, apt_cache, apt_cache_log, capacity, daemons
+from labtool.host import apt_cache, apt_cache_log, capacity, daemons
 from labtool.model import Kind, Room
 from labtool.settings import Settings
 
@@ -180,7 +181,7 @@ def check_docker(probe: HostProbe, _: Settings) -> Check:
 
 def check_libvirt(probe: HostProbe, _: Settings) -> Check:
     if probe.libvirt_answers():
-        return Check("libvirt", OK, f"answers on {daemons.LIBVIRT_URI}")
+        return Check("libvirt", OK, f"answers on {libvirt.LOCAL_URI}")
     if not probe.program("libvirtd"):
         return Check("libvirt", FAIL, "libvirtd is not installed", "run `scripts/up` (installs libvirt-daemon-system)")
     return Check("libvirt", FAIL, "installed but not answering", "run `labtool daemons` to start virtlogd and libvirtd")

@@ -20,11 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from labtool import inventory, proc
-from labtool.backends.docker import docker_connection, wait_for_systemd
+from labtool.backends.docker import image as docker_image
+from labtool.backends.docker.backend import docker_connection, wait_for_systemd
+from labtool.backends.vagrant import box as vagrant_box
+from labtool.backends.vagrant.libvirt import Virsh
 from labtool.errors import ImageBuildError
 from labtool.host import apt_cache
-from labtool.images import build, docker_image, pair, rootfs, vagrant_box
-from labtool.model import Kind, Machine, Room
+from labtool.images import build, pair, rootfs
+from labtool.model import THIS_HOST, Kind, Machine, Room
 from labtool.progress import Progress
 from labtool.provision import provision, strategy
 from labtool.settings import Settings
@@ -136,7 +139,7 @@ class _Bake:
             )
         with self._step("vagrant_box", f"packaging and registering the box {self.images.box}"):
             box = vagrant_box.package_box(raw, self.scratch, self.images.key, log)
-            vagrant_box.register(box, self.images.box, log)
+            vagrant_box.register(Virsh(THIS_HOST), box, self.images.box, log)
 
     def _converge(self, base: pair.ImagePair, machine: Machine, runs: Path) -> Any:
         builder = _start_builder(base, self.images.key, machine)

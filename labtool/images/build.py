@@ -17,9 +17,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from labtool import proc
+from labtool.backends.docker import image as docker_image
+from labtool.backends.vagrant import box as vagrant_box
+from labtool.backends.vagrant.libvirt import Virsh
 from labtool.errors import ImageBuildError, LabtoolError
 from labtool.host import apt_cache
-from labtool.images import docker_image, mirror, pair, recipe, rootfs, vagrant_box
+from labtool.images import mirror, pair, recipe, rootfs
+from labtool.model import THIS_HOST
 from labtool.progress import Progress
 from labtool.settings import Settings
 from labtool.state import SHARED, atomic_write, locked, utc_now
@@ -128,7 +132,7 @@ def _build(settings: Settings, key: str, progress: Progress) -> BuildReport:
             )
         with timed_step(report.seconds, "vagrant_box", progress, "packaging and registering the Vagrant box"):
             box = vagrant_box.package_box(raw, scratch, key, log)
-            vagrant_box.register(box, images.box, log)
+            vagrant_box.register(Virsh(THIS_HOST), box, images.box, log)
         _write_manifests(settings, container_packages, vm_packages)
         _write_state(settings, report)
     finally:

@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from labtool.backends.vagrant import Network, VagrantProject, VmSpec
-from labtool.host import accel
-from labtool.images import build, docker_image, pair, recipe
+from labtool.backends.docker import image as docker_image
+from labtool.backends.vagrant import accel, libvirt
+from labtool.backends.vagrant.backend import Network, VagrantProject, VmSpec
+from labtool.images import build, pair, recipe
 from labtool.settings import Settings
 from tests.integration.rooms import LiveRoom
 
@@ -87,6 +88,7 @@ def lab_vm(built_images: str, settings: Settings, tmp_path_factory: pytest.TempP
         accel.detect(settings.vm_accel),
         "labtoolpytest_",
         pair.base(built_images).box,
+        libvirt_uri=libvirt.LOCAL_URI,
     )
     backend.define([VmSpec("images-vm", memory=1024)])
     try:

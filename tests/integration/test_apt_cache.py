@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from labtool.backends.docker import DockerBackend, container_name
+from labtool.backends.docker import image as docker_image
+from labtool.backends.docker.backend import DockerBackend, container_name
 from labtool.host import apt_cache, apt_cache_log, daemons
-from labtool.images import docker_image
-from labtool.model import ContainerResources, Kind, Machine, Networks, Room, Seat, VmResources
+from labtool.model import THIS_HOST, ContainerResources, Kind, Machine, Networks, Room, Seat, VmResources
 from labtool.settings import Settings
 from tests.unit.rooms import reference_course
 
@@ -44,7 +44,7 @@ def two_containers(built_images: str, running_cache: None) -> Iterator[tuple[Any
         Networks(NETWORK_INDEX),
         reference_course(),
     )
-    backend = DockerBackend(docker_image.ref(built_images))
+    backend = DockerBackend(THIS_HOST, docker_image.ref(built_images))
     machines = [seat.container for seat in seats]
     try:
         backend.bring_up(room, machines)

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from labtool.images import bake, build, docker_image
+from labtool.backends.docker import image as docker_image
+from labtool.images import bake, build
 from labtool.model import Kind
 from labtool.settings import Settings
 from tests.integration.rooms import LiveRoom

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from labtool.images import docker_image
+from labtool.backends.docker import image as docker_image
 from tests.integration.rooms import LiveRoom
 
 pytestmark = [pytest.mark.docker, pytest.mark.vagrant]  # no VM boots, but `up` observes both backends

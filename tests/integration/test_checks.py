@@ -21,10 +21,10 @@ import pytest
 
 from labtool import checks, config
 from labtool.backends.base import Backend
-from labtool.backends.docker import DockerBackend, container_name
-from labtool.images import docker_image
+from labtool.backends.docker import image as docker_image
+from labtool.backends.docker.backend import DockerBackend, container_name
 from labtool.lab import Lab
-from labtool.model import Kind
+from labtool.model import THIS_HOST, Kind
 from labtool.plan import Plan
 from labtool.project import Project
 from labtool.scaffold import init
@@ -52,7 +52,7 @@ def seat_lab(built_images: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     room = config.load(rooms, ROOM, Project(project))
     assert room.course.checks == project / "checks"
     backends: dict[Kind, Backend] = {
-        Kind.CONTAINER: DockerBackend(docker_image.ref(built_images)),
+        Kind.CONTAINER: DockerBackend(THIS_HOST, docker_image.ref(built_images)),
         Kind.VM: FakeBackend(Kind.VM),  # never started: the seat's VM is absent
     }
     lab = Lab(Settings.from_env(), room, backends)

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from labtool.backends.docker import image as docker_image
 from labtool.host import apt_cache
-from labtool.images import build, docker_image, recipe
+from labtool.images import build, recipe
 from labtool.settings import Settings
 from tests.conftest import FaultRow
 from tests.integration.rooms import run_labtool

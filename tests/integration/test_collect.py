@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from labtool.images import docker_image
+from labtool.backends.docker import image as docker_image
 from labtool.parity.fingerprint import COLLECTOR
 
 pytestmark = pytest.mark.docker

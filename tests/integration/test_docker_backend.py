@@ -1,6 +1,6 @@
 """A container made by the Docker backend runs with the least it needs, and a course still provisions it.
 
-Each capability the backend gives back (labtool/images/docker_image.py: CAPABILITIES) is
+Each capability the backend gives back (labtool/backends/docker/image.py: CAPABILITIES) is
 exercised here by what needs it, so dropping one fails this test rather than a class.
 """
 
@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 
 from labtool import inventory
-from labtool.backends.docker import DockerBackend, container_name, network_name
-from labtool.images import docker_image, recipe
-from labtool.model import ContainerResources, Course, Kind, Machine, Networks, Room, Seat, VmResources
+from labtool.backends.docker import image as docker_image
+from labtool.backends.docker.backend import DockerBackend, container_name, network_name
+from labtool.images import recipe
+from labtool.model import THIS_HOST, ContainerResources, Course, Kind, Machine, Networks, Room, Seat, VmResources
 from labtool.project import Project
 from labtool.provision import provision, strategy
 
@@ -85,7 +86,7 @@ def room(built_images: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         Networks(NETWORK_INDEX),
         course,
     )
-    backend = DockerBackend(docker_image.ref(built_images))
+    backend = DockerBackend(THIS_HOST, docker_image.ref(built_images))
     backend.destroy(lab_room, [seat.container])  # left over from an interrupted run
     try:
         backend.bring_up(lab_room, [seat.container])

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from labtool.images import docker_image
+from labtool.backends.docker import image as docker_image
 
 pytestmark = pytest.mark.docker
 

@@ -30,8 +30,11 @@ from typing import Any
 import pytest
 
 from labtool import state
+from labtool.backends.vagrant import box as vagrant_box
+from labtool.backends.vagrant.libvirt import Virsh
 from labtool.host import children, processes
-from labtool.images import pair, recipe, vagrant_box
+from labtool.images import pair, recipe
+from labtool.model import THIS_HOST
 from labtool.settings import Settings
 from tests.conftest import FaultRow
 from tests.integration.rooms import run_labtool
@@ -572,7 +575,7 @@ def test_a_box_rebuilt_under_a_running_vm_leaves_it_its_volume_until_the_vm_is_g
     box = json.loads(built.stdout)["box"]
     assert vagrant_box.current_volume(box) != volume  # the new box gets a volume of its own
     assert domain_running() and vm_boot_id(room) == boot_id
-    assert volume in vagrant_box.pool_volumes()
+    assert volume in vagrant_box.pool_volumes(Virsh(THIS_HOST))
 
     for verb in ("stop", "start"):
         result = room.labtool(verb, ROOM)
@@ -580,13 +583,13 @@ def test_a_box_rebuilt_under_a_running_vm_leaves_it_its_volume_until_the_vm_is_g
     assert vm_boot_id(room) != boot_id and box_volume_of_the_vm() == volume  # booted again, from the old volume
     pruned = room.labtool("images", "prune", "--json")
     assert pruned.returncode == 0 and volume not in json.loads(pruned.stdout)["volumes"], pruned.stderr
-    assert volume in vagrant_box.pool_volumes()
+    assert volume in vagrant_box.pool_volumes(Virsh(THIS_HOST))
 
     downed = room.labtool("down", ROOM, "--yes")
     assert downed.returncode == 0, downed.stderr[-3000:]
     pruned = room.labtool("images", "prune", "--json")
     assert pruned.returncode == 0 and volume in json.loads(pruned.stdout)["volumes"], pruned.stdout
-    assert volume not in vagrant_box.pool_volumes()
+    assert volume not in vagrant_box.pool_volumes(Virsh(THIS_HOST))
     fault_row(
         "the base box rebuilt (`images build --force`) while a room's VM runs from it (real room)",
         f"the rebuild ({build_seconds:.0f} s) registered the new box beside the old volume: the VM ran on, was "
@@ -607,7 +610,7 @@ def test_two_rooms_come_up_at_once_and_their_first_vms_take_turns_with_the_box(
     settings.write_text(re.sub(r"index: \d+", f"index: {SECOND_NETWORK_INDEX}", settings.read_text()))
     box = pair.base(recipe.cache_key()).box
     # As the box test left it: the rebuilt box has no volume yet, so both rooms' first VMs would upload it.
-    assert vagrant_box.current_volume(box) not in vagrant_box.pool_volumes()
+    assert vagrant_box.current_volume(box) not in vagrant_box.pool_volumes(Virsh(THIS_HOST))
     assert room_resources() == {kind: [] for kind in ONE_OF_EACH}
     try:
         started = time.monotonic()

@@ -236,7 +236,7 @@ def assert_nothing_secret_outside_the_password_file(room: AccessRoom, clear: lis
 
 
 def test_published_ports_are_bound_to_the_rooms_address_only(container_room: AccessRoom) -> None:
-    from labtool.images import docker_image
+    from labtool.backends.docker import image as docker_image
 
     client = docker_image.client()
     container = client.containers.get(f"labtool-{container_room.name}_seat02-ct")

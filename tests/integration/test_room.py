@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from labtool.images import docker_image
+from labtool.backends.docker import image as docker_image
 from tests.integration.rooms import LiveRoom
 
 pytestmark = [pytest.mark.docker, pytest.mark.vagrant]

@@ -20,9 +20,10 @@ import pytest
 import yaml
 
 from labtool import inventory
-from labtool.backends.docker import DockerBackend, container_name
-from labtool.images import docker_image, recipe
-from labtool.model import ContainerResources, Course, Kind, Machine, Networks, Room, Seat, VmResources
+from labtool.backends.docker import image as docker_image
+from labtool.backends.docker.backend import DockerBackend, container_name
+from labtool.images import recipe
+from labtool.model import THIS_HOST, ContainerResources, Course, Kind, Machine, Networks, Room, Seat, VmResources
 from labtool.parity import expected
 from labtool.project import Project
 from labtool.provision import provision, strategy
@@ -64,7 +65,7 @@ def make_room(root: Path, built_images: str, *, relax: bool) -> tuple[Room, Dock
     resources = dataclasses.replace(ContainerResources(), relax_sandboxing=relax)
     name = "pytest-fidelity" if relax else "pytest-fidelity-raw"
     lab_room = Room(name, root / "room", (seat,), VmResources(), resources, Networks(NETWORK_INDEX), course)
-    return lab_room, DockerBackend(docker_image.ref(built_images))
+    return lab_room, DockerBackend(THIS_HOST, docker_image.ref(built_images))
 
 
 @pytest.fixture(params=[True, False], ids=["relaxed", "raw"])

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from labtool.images import docker_image
+from labtool.backends.docker import image as docker_image
 from tests.integration.rooms import LiveRoom, rename_only_room
 
 pytestmark = [pytest.mark.docker, pytest.mark.vagrant]

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from labtool.backends.vagrant import VagrantProject
+from labtool.backends.vagrant.backend import VagrantProject
 from labtool.images import build, rootfs
 
 pytestmark = [pytest.mark.vagrant, pytest.mark.docker]

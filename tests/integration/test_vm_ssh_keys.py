@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from labtool.backends import known_hosts
-from labtool.images import vagrant_box
+from labtool.backends.vagrant import box as vagrant_box
+from labtool.backends.vagrant import known_hosts
 from labtool.settings import Settings
 from tests.integration.rooms import LiveRoom
 

@@ -33,6 +33,11 @@ class FakeBackend:
         """Set when a slow or stuck bring_up has begun."""
         self.creations: list[str] = []
         self.destructions: list[str] = []
+        self.checkpoints: set[tuple[str, str]] = set()
+        """(machine, name) of every checkpoint the backend holds."""
+        self.restored: list[tuple[str, str]] = []
+        self.failing_checkpoints: set[str] = set()
+        """Machines whose checkpoint cannot be saved."""
 
     def observe(self, room: Room) -> dict[str, Observed]:
         if self.unreachable is not None:
@@ -93,7 +98,23 @@ class FakeBackend:
     def host_view(self, room: Room, machine: Machine) -> HostView:
         return fake_host_view(machine)
 
+    def save_checkpoint(self, room: Room, machine: Machine, name: str) -> None:
+        if machine.name not in self.running:
+            raise LabtoolError(f"{machine.name} is not running")
+        if machine.name in self.failing_checkpoints:
+            raise LabtoolError(f"{machine.name}: no space left for a checkpoint")
+        self.checkpoints.add((machine.name, name))
+
+    def restore_checkpoint(self, room: Room, machine: Machine, name: str) -> None:
+        if (machine.name, name) not in self.checkpoints:
+            raise LabtoolError(f"{machine.name} has no checkpoint {name}")
+        self.restored.append((machine.name, name))
+
+    def delete_checkpoint(self, room: Room, machine: Machine, name: str) -> None:
+        self.checkpoints.discard((machine.name, name))
+
     def destroy(self, room: Room, machines: Sequence[Machine]) -> None:
+        self.checkpoints = {c for c in self.checkpoints if c[0] not in {m.name for m in machines}}
         self.running -= {m.name for m in machines}
         self.stopped -= {m.name for m in machines}
         self.destructions += [m.name for m in machines]

@@ -11,11 +11,12 @@ import pytest
 
 from labtool import bring_up, requirements
 from labtool import lab as lab_module
+from labtool.backends.vagrant import accel
+from labtool.backends.vagrant.accel import Accel
 from labtool.bring_up import UpOptions
 from labtool.cancel import Cancel
 from labtool.errors import LabtoolError
-from labtool.host import accel, capacity
-from labtool.host.accel import Accel
+from labtool.host import capacity
 from labtool.host.capacity import Disk, HostFree
 from labtool.images import bake, pair
 from labtool.lab import Lab

@@ -11,12 +11,13 @@ import pytest
 from labtool import accounts, state
 from labtool import lab as lab_module
 from labtool.accounts import Account
-from labtool.backends import address_guard, vagrant
 from labtool.backends.base import Presence
+from labtool.backends.vagrant import address_guard
+from labtool.backends.vagrant import backend as vagrant
+from labtool.backends.vagrant.accel import Accel
 from labtool.host import apt_cache
-from labtool.host.accel import Accel
 from labtool.lab import Lab
-from labtool.model import Kind, Room, Student
+from labtool.model import THIS_HOST, Kind, Room, Student
 from labtool.plan import Action
 from labtool.provision import AccountResult, ProvisionResult
 from labtool.settings import Settings
@@ -245,7 +246,7 @@ def test_a_hung_vagrant_up_fails_only_its_vm_after_the_timeout_and_the_rest_of_t
     )
     settings = Settings.from_env({"LABTOOL_HOME": str(tmp_path / "home"), "LABTOOL_VAGRANT_TIMEOUT": "2"})
     vms = vagrant.VagrantBackend(
-        tmp_path / "vagrant", Accel("qemu", "qemu64", "test"), timeout=settings.vagrant_timeout
+        THIS_HOST, tmp_path / "vagrant", Accel("qemu", "qemu64", "test"), timeout=settings.vagrant_timeout
     )
     lab = Lab(settings, make_room(tmp_path), {Kind.VM: vms, Kind.CONTAINER: FakeBackend(Kind.CONTAINER)})
     messages: list[str] = []

@@ -11,8 +11,8 @@ from testinfra.utils.ansible_runner import get_ansible_host  # type: ignore[impo
 
 from labtool import state
 from labtool import verify as verify_module
-from labtool.backends import known_hosts
 from labtool.backends.base import Backend
+from labtool.backends.vagrant import known_hosts
 from labtool.lab import Lab
 from labtool.model import Kind, Machine
 from labtool.parity.fingerprint import Fingerprint

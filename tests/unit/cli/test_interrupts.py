@@ -13,12 +13,13 @@ import pytest
 
 from labtool import bring_up, requirements, state
 from labtool import lab as lab_module
+from labtool.backends.vagrant import accel
+from labtool.backends.vagrant.accel import Accel
 from labtool.cli import interrupts, main
 from labtool.cli import status as status_cli
 from labtool.cli import up as up_cli
 from labtool.errors import DaemonError
-from labtool.host import accel, capacity
-from labtool.host.accel import Accel
+from labtool.host import capacity
 from labtool.host.capacity import Disk, HostFree
 from labtool.images import bake, pair
 from labtool.lab import Lab

@@ -8,11 +8,12 @@ import pytest
 
 from labtool import bring_up, requirements
 from labtool import lab as lab_module
+from labtool.backends.vagrant import accel
+from labtool.backends.vagrant.accel import Accel
 from labtool.cli import main
 from labtool.cli import reset as reset_cli
 from labtool.cli import up as up_cli
-from labtool.host import accel, capacity
-from labtool.host.accel import Accel
+from labtool.host import capacity
 from labtool.images import bake, pair
 from labtool.lab import Lab
 from labtool.model import Kind, Room

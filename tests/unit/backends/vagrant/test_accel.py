@@ -1,6 +1,6 @@
 import pytest
 
-from labtool.host.accel import cpu_advertises_virtualization, decide
+from labtool.backends.vagrant.accel import cpu_advertises_virtualization, decide
 
 INTEL = "processor\t: 0\nflags\t\t: fpu vme de pse vmx sse2\n"
 AMD = "flags\t\t: fpu svm sse2\n"

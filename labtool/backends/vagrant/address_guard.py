@@ -11,7 +11,7 @@ is the one the network's DHCP server leased; the lease is pinned to the VM's MAC
 restarted VM gets the address its filter allows, and the pin goes when the VM does.
 
 Containers need none of this: they hold neither CAP_NET_ADMIN nor CAP_NET_RAW
-(images/docker_image.py), so they can neither change their address nor forge frames.
+(backends/docker/image.py), so they can neither change their address nor forge frames.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from labtool.errors import LabtoolError
 FILTER = "clean-traffic"
 
 Virsh = Callable[..., str]
-"""`virsh` with labtool's URI: positional arguments, `check=` keyword; returns its stdout."""
+"""`virsh` on the VM's lab host (libvirt.Virsh): positional arguments, `check=` keyword; returns its stdout."""
 
 
 class AddressGuardError(LabtoolError):
@@ -41,7 +41,7 @@ def guard(virsh: Virsh, domain: str, network: str) -> str:
     if address is None:
         raise AddressGuardError(
             f"{domain} has no DHCP lease on {network} for {mac}: its address cannot be filtered",
-            f"check that it booted (`virsh -c qemu:///system domifaddr {domain} --source lease`)",
+            f"check that it booted (`virsh domifaddr {domain} --source lease` on its lab host)",
         )
     _pin(virsh, network, mac, address)
     if _filtered_to(interface) != address:

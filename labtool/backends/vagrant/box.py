@@ -9,8 +9,8 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 
 from labtool import proc
+from labtool.backends.vagrant.libvirt import STORAGE_POOL, Virsh
 from labtool.errors import ImageBuildError
-from labtool.host.daemons import LIBVIRT_URI, STORAGE_POOL
 from labtool.images import recipe
 from labtool.parity.fingerprint import COLLECTOR
 
@@ -103,14 +103,14 @@ def package_box(raw: Path, workdir: Path, key: str, log: Path) -> Path:
     return box
 
 
-def register(box: Path, name: str, log: Path) -> None:
-    """`vagrant box add --force` under the pair's own name.
+def register(virsh: Virsh, box: Path, name: str, log: Path) -> None:
+    """`vagrant box add --force` under the pair's own name, for VMs on the libvirtd `virsh` reaches.
 
     A pool volume of that name left by an earlier registration would shadow the new box
     (vagrant-libvirt uploads a box once and reuses its volume), so it goes first, unless
     a VM still boots from it.
     """
-    remove_pool_volumes(name, log)
+    remove_pool_volumes(virsh, name, log)
     # From the box's own directory: vagrant reads a Vagrantfile in the working directory even to add a box.
     argv = ["vagrant", "box", "add", "--force", "--name", name, str(box)]
     proc.run(argv, timeout=900, log=log, cwd=box.parent)
@@ -124,20 +124,20 @@ def labtool_boxes() -> list[str]:
     return sorted(p.name.replace("-VAGRANTSLASH-", "/") for p in found if (p / "0" / "libvirt").is_dir())
 
 
-def prune(keep: Collection[str], log: Path) -> list[str]:
+def prune(virsh: Virsh, keep: Collection[str], log: Path) -> list[str]:
     """Remove labtool's boxes other than `keep` that no VM boots from; returns the names removed.
 
     A VM's disk is an overlay whose backing file is its box's pool volume: deleting that
     volume would leave the VM unable to start again, so such a box stays until its last
     VM is gone.
     """
-    in_use = volumes_in_use()
+    in_use = volumes_in_use(virsh)
     removed = []
     for name in labtool_boxes():
         if name in keep or any(v.startswith(volume_prefix(name)) for v in in_use):
             continue
         proc.run(["vagrant", "box", "remove", "--force", "--all", name], timeout=300, log=log, cwd=vagrant_home())
-        remove_pool_volumes(name, log)
+        remove_pool_volumes(virsh, name, log)
         removed.append(name)
     return removed
 
@@ -162,44 +162,44 @@ def current_volume(name: str) -> str | None:
         return None
 
 
-def remove_stale_volumes(log: Path) -> list[str]:
+def remove_stale_volumes(virsh: Virsh, log: Path) -> list[str]:
     """Delete labtool's box volumes that are no registered box's current volume and no VM's backing file.
 
     They are what a rebuilt or removed box left while some VM still booted from it.
     """
     current = {current_volume(name) for name in labtool_boxes()}
-    in_use = volumes_in_use()
+    in_use = volumes_in_use(virsh)
     stale = [
         volume
-        for volume in pool_volumes()
+        for volume in pool_volumes(virsh)
         if volume.startswith(escaped(recipe.BOX_PREFIX))
         and BOX_VOLUME_MARK in volume
         and volume not in current
         and volume not in in_use
     ]
     for volume in stale:
-        _virsh("vol-delete", volume, "--pool", STORAGE_POOL, log=log)
+        virsh("vol-delete", volume, "--pool", STORAGE_POOL, log=log)
     return stale
 
 
-def pool_volumes() -> list[str]:
+def pool_volumes(virsh: Virsh) -> list[str]:
     """Names of the storage pool's volumes (this virsh's vol-list has no --name: read its table)."""
-    lines = _virsh("vol-list", STORAGE_POOL).splitlines()
+    lines = virsh("vol-list", STORAGE_POOL).splitlines()
     return [line.split()[0] for line in lines[2:] if line.strip()]
 
 
-def remove_pool_volumes(name: str, log: Path) -> None:
-    in_use = volumes_in_use()
-    for volume in pool_volumes():
+def remove_pool_volumes(virsh: Virsh, name: str, log: Path) -> None:
+    in_use = volumes_in_use(virsh)
+    for volume in pool_volumes(virsh):
         if volume.startswith(volume_prefix(name)) and volume not in in_use:
-            _virsh("vol-delete", volume, "--pool", STORAGE_POOL, log=log)
+            virsh("vol-delete", volume, "--pool", STORAGE_POOL, log=log)
 
 
-def volumes_in_use() -> set[str]:
+def volumes_in_use(virsh: Virsh) -> set[str]:
     """Pool volumes some libvirt domain (running or not) has in its disk's backing chain."""
     used: set[str] = set()
-    for domain in _virsh("list", "--all", "--name").split():
-        for line in _virsh("domblklist", domain, "--details", check=False).splitlines():
+    for domain in virsh("list", "--all", "--name").split():
+        for line in virsh("domblklist", domain, "--details", check=False).splitlines():
             words = line.split()
             if len(words) == 4 and words[1] == "disk":
                 used.update(Path(p).name for p in backing_chain(words[3]))
@@ -215,10 +215,6 @@ def backing_chain(disk: str) -> list[str]:
         return [str(layer["filename"]) for layer in json.loads(result.stdout)]
     except (ValueError, KeyError, TypeError):
         return []
-
-
-def _virsh(*args: str, check: bool = True, log: Path | None = None) -> str:
-    return proc.run(["virsh", "-c", LIBVIRT_URI, *args], timeout=60, check=check, log=log).stdout
 
 
 def size_bytes(name: str) -> int:

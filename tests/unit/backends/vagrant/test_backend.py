@@ -6,25 +6,36 @@ import stat
 import subprocess
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from labtool import proc
-from labtool.backends import address_guard, known_hosts, vagrant, vm_forwards
-from labtool.backends.known_hosts import HostKey, HostKeyChangedError
+from labtool.backends.vagrant import address_guard, forwards, known_hosts
+from labtool.backends.vagrant import backend as vagrant
+from labtool.backends.vagrant import box as vagrant_box
+from labtool.backends.vagrant.accel import Accel
+from labtool.backends.vagrant.known_hosts import HostKey, HostKeyChangedError
+from labtool.backends.vagrant.libvirt import Virsh
 from labtool.errors import DaemonError
 from labtool.host import addresses, processes
-from labtool.host.accel import Accel
-from labtool.images import vagrant_box
-from labtool.model import Access, Machine, Room, VmResources
-from tests.unit.backends.test_known_hosts import key
+from labtool.model import THIS_HOST, Access, Machine, Room, VmResources
+from tests.unit.backends.vagrant.test_known_hosts import key
 from tests.unit.rooms import paired_room
 
 ROOM = paired_room(vm=VmResources(2, 2048), index=42)
-REAL_VIRSH = vagrant._virsh
+REAL_VIRSH = Virsh.__call__
+
+
+def use_virsh(monkeypatch: pytest.MonkeyPatch, answer: Callable[..., str]) -> None:
+    """Every virsh call of the test (on any host) is answered by `answer(*args, check=...)`."""
+    monkeypatch.setattr(
+        Virsh, "__call__", lambda self, *args, check=True, log=None, timeout=0: answer(*args, check=check)
+    )
+
+
 INSECURE = key("ssh-rsa", "vagrant insecure")
 
 
@@ -102,7 +113,7 @@ def guests(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Guests:
     monkeypatch.setattr(known_hosts, "scan", world.scan)
     monkeypatch.setattr(proc, "run", world.run)
     monkeypatch.setattr(vagrant_box, "insecure_public_key", lambda: insecure)
-    monkeypatch.setattr(vagrant, "_virsh", lambda *args, check=True: "")  # no domain yet: `up` creates
+    use_virsh(monkeypatch, lambda *args, check=True: "")  # no domain yet: `up` creates
 
     # The address filter has tests of its own (test_address_guard.py); here it records whom it filtered.
     def guard(virsh: Any, domain: str, network: str) -> str:
@@ -117,7 +128,7 @@ def guests(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Guests:
 
 @pytest.fixture
 def backend(tmp_path: Path, guests: Guests) -> vagrant.VagrantBackend:
-    return vagrant.VagrantBackend(tmp_path, Accel("qemu", "qemu64", "test"))
+    return vagrant.VagrantBackend(THIS_HOST, tmp_path, Accel("qemu", "qemu64", "test"))
 
 
 VM = ROOM.seats[0].vm
@@ -183,7 +194,7 @@ def boots(monkeypatch: pytest.MonkeyPatch) -> list[str]:
             return "running" if args[0] == "domstate" and args[1] in running else "shut off"
 
     monkeypatch.setattr(vagrant.VagrantProject, "up", fake_up)
-    monkeypatch.setattr(vagrant, "_virsh", fake_virsh)
+    use_virsh(monkeypatch, fake_virsh)
     monkeypatch.setattr(vagrant, "FIRST_UP_POLL_SECONDS", 0.02)
     return events
 
@@ -213,7 +224,12 @@ def test_two_rooms_first_vms_upload_the_box_one_after_the_other(
     """Two labtools (two backends on one LABTOOL_HOME), one room each: vagrant-libvirt's own lock on the
     box upload is in-process only, so the second room's first VM waits until the first's domain runs."""
     rooms = [paired_room(1, index=45, name="one"), paired_room(1, index=46, name="two")]
-    all_at_once([(vagrant.VagrantBackend(tmp_path, Accel("qemu", "qemu64", "test")), r, r.seats[0].vm) for r in rooms])
+    all_at_once(
+        [
+            (vagrant.VagrantBackend(THIS_HOST, tmp_path, Accel("qemu", "qemu64", "test")), r, r.seats[0].vm)
+            for r in rooms
+        ]
+    )
     uploads = [e.split()[0] for e in boots if not e.startswith("end")]
     assert uploads == ["start", "running", "start", "running"], boots
     assert not (tmp_path / "one" / ".lock").exists()  # a host-wide lock, not a room's
@@ -229,7 +245,7 @@ def test_a_failing_first_vm_fails_its_own_bring_up_only(
             raise vagrant.VagrantError("vagrant failed to start the VM s1-vm (exit 1)")
 
     monkeypatch.setattr(vagrant.VagrantProject, "up", fake_up)
-    monkeypatch.setattr(vagrant, "_virsh", lambda *args, check=True: "shut off")
+    use_virsh(monkeypatch, lambda *args, check=True: "shut off")
     with pytest.raises(vagrant.VagrantError):
         backend.bring_up(room, [room.seats[0].vm])
     backend.bring_up(room, [room.seats[1].vm])  # the room's shared resources are no longer waited for
@@ -243,7 +259,7 @@ def test_libvirt_not_answering_is_one_error_naming_labtool_daemons(
         "error: Failed to connect socket to '/var/run/libvirt/libvirt-sock': No such file or directory\n"
     )
     monkeypatch.setattr(proc, "run", lambda argv, **options: proc.Result(tuple(argv), 1, "", stderr, 0.1))
-    monkeypatch.setattr(vagrant, "_virsh", REAL_VIRSH)
+    monkeypatch.setattr(Virsh, "__call__", REAL_VIRSH)
     with pytest.raises(DaemonError) as caught:
         backend.observe(ROOM)
     assert caught.value.message == (
@@ -256,12 +272,20 @@ def test_libvirt_not_answering_is_one_error_naming_labtool_daemons(
 class FakeLibvirt:
     """virsh as vagrant-libvirt leaves it: domains by state, volumes in the pool."""
 
-    def __init__(self, domains: dict[str, str], volumes: set[str]) -> None:
+    def __init__(self, domains: dict[str, str], volumes: set[str], snapshots: set[str] | None = None) -> None:
         self.domains, self.volumes = domains, volumes
+        self.snapshots = snapshots or set()
+        """Snapshot names, of any domain."""
         self.calls: list[tuple[str, ...]] = []
 
     def virsh(self, *args: str, check: bool = True) -> str:
         self.calls.append(args)
+        if args[0] == "snapshot-list":
+            return "\n".join(sorted(self.snapshots)) + "\n"
+        if args[0] == "snapshot-delete":
+            self.snapshots.discard(args[-1])
+        if args[0] == "undefine" and self.snapshots:
+            raise AssertionError("libvirt refuses to undefine a domain that has snapshots")
         if args[0] == "domstate":
             return self.domains.get(args[1], "")
         if args[0] == "vol-info":
@@ -277,7 +301,7 @@ def test_a_vm_undefined_behind_labtools_back_is_cleared_from_vagrant_before_it_i
 ) -> None:
     libvirt = FakeLibvirt({}, {"labtool-demo_s1-vm.img"})  # `virsh undefine` keeps the disk volume
     events: list[str] = []
-    monkeypatch.setattr(vagrant, "_virsh", libvirt.virsh)
+    use_virsh(monkeypatch, libvirt.virsh)
     monkeypatch.setattr(vagrant.VagrantProject, "destroy", lambda self, name=None: events.append(f"destroy {name}"))
     monkeypatch.setattr(vagrant.VagrantProject, "up", lambda self, name: events.append(f"up {name}"))
     monkeypatch.setattr(vagrant, "FIRST_UP_POLL_SECONDS", 0.01)
@@ -297,7 +321,7 @@ def test_a_running_vm_started_by_a_stopped_labtool_is_waited_for_over_strict_ssh
     vm = ROOM.seats[0].vm
     backend.known_hosts(ROOM).record(vm.name, guests.offered[vm.name])
     guests.unreachable[vm.name] = 2  # still booting: its sshd refuses two connections
-    monkeypatch.setattr(vagrant, "_virsh", FakeLibvirt({"labtool-demo_s1-vm": "running"}, set()).virsh)
+    use_virsh(monkeypatch, FakeLibvirt({"labtool-demo_s1-vm": "running"}, set()).virsh)
     monkeypatch.setattr(vagrant, "READY_POLL_SECONDS", 0.01)
     backend._shared_ready.add(ROOM.name)
     backend.bring_up(ROOM, [vm])
@@ -311,7 +335,7 @@ def test_a_running_vm_answering_with_another_host_key_is_an_error_not_a_wait(
 ) -> None:
     vm = ROOM.seats[0].vm
     backend.known_hosts(ROOM).record(vm.name, {key("ssh-ed25519", "the real one")})
-    monkeypatch.setattr(vagrant, "_virsh", FakeLibvirt({"labtool-demo_s1-vm": "running"}, set()).virsh)
+    use_virsh(monkeypatch, FakeLibvirt({"labtool-demo_s1-vm": "running"}, set()).virsh)
     backend._shared_ready.add(ROOM.name)
     with pytest.raises(HostKeyChangedError, match="s1-vm"):
         backend.bring_up(ROOM, [vm])
@@ -323,12 +347,36 @@ def test_destroy_removes_a_domain_vagrant_never_recorded(
 ) -> None:
     # `vagrant up` killed after defining the domain, before writing its id: `vagrant destroy` does not know it.
     libvirt = FakeLibvirt({"labtool-demo_s1-vm": "running"}, {"labtool-demo_s1-vm.img"})
-    monkeypatch.setattr(vagrant, "_virsh", libvirt.virsh)
+    use_virsh(monkeypatch, libvirt.virsh)
     monkeypatch.setattr(vagrant.VagrantProject, "destroy", lambda self, name=None: None)
     backend.destroy(ROOM, [ROOM.seats[0].vm])
     assert ("destroy", "labtool-demo_s1-vm") in libvirt.calls
     assert ("undefine", "labtool-demo_s1-vm", "--remove-all-storage") in libvirt.calls
     assert libvirt.domains == {} and libvirt.volumes == set()
+
+
+def test_a_vms_checkpoints_are_snapshots_of_its_running_domain_and_go_with_it(
+    backend: vagrant.VagrantBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    libvirt = FakeLibvirt({"labtool-demo_s1-vm": "running"}, {"labtool-demo_s1-vm.img"}, {"by-hand"})
+    use_virsh(monkeypatch, libvirt.virsh)
+    vm = ROOM.seats[0].vm
+    backend.save_checkpoint(ROOM, vm, "cp")
+    create = next(c for c in libvirt.calls if c[0] == "snapshot-create-as")
+    assert create == ("snapshot-create-as", "--domain", "labtool-demo_s1-vm", "--name", "labtool-cp", "--atomic")
+    libvirt.snapshots.add("labtool-cp")
+    backend.delete_checkpoint(ROOM, vm, "other")  # not there: nothing to do
+    assert not [c for c in libvirt.calls if c[0] == "snapshot-delete"]
+    monkeypatch.setattr(vagrant.VagrantProject, "destroy", lambda self, name=None: None)
+    backend.destroy(ROOM, [vm])
+    assert libvirt.snapshots == set() and ("undefine", "labtool-demo_s1-vm", "--remove-all-storage") in libvirt.calls
+
+
+def test_a_stopped_vm_is_not_checkpointed(backend: vagrant.VagrantBackend, monkeypatch: pytest.MonkeyPatch) -> None:
+    use_virsh(monkeypatch, FakeLibvirt({"labtool-demo_s1-vm": "shut off"}, set()).virsh)
+    with pytest.raises(vagrant.VagrantError, match="s1-vm is not running") as caught:
+        backend.save_checkpoint(ROOM, ROOM.seats[0].vm, "cp")
+    assert "labtool start demo --seat s1" in caught.value.hint
 
 
 @pytest.fixture
@@ -376,9 +424,9 @@ def test_a_forward_that_never_listens_fails_the_vm_with_the_port_named(
 ) -> None:
     room = dataclasses.replace(ROOM, access=Access("127.0.0.1", 31000))
     monkeypatch.setattr(proc, "spawn", lambda argv, *, log, env=None: tunnel_pid)
-    monkeypatch.setattr(vm_forwards, "WAIT_SECONDS", 0.0)
+    monkeypatch.setattr(forwards, "WAIT_SECONDS", 0.0)
     monkeypatch.setattr(addresses, "listens", lambda address, port, timeout: False)
-    with pytest.raises(vm_forwards.ForwardError, match=r"s1-vm's port 22 is not published on 127.0.0.1:31002"):
+    with pytest.raises(forwards.ForwardError, match=r"s1-vm's port 22 is not published on 127.0.0.1:31002"):
         backend.bring_up(room, [room.seats[0].vm])
 
 
@@ -389,7 +437,7 @@ def test_stopping_or_destroying_a_vm_stops_its_tunnels_only(
     state_dir = backend.project(ROOM).state_dir
     try:
         for name, tunnel in tunnels.items():
-            record = vm_forwards.directory(state_dir) / f"{name}_31002.pid"
+            record = forwards.directory(state_dir) / f"{name}_31002.pid"
             record.parent.mkdir(parents=True, exist_ok=True)
             record.write_text(f"{tunnel.pid} {processes.start_ticks(tunnel.pid)}\n")
         monkeypatch.setattr(vagrant.VagrantProject, "halt", lambda self, name: None)
@@ -398,7 +446,7 @@ def test_stopping_or_destroying_a_vm_stops_its_tunnels_only(
         assert tunnels["s2-vm"].poll() is None
         backend.destroy(ROOM, [ROOM.seats[1].vm])
         assert tunnels["s2-vm"].wait(timeout=10) is not None
-        assert list(vm_forwards.directory(state_dir).iterdir()) == []
+        assert list(forwards.directory(state_dir).iterdir()) == []
     finally:
         for tunnel in tunnels.values():
             tunnel.kill()
@@ -408,10 +456,10 @@ def test_stopping_or_destroying_a_vm_stops_its_tunnels_only(
 def test_a_recorded_pid_now_held_by_another_process_is_never_signalled(tmp_path: Path) -> None:
     other = subprocess.Popen(["sleep", "60"])
     try:
-        record = vm_forwards.directory(tmp_path) / "s1-vm_31002.pid"
+        record = forwards.directory(tmp_path) / "s1-vm_31002.pid"
         record.parent.mkdir(parents=True)
         record.write_text(f"{other.pid} 1\n")  # the tunnel that had this pid started at another time
-        vm_forwards.withdraw(tmp_path, "s1-vm")
+        forwards.withdraw(tmp_path, "s1-vm")
         assert other.poll() is None and not record.exists()
     finally:
         other.kill()
@@ -432,7 +480,7 @@ def test_start_boots_the_vm_and_waits_until_systemd_has_finished_over_a_strict_s
 ) -> None:
     calls: list[str] = []
     monkeypatch.setattr(vagrant.VagrantProject, "up", lambda self, name: calls.append(f"up {name}"))
-    monkeypatch.setattr(vagrant, "_virsh", lambda *args, check=True: "running")
+    use_virsh(monkeypatch, lambda *args, check=True: "running")
     monkeypatch.setattr(vagrant.VagrantProject, "ssh", lambda self, name, command: "")  # `true`: SSH answers
 
     def run(argv: Sequence[str], **kwargs: Any) -> proc.Result:
@@ -456,7 +504,7 @@ def test_start_boots_the_vm_and_waits_until_systemd_has_finished_over_a_strict_s
 def test_a_vm_whose_ssh_fails_while_it_boots_is_named_not_waited_for(
     backend: vagrant.VagrantBackend, guests: Guests, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(vagrant, "_virsh", lambda *args, check=True: "running")
+    use_virsh(monkeypatch, lambda *args, check=True: "running")
     monkeypatch.setattr(vagrant.VagrantProject, "ssh", lambda self, name, command: "")
 
     def run(argv: Sequence[str], **kwargs: Any) -> proc.Result:
@@ -473,7 +521,7 @@ def test_the_rooms_libvirt_network_is_named_only_when_it_exists(
     backend: vagrant.VagrantBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     networks = ["default", "labtool-demo2"]
-    monkeypatch.setattr(vagrant, "_virsh", lambda *args, check=True: "\n".join(networks))
+    use_virsh(monkeypatch, lambda *args, check=True: "\n".join(networks))
     assert backend.describe_room_resources(ROOM) == []
     networks.append("labtool-demo")
     assert backend.describe_room_resources(ROOM) == ["libvirt network labtool-demo (10.214.42.0/24)"]
@@ -481,7 +529,7 @@ def test_the_rooms_libvirt_network_is_named_only_when_it_exists(
 
 def new_backend(tmp_path: Path) -> vagrant.VagrantBackend:
     """Another labtool run: nothing checked yet in this process."""
-    return vagrant.VagrantBackend(tmp_path, Accel("qemu", "qemu64", "test"))
+    return vagrant.VagrantBackend(THIS_HOST, tmp_path, Accel("qemu", "qemu64", "test"))
 
 
 def test_a_new_vms_host_keys_are_recorded_and_every_connection_checks_them(
@@ -530,7 +578,7 @@ def test_a_changed_key_on_a_vm_labtool_did_not_recreate_is_an_error_naming_it(
     backend.bring_up(ROOM, [VM])
     recorded = backend.known_hosts(ROOM).keys(VM.name)
     guests.boot(VM.name, key("ssh-ed25519", "impostor"))
-    monkeypatch.setattr(vagrant, "_virsh", domains(VM))  # its domain exists: `up` only starts it
+    use_virsh(monkeypatch, domains(VM))  # its domain exists: `up` only starts it
     calls: list[Any] = [
         lambda b: b.bring_up(ROOM, [VM]),
         lambda b: b.connection(ROOM, VM),
@@ -547,7 +595,7 @@ def test_a_changed_key_on_a_vm_labtool_did_not_recreate_is_an_error_naming_it(
 def test_a_running_vm_with_no_keys_on_record_is_trusted_on_first_reach(
     backend: vagrant.VagrantBackend, guests: Guests, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(vagrant, "_virsh", domains(VM))
+    use_virsh(monkeypatch, domains(VM))
     backend.shell_argv(ROOM, VM, ["true"])  # a room brought up before labtool kept known_hosts
     assert backend.known_hosts(ROOM).keys(VM.name) == guests.offered[VM.name]
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from labtool.backends import known_hosts
-from labtool.backends.known_hosts import HostKey, HostKeyChangedError, KnownHosts
+from labtool.backends.vagrant import known_hosts
+from labtool.backends.vagrant.known_hosts import HostKey, HostKeyChangedError, KnownHosts
 from labtool.model import Kind, Machine
 
-PACKAGE = Path(known_hosts.__file__).resolve().parents[1]
+PACKAGE = Path(known_hosts.__file__).resolve().parents[2]
 VM = Machine("seat01-vm", Kind.VM, "seat01")
 
 
@@ -125,4 +125,4 @@ def test_host_key_options_are_written_in_one_place_only() -> None:
         and path.suffix in (".py", ".cfg", ".yml", ".j2", "")
         and re.search(r"StrictHostKeyChecking|UserKnownHostsFile|HostKeyAlias", path.read_text(errors="replace"))
     }
-    assert spelled == {"backends/known_hosts.py"}
+    assert spelled == {"backends/vagrant/known_hosts.py"}

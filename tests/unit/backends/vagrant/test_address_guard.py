@@ -3,8 +3,8 @@ from xml.etree import ElementTree
 
 import pytest
 
-from labtool.backends import address_guard
-from labtool.backends.address_guard import AddressGuardError
+from labtool.backends.vagrant import address_guard
+from labtool.backends.vagrant.address_guard import AddressGuardError
 
 DOMAIN, NETWORK, MAC = "labtool-demo_s1-vm", "labtool-demo", "52:54:00:76:6a:c5"
 INTERFACE = f"""<interface type='network'>

@@ -5,14 +5,15 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import docker
 import pytest
 
-from labtool.backends import docker as backend_module
 from labtool.backends.base import Presence
-from labtool.backends.docker import DockerBackend, container_name
+from labtool.backends.docker import backend as backend_module
+from labtool.backends.docker import image as docker_image
+from labtool.backends.docker.backend import DockerBackend, container_name
 from labtool.errors import DaemonError
-from labtool.images import docker_image
-from labtool.model import Access, ContainerResources, Kind, Machine
+from labtool.model import THIS_HOST, Access, ContainerResources, Kind, Machine
 from tests.unit.rooms import paired_room
 
 ROOM = paired_room(container=ContainerResources(cpus=0.5, memory_mib=256), index=42)
@@ -83,7 +84,25 @@ class FakeClient:
                 client.networks_made.append(name)
                 client.network_options[name] = options
 
-        self.containers, self.networks = Containers(), Networks()
+        class Images:
+            def list(self, name: str) -> list[Any]:
+                tags = [tag for tag in client.image_tags if tag.startswith(f"{name}:")]
+                return [type("Image", (), {"tags": tags})()] if tags else []
+
+            def get(self, tag: str) -> Any:
+                if tag not in client.image_tags:
+                    raise docker.errors.ImageNotFound(tag)
+                return object()
+
+            def remove(self, tag: str, force: bool = False) -> None:
+                client.image_tags.remove(tag)
+
+        class Api:
+            def create_endpoint_config(self, ipv4_address: str) -> dict[str, str]:
+                return {"IPv4Address": ipv4_address}
+
+        self.image_tags: list[str] = []
+        self.containers, self.networks, self.images, self.api = Containers(), Networks(), Images(), Api()
 
 
 @pytest.fixture
@@ -93,7 +112,7 @@ def fake() -> FakeClient:
 
 @pytest.fixture
 def backend(fake: FakeClient) -> DockerBackend:
-    docker_backend = DockerBackend("labtool/debian12:key")
+    docker_backend = DockerBackend(THIS_HOST, "labtool/debian12:key")
     docker_backend._client = fake
     return docker_backend
 
@@ -175,8 +194,32 @@ def test_destroy_removes_only_the_named_machines_with_their_volumes(backend: Doc
     fake.existing = [
         FakeContainer(f"labtool-demo_{n}", {"labtool.room": "demo", "labtool.machine": n}) for n in ("s1-ct", "s2-ct")
     ]
+    fake.image_tags = ["labtool-checkpoint/demo_s1-ct:cp", "labtool-checkpoint/demo_s2-ct:cp", "labtool/debian12:k"]
     backend.destroy(ROOM, [ROOM.seats[0].container])
     assert [c.removed for c in fake.existing] == [True, False]
+    assert fake.image_tags == ["labtool-checkpoint/demo_s2-ct:cp", "labtool/debian12:k"], "its checkpoints go with it"
+
+
+def test_a_checkpoint_is_made_again_as_the_same_container_at_the_same_address(
+    backend: DockerBackend, fake: FakeClient
+) -> None:
+    machine = ROOM.seats[0].container
+    old = FakeContainer("labtool-demo_s1-ct", {"labtool.room": "demo", "labtool.machine": "s1-ct"})
+    fake.existing = [old]
+    fake.image_tags = ["labtool-checkpoint/demo_s1-ct:cp"]
+    backend.restore_checkpoint(ROOM, machine, "cp")
+    assert old.removed
+    [made] = fake.containers_made
+    assert made["image"] == "labtool-checkpoint/demo_s1-ct:cp" and made["name"] == "labtool-demo_s1-ct"
+    assert made["networking_config"] == {"labtool-demo": {"IPv4Address": "10.213.42.2"}}
+    assert made["labels"]["labtool.machine"] == "s1-ct" and made["mem_limit"] == "256m"
+
+
+def test_restoring_a_checkpoint_that_is_not_there_names_the_listing(backend: DockerBackend, fake: FakeClient) -> None:
+    fake.existing = [FakeContainer("labtool-demo_s1-ct", {"labtool.room": "demo", "labtool.machine": "s1-ct"})]
+    with pytest.raises(backend_module.DockerBackendError, match="has no checkpoint 'nope'") as caught:
+        backend.restore_checkpoint(ROOM, ROOM.seats[0].container, "nope")
+    assert "labtool snapshot list" in caught.value.hint and not fake.existing[0].removed
 
 
 def test_systemd_that_never_finishes_booting_is_a_readable_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -210,7 +253,7 @@ def test_an_engine_that_does_not_answer_is_one_error_naming_labtool_daemons(
                 )
 
     monkeypatch.setenv("DOCKER_HOST", "unix:///run/nowhere.sock")
-    backend = DockerBackend(None)
+    backend = DockerBackend(THIS_HOST, None)
     backend._client = DeadClient()
     with pytest.raises(DaemonError) as caught:
         backend.observe(ROOM)

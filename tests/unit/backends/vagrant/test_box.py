@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from labtool import proc
-from labtool.images import vagrant_box
+from labtool.backends.vagrant import box as vagrant_box
+from labtool.backends.vagrant.libvirt import Virsh
+from labtool.model import THIS_HOST
 
 VOLUME_TABLE = """\
  Name                                                    Path
@@ -55,7 +57,7 @@ def test_labtool_boxes_are_only_those_under_its_prefix(host: list[list[str]]) ->
 
 
 def test_prune_keeps_the_current_box_and_any_box_a_vm_boots_from(host: list[list[str]], tmp_path: Path) -> None:
-    removed = vagrant_box.prune({"labtool/debian12-new"}, tmp_path / "log")
+    removed = vagrant_box.prune(Virsh(THIS_HOST), {"labtool/debian12-new"}, tmp_path / "log")
     assert removed == ["labtool/debian12-gone"]
     deleted = [c[-3] for c in host if "vol-delete" in c]
     assert deleted == ["labtool-VAGRANTSLASH-debian12-gone_vagrant_box_image_0_18_box.img"]
@@ -63,7 +65,7 @@ def test_prune_keeps_the_current_box_and_any_box_a_vm_boots_from(host: list[list
 
 
 def test_registering_a_box_keeps_a_same_named_volume_that_a_vm_uses(host: list[list[str]], tmp_path: Path) -> None:
-    vagrant_box.register(tmp_path / "labtool.box", "labtool/debian12-old", tmp_path / "log")
+    vagrant_box.register(Virsh(THIS_HOST), tmp_path / "labtool.box", "labtool/debian12-old", tmp_path / "log")
     assert not [c for c in host if "vol-delete" in c]
     assert host[-1][:4] == ["vagrant", "box", "add", "--force"]
 
@@ -77,7 +79,7 @@ def test_a_rebuilt_boxs_old_volume_goes_once_no_vm_boots_from_it(host: list[list
     assert vagrant_box.current_volume("labtool/debian12-new") == (
         "labtool-VAGRANTSLASH-debian12-new_vagrant_box_image_0_19_box.img"
     )
-    removed = vagrant_box.remove_stale_volumes(tmp_path / "log")
+    removed = vagrant_box.remove_stale_volumes(Virsh(THIS_HOST), tmp_path / "log")
     # `old`'s volume is stale too, but a VM boots from it; the room's own disk is no box volume.
     assert removed == [
         "labtool-VAGRANTSLASH-debian12-gone_vagrant_box_image_0_18_box.img",

@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from labtool import proc
-from labtool.errors import DaemonError
-from labtool.images import recipe, seccomp
+from labtool.backends.docker import engine, seccomp
+from labtool.images import recipe
+from labtool.model import THIS_HOST
 from labtool.settings import DOCKER_TIMEOUT
 
 BUILD_TAG_PREFIX = "build-"
@@ -85,25 +86,8 @@ def ansible_options(*, relax_sandboxing: bool = True) -> dict[str, Any]:
 
 
 def client(timeout: float = DOCKER_TIMEOUT) -> Any:
-    """A Docker SDK client whose every request gives up after `timeout` seconds (LABTOOL_DOCKER_TIMEOUT)."""
-    import docker
-
-    try:
-        return docker.from_env(timeout=max(1, round(timeout)))
-    except docker.errors.DockerException as exc:
-        raise engine_unreachable(exc) from exc
-
-
-def engine_unreachable(exc: Exception) -> DaemonError:
-    """The one error for "dockerd is not there": where labtool looked, the reason's last line, the fix."""
-    from labtool.host.daemons import docker_url
-
-    where = docker_url()
-    reason = str(exc).strip().splitlines()[-1][:300] if str(exc).strip() else type(exc).__name__
-    return DaemonError(
-        f"the Docker engine does not answer at {where} ({reason})",
-        "start it with `labtool daemons`, then run this again",
-    )
+    """The engine images are built in: this host's (rootfs and image are made here, then shipped to lab hosts)."""
+    return engine.client(THIS_HOST, timeout)
 
 
 def ref(key: str) -> str:

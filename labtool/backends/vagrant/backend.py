@@ -31,16 +31,16 @@ from typing import Any
 import vagrant
 
 from labtool import access, proc
-from labtool.backends import address_guard, known_hosts, vm_forwards
 from labtool.backends.base import HostView, Observed, Presence
-from labtool.backends.known_hosts import HostKey, HostKeyChangedError, KnownHosts
-from labtool.backends.vm_forwards import ForwardedPort
+from labtool.backends.vagrant import address_guard, forwards, known_hosts
+from labtool.backends.vagrant import box as vagrant_box
+from labtool.backends.vagrant.accel import Accel
+from labtool.backends.vagrant.forwards import ForwardedPort
+from labtool.backends.vagrant.known_hosts import HostKey, HostKeyChangedError, KnownHosts
+from labtool.backends.vagrant.libvirt import STORAGE_POOL, Virsh
 from labtool.errors import CommandError, CommandTimeoutError, LabtoolError
 from labtool.host import processes
-from labtool.host.accel import Accel
-from labtool.host.daemons import LIBVIRT_URI, STORAGE_POOL
-from labtool.images import vagrant_box
-from labtool.model import Kind, Machine, Room
+from labtool.model import Kind, LabHost, Machine, Room
 from labtool.settings import VAGRANT_TIMEOUT
 from labtool.state import SHARED, atomic_write, locked
 
@@ -82,9 +82,12 @@ class VagrantProject:
         prefix: str,
         box: str | None = None,
         *,
+        libvirt_uri: str,
         timeout: float = VAGRANT_TIMEOUT,
     ) -> None:
         self.state_dir = state_dir
+        self.libvirt_uri = libvirt_uri
+        """The libvirtd the VMs run on (vagrant-libvirt's `uri`)."""
         self.box = box
         """The box new VMs are made from; None when the project only looks at, stops or destroys VMs."""
         self.network = network
@@ -116,6 +119,7 @@ class VagrantProject:
             "driver": self.accel.driver,
             "cpu_model": self.accel.cpu_model,
             "prefix": self.prefix,
+            "uri": self.libvirt_uri,
             "network": asdict(self.network),
             "machines": [asdict(m) for m in machines],
         }
@@ -211,8 +215,17 @@ class VagrantBackend:
     kind = Kind.VM
 
     def __init__(
-        self, rooms_home: Path, accel: Accel, box: str | None = None, *, timeout: float = VAGRANT_TIMEOUT
+        self,
+        host: LabHost,
+        rooms_home: Path,
+        accel: Accel,
+        box: str | None = None,
+        *,
+        timeout: float = VAGRANT_TIMEOUT,
     ) -> None:
+        self.host = host
+        self.virsh = Virsh(host)
+        """Every libvirt call of this backend, on its host's libvirtd."""
         self.rooms_home = rooms_home
         self.accel = accel
         self.box = box
@@ -231,6 +244,7 @@ class VagrantBackend:
             self.accel,
             f"labtool-{room.name}_",
             self.box,
+            libvirt_uri=self.virsh.uri,
             timeout=self.timeout,
         )
 
@@ -239,14 +253,14 @@ class VagrantBackend:
 
     def observe(self, room: Room) -> dict[str, Observed]:
         project = self.project(room)
-        domains = set(_virsh("list", "--all", "--name").split())
+        domains = set(self.virsh("list", "--all", "--name").split())
         observed = {}
         for machine in _vms(room):
             domain = project.domain_name(machine.name)
             if domain not in domains:
                 observed[machine.name] = Observed(machine.name, Presence.ABSENT)
-            elif _virsh("domstate", domain).strip() == "running":
-                observed[machine.name] = Observed(machine.name, Presence.RUNNING, _domain_address(domain))
+            elif self.virsh("domstate", domain).strip() == "running":
+                observed[machine.name] = Observed(machine.name, Presence.RUNNING, _domain_address(self.virsh, domain))
             else:
                 observed[machine.name] = Observed(machine.name, Presence.STOPPED)
         return observed
@@ -258,26 +272,26 @@ class VagrantBackend:
             project.define(_specs(room))
         for machine in machines:
             domain = project.domain_name(machine.name)
-            before = _domain_state(domain)
+            before = _domain_state(self.virsh, domain)
             if before is None:
-                _forget_stale(project, machine.name, domain)
+                _forget_stale(self.virsh, project, machine.name, domain)
             self._up(project, room, machine)
             if before == "running":
                 # `vagrant up` of a running VM returns at once; one started by a labtool that was
                 # stopped may still be booting.
                 self._wait_for_ssh(room, machine)
             # Before its host keys are read: from here on no other VM of the room can answer at its address.
-            address_guard.guard(_virsh, domain, network_name(room))
+            address_guard.guard(self.virsh, domain, network_name(room))
             ssh = self._ssh(project, room, machine)
             self._host_keys(room, machine, ssh, created=before is None)
             self._publish(project, room, machine, ssh)
 
     def _publish(self, project: VagrantProject, room: Room, machine: Machine, ssh: dict[str, str]) -> None:
-        """Start the VM's published ports (access:), each an `ssh -L` of labtool's own (see vm_forwards.py)."""
+        """Start the VM's published ports (access:), each an `ssh -L` of labtool's own (see forwards.py)."""
         ports = forwarded_ports(room, machine)
         if ports:
             strict = [*self._ssh_options(room, machine, ssh), f"{ssh['User']}@{ssh['HostName']}"]
-            vm_forwards.publish(project.state_dir, machine.name, strict, ssh["HostName"], ports)
+            forwards.publish(project.state_dir, machine.name, strict, ssh["HostName"], ports)
 
     def _up(self, project: VagrantProject, room: Room, machine: Machine) -> None:
         """`vagrant up`, with the room's first one alone until its domain runs.
@@ -297,7 +311,7 @@ class VagrantBackend:
                     first = threading.Thread(target=_catching, args=(project.up, machine.name, failures), daemon=True)
                     first.start()
                     domain = project.domain_name(machine.name)
-                    while first.is_alive() and _virsh("domstate", domain, check=False).strip() != "running":
+                    while first.is_alive() and self.virsh("domstate", domain, check=False).strip() != "running":
                         time.sleep(FIRST_UP_POLL_SECONDS)
                 self._shared_ready.add(room.name)
         if first is None:
@@ -312,7 +326,7 @@ class VagrantBackend:
         with self._define:
             project.define(_specs(room))
         for machine in machines:
-            vm_forwards.withdraw(project.state_dir, machine.name)
+            forwards.withdraw(project.state_dir, machine.name)
             project.halt(machine.name)
 
     def start(self, room: Room, machines: Sequence[Machine]) -> None:
@@ -343,7 +357,7 @@ class VagrantBackend:
                 domain = self.project(room).domain_name(machine.name)
                 raise VagrantError(
                     f"{machine.name} runs but does not answer over SSH within {timeout:.0f} s: {why}",
-                    f"look at its console: `virsh -c {LIBVIRT_URI} console {domain}`",
+                    f"look at its console: `{self.virsh.command('console', domain)}`",
                 )
             time.sleep(READY_POLL_SECONDS)
 
@@ -482,7 +496,7 @@ class VagrantBackend:
     def host_view(self, room: Room, machine: Machine) -> HostView:
         domain = self.project(room).domain_name(machine.name)
         pid = int(Path(QEMU_PID_DIR, f"{domain}.pid").read_text().strip())
-        own_bytes, base_bytes = _disk_chain(domain)
+        own_bytes, base_bytes = _disk_chain(self.virsh, domain)
         return HostView(
             pid=pid,
             process=processes.name(pid),
@@ -501,32 +515,78 @@ class VagrantBackend:
         project.define(_specs(room))
         for machine in machines:
             domain = project.domain_name(machine.name)
-            mac = address_guard.mac_on(_virsh, domain, network_name(room))
-            vm_forwards.withdraw(project.state_dir, machine.name)
+            mac = address_guard.mac_on(self.virsh, domain, network_name(room))
+            forwards.withdraw(project.state_dir, machine.name)
+            self._delete_snapshots(domain)  # libvirt refuses to undefine a domain that has any
             project.forget_created_network(machine.name)
             project.destroy(machine.name)
-            if _domain_state(domain) is not None:
+            if _domain_state(self.virsh, domain) is not None:
                 # Vagrant has no record of it: its `vagrant up` was killed after defining the domain and
                 # before writing the id down. The name is this room's own, so it is removed by name.
-                _virsh("destroy", domain, check=False)
-                _virsh("undefine", domain, "--remove-all-storage")
+                self.virsh("destroy", domain, check=False)
+                self.virsh("undefine", domain, "--remove-all-storage")
             if mac is not None:
-                address_guard.release(_virsh, network_name(room), mac)
+                address_guard.release(self.virsh, network_name(room), mac)
             # Its next host keys are new ones: the next `up` records them (trust on first use).
             self.known_hosts(room).forget([machine.name])
             self._keys_checked.discard((room.name, machine.name))
 
+    # -- checkpoints: libvirt's internal snapshots of the running VM (disk and memory, in its qcow2 overlay) --
+
+    def save_checkpoint(self, room: Room, machine: Machine, name: str) -> None:
+        domain = self._running_domain(room, machine)
+        self.virsh(
+            "snapshot-create-as", "--domain", domain, "--name", snapshot_name(name), "--atomic",
+            timeout=SNAPSHOT_TIMEOUT,
+        )  # fmt: skip
+
+    def restore_checkpoint(self, room: Room, machine: Machine, name: str) -> None:
+        """Back to the snapshot, running; its clock set to now and its published ports started again."""
+        project = self.project(room)
+        domain = self._running_domain(room, machine)
+        forwards.withdraw(project.state_dir, machine.name)  # their SSH connections go back in time with the VM
+        self.virsh(
+            "snapshot-revert", "--domain", domain, "--snapshotname", snapshot_name(name), "--running",
+            timeout=SNAPSHOT_TIMEOUT,
+        )  # fmt: skip
+        self._wait_for_ssh(room, machine)
+        # The guest's clock resumes where the snapshot left it; TLS, make and logs want the real time.
+        proc.run(self.shell_argv(room, machine, ["sudo", "-n", "date", "-u", "-s", f"@{time.time():.0f}"]), timeout=60)
+        self._publish(project, room, machine, self._ssh(project, room, machine))
+
+    def delete_checkpoint(self, room: Room, machine: Machine, name: str) -> None:
+        domain = self.project(room).domain_name(machine.name)
+        if snapshot_name(name) in self._snapshots(domain):
+            self.virsh("snapshot-delete", "--domain", domain, "--snapshotname", snapshot_name(name))
+
+    def _running_domain(self, room: Room, machine: Machine) -> str:
+        domain = self.project(room).domain_name(machine.name)
+        if _domain_state(self.virsh, domain) != "running":
+            raise VagrantError(
+                f"{machine.name} is not running", f"start it first: `labtool start {room.name} --seat {machine.seat}`"
+            )
+        return domain
+
+    def _snapshots(self, domain: str) -> list[str]:
+        if _domain_state(self.virsh, domain) is None:
+            return []
+        return self.virsh("snapshot-list", "--domain", domain, "--name").split()
+
+    def _delete_snapshots(self, domain: str) -> None:
+        for snapshot in self._snapshots(domain):
+            self.virsh("snapshot-delete", "--domain", domain, "--snapshotname", snapshot)
+
     def describe_room_resources(self, room: Room) -> list[str]:
-        if network_name(room) not in _virsh("net-list", "--all", "--name").split():
+        if network_name(room) not in self.virsh("net-list", "--all", "--name").split():
             return []
         return [f"libvirt network {network_name(room)} ({room.networks.vm_subnet})"]
 
     def remove_room_resources(self, room: Room) -> None:
         network = network_name(room)
-        if network in _virsh("net-list", "--all", "--name").split():
-            _virsh("net-destroy", network, check=False)
-            _virsh("net-undefine", network)
-        vm_forwards.withdraw(self.project(room).state_dir)
+        if network in self.virsh("net-list", "--all", "--name").split():
+            self.virsh("net-destroy", network, check=False)
+            self.virsh("net-undefine", network)
+        forwards.withdraw(self.project(room).state_dir)
         shutil.rmtree(self.project(room).state_dir, ignore_errors=True)
 
 
@@ -577,26 +637,15 @@ def _catching(call: Callable[[str], None], argument: str, failures: list[BaseExc
         failures.append(exc)
 
 
-VIRSH_TIMEOUT = 60.0  # a virsh query or a network change; libvirtd answers in well under a second
 QEMU_IMG_TIMEOUT = 60.0  # `qemu-img info` reads the image headers only
 
 
-def _virsh(*args: str, check: bool = True) -> str:
-    result = proc.run(["virsh", "-c", LIBVIRT_URI, *args], timeout=VIRSH_TIMEOUT, check=False)
-    gone = proc.unreachable(result)
-    if gone is not None:  # even where a failure is expected (a domain that may not exist): say so, stop
-        raise gone
-    if check and not result.ok:
-        raise proc.failure(result)
-    return result.stdout
-
-
-def _domain_state(domain: str) -> str | None:
+def _domain_state(virsh: Virsh, domain: str) -> str | None:
     """`virsh domstate` ("running", "shut off" ...), or None when there is no such domain."""
-    return _virsh("domstate", domain, check=False).strip() or None
+    return virsh("domstate", domain, check=False).strip() or None
 
 
-def _forget_stale(project: VagrantProject, name: str, domain: str) -> None:
+def _forget_stale(virsh: Virsh, project: VagrantProject, name: str, domain: str) -> None:
     """Clear what a VM that is gone left behind, before it is created again.
 
     A domain undefined behind labtool's back (`virsh undefine`), or a `vagrant up` killed
@@ -606,9 +655,18 @@ def _forget_stale(project: VagrantProject, name: str, domain: str) -> None:
     not exist removes exactly those.
     """
     record = project.state_dir / "vagrant" / "machines" / name / "libvirt" / "id"
-    volume = _virsh("vol-info", "--pool", STORAGE_POOL, f"{domain}.img", check=False)
+    volume = virsh("vol-info", "--pool", STORAGE_POOL, f"{domain}.img", check=False)
     if volume.strip() or record.exists():
         project.destroy(name)
+
+
+SNAPSHOT_TIMEOUT = 600.0
+"""Saving or reverting a VM's memory and disk state: seconds under KVM, a minute or more under TCG on a busy host."""
+
+
+def snapshot_name(checkpoint: str) -> str:
+    """libvirt's name of a labtool checkpoint: prefixed, so a snapshot taken by hand is never taken for one."""
+    return f"labtool-{checkpoint}"
 
 
 READY_TIMEOUT = 900.0
@@ -616,11 +674,11 @@ READY_TIMEOUT = 900.0
 READY_POLL_SECONDS = 5.0
 
 
-def _disk_chain(domain: str) -> tuple[int, int]:
+def _disk_chain(virsh: Virsh, domain: str) -> tuple[int, int]:
     """Bytes on disk of the VM's own overlay and of the box volume beneath it."""
     disk = next(
         line.split(None, 1)[1].strip()
-        for line in _virsh("domblklist", domain).splitlines()
+        for line in virsh("domblklist", domain).splitlines()
         if line.strip().startswith(("vda", "sda", "hda"))
     )
     info = ["qemu-img", "info", "--force-share", "--backing-chain", "--output=json", disk]
@@ -628,9 +686,9 @@ def _disk_chain(domain: str) -> tuple[int, int]:
     return int(chain[0]["actual-size"]), int(chain[-1]["actual-size"])
 
 
-def _domain_address(domain: str) -> str | None:
+def _domain_address(virsh: Virsh, domain: str) -> str | None:
     """The VM's IPv4 address from libvirt's DHCP leases."""
-    for line in _virsh("domifaddr", domain, "--source", "lease", check=False).splitlines():
+    for line in virsh("domifaddr", domain, "--source", "lease", check=False).splitlines():
         words = line.split()
         if len(words) == 4 and words[2] == "ipv4":
             return words[3].split("/")[0]

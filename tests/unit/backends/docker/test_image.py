@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 import yaml
 
+from labtool.backends.docker import image as docker_image
+from labtool.backends.docker import seccomp
 from labtool.errors import LabtoolError
-from labtool.images import docker_image, seccomp
 
-SCENARIO = Path(__file__).resolve().parents[3] / "molecule" / "docker"
+SCENARIO = Path(__file__).resolve().parents[4] / "molecule" / "docker"
 # Keys with which a scenario platform could run its container otherwise than labtool does.
 RUN_KEYS = {
     "privileged",

@@ -7,6 +7,7 @@ containers are found, listed and removed by label, never by guessing names.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Sequence
@@ -14,10 +15,12 @@ from typing import Any
 
 from labtool import access
 from labtool.backends.base import HostView, Observed, Presence
+from labtool.backends.docker import engine
+from labtool.backends.docker import image as docker_image
 from labtool.errors import LabtoolError
 from labtool.host import processes
-from labtool.images import docker_image, recipe
-from labtool.model import Kind, Machine, Room
+from labtool.images import recipe
+from labtool.model import Kind, LabHost, Machine, Room
 from labtool.settings import DOCKER_TIMEOUT
 
 READY_TIMEOUT = 60.0
@@ -44,7 +47,9 @@ def network_name(room: Room) -> str:
 class DockerBackend:
     kind = Kind.CONTAINER
 
-    def __init__(self, image: str | None, *, timeout: float = DOCKER_TIMEOUT) -> None:
+    def __init__(self, host: LabHost, image: str | None, *, timeout: float = DOCKER_TIMEOUT) -> None:
+        self.host = host
+        """The lab host whose engine runs this backend's containers."""
         self.image = image
         """The image new containers are made from; None when this backend only looks and destroys."""
         self.timeout = timeout
@@ -54,7 +59,7 @@ class DockerBackend:
     @property
     def client(self) -> Any:
         if self._client is None:
-            self._client = docker_image.client(self.timeout)
+            self._client = engine.client(self.host, self.timeout)
         return self._client
 
     def observe(self, room: Room) -> dict[str, Observed]:
@@ -66,7 +71,7 @@ class DockerBackend:
         except docker.errors.APIError:
             raise  # the engine answered, with an error of its own
         except (docker.errors.DockerException, requests.exceptions.ConnectionError) as exc:
-            raise docker_image.engine_unreachable(exc) from exc
+            raise engine.unreachable(self.host, exc) from exc
         observed = {}
         for machine in room.machines:
             if machine.kind is not Kind.CONTAINER:
@@ -164,6 +169,56 @@ class DockerBackend:
     def destroy(self, room: Room, machines: Sequence[Machine]) -> None:
         for container in self._containers_of(room, machines):
             container.remove(force=True, v=True)
+        for machine in machines:  # its checkpoints go with it, as a VM's snapshots go with its disk
+            for image in self.client.images.list(name=checkpoint_repository(room, machine)):
+                for tag in image.tags:
+                    self.client.images.remove(tag, force=True)
+
+    # -- checkpoints: the container committed to an image, and made again from it --
+
+    def save_checkpoint(self, room: Room, machine: Machine, name: str) -> None:
+        import docker
+
+        container = self._running(room, machine)
+        try:
+            container.commit(repository=checkpoint_repository(room, machine), tag=name, pause=True)
+        except docker.errors.APIError as exc:
+            raise DockerBackendError(
+                f"cannot commit {container.name} to a checkpoint: {exc.explanation}",
+                "check the engine's free disk with `labtool doctor`",
+            ) from exc
+
+    def restore_checkpoint(self, room: Room, machine: Machine, name: str) -> None:
+        """The container made again from its checkpoint: same name, address, published ports and limits."""
+        import docker
+
+        image = f"{checkpoint_repository(room, machine)}:{name}"
+        try:
+            self.client.images.get(image)
+        except docker.errors.ImageNotFound as exc:
+            raise DockerBackendError(
+                f"{machine.name} has no checkpoint {name!r} (no image {image})",
+                f"list the seat's checkpoints: `labtool snapshot list {room.name} --seat {machine.seat}`",
+            ) from exc
+        old = self._running(room, machine)
+        address = _address(old, room)
+        old.remove(force=True, v=True)
+        wait_for_systemd(self._create(room, machine, image=image, address=address), machine.name)
+
+    def delete_checkpoint(self, room: Room, machine: Machine, name: str) -> None:
+        import docker
+
+        # Forced: a container restored from it goes on running from the (then untagged) image.
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            self.client.images.remove(f"{checkpoint_repository(room, machine)}:{name}", force=True)
+
+    def _running(self, room: Room, machine: Machine) -> Any:
+        found = [c for c in self._containers_of(room, [machine]) if c.status == "running"]
+        if not found:
+            raise DockerBackendError(
+                f"{machine.name} is not running", f"start it first: `labtool start {room.name} --seat {machine.seat}`"
+            )
+        return found[0]
 
     def remove_room_resources(self, room: Room) -> None:
         for network in self._networks(room):
@@ -214,18 +269,24 @@ class DockerBackend:
                 f"another network may use that subnet: change network.index in {room.path / 'labtool.yml'}",
             ) from exc
 
-    def _create(self, room: Room, machine: Machine) -> Any:
+    def _create(self, room: Room, machine: Machine, *, image: str | None = None, address: str | None = None) -> Any:
+        """A new container for the machine, from the backend's image (or `image`), at `address` when given."""
         import docker
 
-        if self.image is None:
+        image = image or self.image
+        if image is None:
             raise DockerBackendError(f"no image to create {machine.name} from", "create machines with `labtool up`")
+        endpoint = None
+        if address is not None:  # made again from a checkpoint: where the students and the VM knew it
+            endpoint = {network_name(room): self.client.api.create_endpoint_config(ipv4_address=address)}
         try:
             return self.client.containers.run(
-                self.image,
+                image,
                 detach=True,
                 name=container_name(room, machine),
                 hostname=machine.name,
                 network=network_name(room),
+                networking_config=endpoint,
                 labels={ROOM_LABEL: room.name, SEAT_LABEL: machine.seat, MACHINE_LABEL: machine.name},
                 mem_limit=f"{room.container.memory_mib}m",
                 nano_cpus=int(room.container.cpus * 1e9),
@@ -241,6 +302,14 @@ class DockerBackend:
                 hint = f"another program or room uses one of the ports {ports}: free it or change access.port_base"
             message = f"cannot create the container for {machine.name}: {exc.explanation}"
             raise DockerBackendError(message, hint) from exc
+
+
+CHECKPOINT_REPOSITORY = "labtool-checkpoint"
+"""Where containers' checkpoints are committed: outside labtool's image repository, so `images prune` keeps them."""
+
+
+def checkpoint_repository(room: Room, machine: Machine) -> str:
+    return f"{CHECKPOINT_REPOSITORY}/{room.name}_{machine.name}"
 
 
 def room_subnets(room: Room) -> tuple[str, str]:
