@@ -97,7 +97,7 @@ def test_the_wheel_carries_the_tool_and_not_the_checkout(installed: Installed) -
     where = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True, cwd=installed.project)
     package = Path(where.stdout.strip())
     assert not package.is_relative_to(REPO), package
-    for data in ("backends/files/Vagrantfile", "files/ansible.cfg", "parity/files/collect.py"):
+    for data in ("backends/vagrant/files/Vagrantfile", "files/ansible.cfg", "parity/files/collect.py"):
         assert (package / data).is_file(), data
     for example in ("minimal", "labnotes"):
         assert (package / "examples" / example / "playbooks" / "site.yml").is_file(), example
