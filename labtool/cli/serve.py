@@ -17,7 +17,7 @@ from labtool.errors import LabtoolError
 from labtool.host import addresses
 from labtool.lab import open_lab
 from labtool.serve import auth, tls
-from labtool.serve.app import make_app
+from labtool.serve.app import SERVER, make_app
 from labtool.serve.classroom import Classroom
 from labtool.serve.jobs import Jobs
 from labtool.settings import Settings
@@ -131,3 +131,4 @@ async def _serve(app: web.Application, address: str, port: int, context: Any) ->
         await stop.wait()
     finally:
         await runner.cleanup()
+        await app[SERVER].jobs.drain()

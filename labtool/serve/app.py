@@ -68,7 +68,8 @@ class Server:
 
 
 SERVER = web.AppKey("server", Server)
-SESSION = "session"
+SESSION = web.RequestKey("session", Session)
+"""The request's session; absent when nobody is logged in."""
 
 
 def make_app(
@@ -120,16 +121,22 @@ async def _security_headers(
     try:
         response = await handler(request)
     except web.HTTPException as exc:
-        response = exc
+        _harden(request, exc)
+        raise
     except LabtoolError as exc:
         response = web.Response(status=500, text=f"error: {exc.message}\nhint: {exc.hint}\n")
+    _harden(request, response)
+    return response
+
+
+def _harden(request: web.Request, response: web.StreamResponse) -> None:
+    """Headers every answer carries: nothing framed, sniffed, referred or (but static files) cached."""
     response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Frame-Options"] = "DENY"
     if not request.path.startswith("/static/"):
         response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 @web.middleware
@@ -138,7 +145,9 @@ async def _who(
 ) -> web.StreamResponse:
     """Attach the session; refuse a cross-site POST or websocket outright (the CSRF token is checked too)."""
     server = request.app[SERVER]
-    request[SESSION] = server.sessions.get(request.cookies.get(COOKIE))
+    session = server.sessions.get(request.cookies.get(COOKIE))
+    if session is not None:
+        request[SESSION] = session
     origin = request.headers.get("Origin")
     unsafe = request.method == "POST" or request.headers.get("Upgrade", "").lower() == "websocket"
     if unsafe and origin is not None and origin != f"{request.scheme}://{request.host}":
@@ -147,8 +156,7 @@ async def _who(
 
 
 def _session(request: web.Request) -> Session | None:
-    found: Session | None = request[SESSION]
-    return found
+    return request.get(SESSION)
 
 
 def _instructor(request: web.Request) -> Session:
@@ -238,7 +246,7 @@ async def login_student(request: web.Request) -> web.StreamResponse:
         "student", room=found.room, seat=found.seat, login=found.login, name=found.name, password=password
     )
     server.audit(request, session.who, "login")
-    return _logged_in(f"/rooms/{found.room}/seats/{found.seat}", session)
+    raise _logged_in(f"/rooms/{found.room}/seats/{found.seat}", session)
 
 
 async def login_instructor(request: web.Request) -> web.StreamResponse:
@@ -257,10 +265,10 @@ async def login_instructor(request: web.Request) -> web.StreamResponse:
         return _render(request, "login.html", status=401, error="Wrong instructor token.")
     session = server.sessions.new(INSTRUCTOR)
     server.audit(request, INSTRUCTOR, "login")
-    return _logged_in("/", session)
+    raise _logged_in("/", session)
 
 
-def _logged_in(location: str, session: Session) -> web.StreamResponse:
+def _logged_in(location: str, session: Session) -> web.HTTPFound:
     response = web.HTTPFound(location)
     response.set_cookie(COOKIE, session.id, httponly=True, secure=True, samesite="Strict", path="/")
     return response
@@ -274,7 +282,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
         request.app[SERVER].audit(request, session.who, "logout")
     response = web.HTTPFound("/login")
     response.del_cookie(COOKIE, path="/")
-    return response
+    raise response
 
 
 # -- the instructor's room ---------------------------------------------------------------------------

@@ -167,6 +167,11 @@ class Jobs:
         while job.returncode is None:
             await asyncio.sleep(0.1)
 
+    async def drain(self) -> None:
+        """Until every job started has ended: a server stopping lets its verbs finish (they hold room locks)."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
     def for_room(self, room: str) -> list[Job]:
         return [j for j in self.jobs.values() if j.room == room]
 
