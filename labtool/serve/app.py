@@ -133,7 +133,7 @@ def _harden(request: web.Request, response: web.StreamResponse) -> None:
     """Headers every answer carries: nothing framed, sniffed, referred or (but static files) cached."""
     response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Referrer-Policy"] = "same-origin"  # "no-referrer" makes a form's Origin "null"
     response.headers["X-Frame-Options"] = "DENY"
     if not request.path.startswith("/static/"):
         response.headers["Cache-Control"] = "no-store"
