@@ -70,7 +70,7 @@ class Sessions:
         if session is None:
             return None
         now = self._clock()
-        if now - session.seen > SESSION_IDLE_SECONDS or now - session.created > SESSION_MAX_SECONDS:
+        if now - session.seen >= SESSION_IDLE_SECONDS or now - session.created >= SESSION_MAX_SECONDS:
             del self._sessions[session_id]
             return None
         session.seen = now

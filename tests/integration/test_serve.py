@@ -18,6 +18,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -163,6 +164,10 @@ def screen(page: Page) -> str:
     return page.locator(".xterm-rows").inner_text()
 
 
+def answered(page: Page, word: str) -> bool:
+    return word in screen(page).split()
+
+
 def wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -184,7 +189,7 @@ def test_a_student_types_id_in_the_browser_and_sees_their_login_on_both_machines
         page.wait_for_selector(".xterm-rows")
         wait_for(lambda: "$" in screen(page), 60, f"a shell prompt on the {kind}")
         page.keyboard.type("id -un; hostname; tput cols\n")
-        wait_for(lambda name=hostname: name in screen(page).split(), 30, f"the answer on the {kind}")
+        wait_for(partial(answered, page, hostname), 30, f"the answer on the {kind}")
         words = screen(page).split()
         answer = words[len(words) - 1 - words[::-1].index(hostname) - 1 :]  # the login message names the host too
         assert answer[0] == "ada_lovelace", words
