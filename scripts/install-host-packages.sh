@@ -14,6 +14,7 @@ packages=(
     tmux                                        # for the test that looks at the live view as a terminal shows it
     apt-cacher-ng                               # the rooms' apt cache: one download per package for the room
     golang-github-docker-docker-dev             # its profiles/seccomp/default.json: the engine's own default seccomp profile
+    openssh-server                              # sshd for scripts/second-host's test host only: never this host's service
 )
 
 missing=()
@@ -36,8 +37,8 @@ apt-cacher-ng apt-cacher-ng/bindaddress string 127.0.0.1
 apt-cacher-ng apt-cacher-ng/tunnelenable boolean false
 SELECTIONS
 policy=/usr/sbin/policy-rc.d
-if [[ " ${missing[*]} " == *" apt-cacher-ng "* ]] && [ ! -e "$policy" ]; then
-    printf '#!/bin/sh\n[ "$1" = apt-cacher-ng ] && exit 101\nexit 0\n' >"$policy"
+if [[ " ${missing[*]} " == *" apt-cacher-ng "* || " ${missing[*]} " == *" openssh-server "* ]] && [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\ncase "$1" in apt-cacher-ng|ssh) exit 101;; esac\nexit 0\n' >"$policy"
     chmod 755 "$policy"
     trap 'rm -f "$policy"' EXIT
 fi
@@ -45,6 +46,14 @@ fi
 apt-get update -q
 apt-get install -y -q "${missing[@]}"
 
+if [[ " ${missing[*]} " == *" openssh-server "* ]]; then
+    # Installed for the test host's sshd (scripts/second-host), which has a config of its own.
+    if [ -d /run/systemd/system ]; then
+        systemctl disable --now ssh.service ssh.socket 2>/dev/null || true
+    else
+        update-rc.d ssh disable >/dev/null 2>&1 || true
+    fi
+fi
 if [[ " ${missing[*]} " == *" apt-cacher-ng "* ]]; then
     if [ -d /run/systemd/system ]; then
         systemctl disable --now apt-cacher-ng.service
