@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from labtool import requirements
 from labtool.backends.vagrant import accel
 from labtool.cancel import Cancel
+from labtool.errors import LabtoolError
 from labtool.host import capacity
 from labtool.images import bake
 from labtool.lab import Lab, UpReport, open_lab
@@ -56,6 +57,7 @@ class UpResult:
 def bring_up(
     settings: Settings, room: Room, options: UpOptions, *, cancel: Cancel, progress: Progress, view: LiveView
 ) -> UpResult:
+    only_here(room)
     lab = open_lab(settings, room, cancel=cancel)
     lab.check_free()  # another labtool at work on the room: say so now, not after planning
     lab.recover(progress)  # what a killed labtool left running would fight over the machines
@@ -79,8 +81,21 @@ def bring_up(
         return UpResult(lab, plan, lab.up(plan, parallel=options.parallel, progress=shown))
 
 
+def only_here(room: Room) -> None:
+    """Refuse a room that lists other lab hosts: seats are not placed on them yet, and must not land here silently."""
+    remote = [host.name for host in room.hosts if not host.is_local]
+    if remote:
+        raise LabtoolError(
+            f"room {room.name!r} lists lab hosts {', '.join(remote)}: labtool surveys them (`labtool hosts list`) "
+            "but does not place seats on them yet",
+            f"list only `- name: here` under hosts: in {room.path / 'labtool.yml'} (or remove the section) to bring "
+            "the room up on this host",
+        )
+
+
 def planned(settings: Settings, room: Room, options: UpOptions, cancel: Cancel | None = None) -> tuple[Lab, Plan]:
     """The room's lab on its current image pair (baked when current, else base), and its plan."""
+    only_here(room)
     key = provision_key(room)
     lab = open_lab(settings, room, bake.images_for(settings, key), cancel)
     return lab, lab.plan(options.seats, force_provision=options.force_provision, key=key)

@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from labtool import access, course, proc, students
+from labtool import access, course, lab_hosts, proc, students
 from labtool.errors import RoomError
 from labtool.model import (
     GROUP_OF_KIND,
@@ -115,6 +115,7 @@ def load(rooms_dir: Path, name: str, project: Project, host_rooms: Mapping[str, 
     room_course = course.read(settings.pop(COURSE_SECTION, None), where, project, problems)
     room_access = access.read(settings.pop(access.SECTION, None), where, problems)
     student_sudo = students.read_settings(settings.pop(students.SECTION, None), where, problems)
+    room_hosts = lab_hosts.read(settings.pop(lab_hosts.SECTION, None), where, problems)
     _check_index_is_free(room_dir, settings, others, problems)
     inventory = _read_inventory(room_dir, problems)
     seats = _seats(inventory, _inventory_label(room_dir), problems) if inventory is not None else []
@@ -142,6 +143,7 @@ def load(rooms_dir: Path, name: str, project: Project, host_rooms: Mapping[str, 
         course=room_course,
         access=room_access,
         student_sudo=student_sudo,
+        hosts=room_hosts,
     )
 
 
@@ -392,7 +394,7 @@ _SCHEMA: Mapping[str, Mapping[str, _Number | _Flag]] = {
 _REQUIRED = {("network", "index")}
 COURSE_SECTION = "course"
 """What the room teaches: paths into the lab project, checked by labtool.course rather than as numbers."""
-_OTHER_SECTIONS = (COURSE_SECTION, access.SECTION, students.SECTION)
+_OTHER_SECTIONS = (COURSE_SECTION, access.SECTION, students.SECTION, lab_hosts.SECTION)
 """Sections checked by their own modules (course, published access, student accounts), not as numbers."""
 
 _Settings = dict[str, Any]

@@ -170,6 +170,8 @@ class Room:
     """None: nothing is published; the seats are reachable from the lab host only."""
     student_sudo: bool = True
     """Whether students may use sudo (with their password) on their seat's machines."""
+    hosts: tuple[LabHost, ...] = (THIS_HOST,)
+    """The lab hosts the room may run seats on (labtool.yml's `hosts:`); this machine alone by default."""
 
     @property
     def machines(self) -> tuple[Machine, ...]:
