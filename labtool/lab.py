@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labtool import access, accounts, inventory, snapshots, state
+from labtool import access, accounts, inventory, placement, snapshots, state
 from labtool.backends.base import Backend, Observed, Presence
 from labtool.cancel import Cancel, StoppedError
 from labtool.errors import DaemonError, LabtoolError
 from labtool.host import apt_cache, children
 from labtool.images.pair import ImagePair
-from labtool.model import THIS_HOST, Kind, Machine, Room
+from labtool.model import Kind, Machine, Room
 from labtool.plan import Action, Plan, Step, make_plan
 from labtool.progress import Progress
 from labtool.provision import (
@@ -181,6 +181,8 @@ class Lab:
         self.state_dir = state.room_dir(settings, room.name)
         self.inventory_path = self.state_dir / "inventory.yml"
         self.what = f"room {room.name!r}"
+        self.placed: dict[str, str] = {}
+        """Seat -> the lab host it runs on, as recorded (labtool/placement.py); the backends read it live."""
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -408,11 +410,27 @@ class Lab:
                 else:
                     snapshots.forget(self, machines, removed)
                     self._forget(machines)
+                    self._forget_placement(machines)
             except LabtoolError as exc:
                 if self.cancel.is_set() and not isinstance(exc, StoppedError):
                     self._check_cancel(removed, machines)
                 raise
         return removed
+
+    def _forget_placement(self, machines: Sequence[Machine]) -> None:
+        """Seats with neither machine left are placed anew by the next `up` (a seat never moves while it has one)."""
+        if not self.placed:
+            return
+        observed = self.observe()
+        gone = {
+            m.seat
+            for m in machines
+            if all(observed[o.name].presence is Presence.ABSENT for o in self.room.seat(m.seat).machines)
+        }
+        if gone:
+            placement.forget(self.state_dir, gone)
+            for seat in gone:
+                self.placed.pop(seat, None)
 
     def _check_cancel(self, removed: list[str], machines: list[Machine]) -> None:
         if not self.cancel.is_set():
@@ -803,4 +821,13 @@ def open_lab(settings: Settings, room: Room, images: ImagePair | None = None, ca
         from labtool.images import build
 
         images = build.base_pair_if_built(settings)
-    return Lab(settings, room, backends.for_host(settings, THIS_HOST, images), images, cancel)
+    placed = placement.recorded(state.room_dir(settings, room.name))
+    lab = Lab(
+        settings,
+        room,
+        backends.for_room(settings, room, lambda seat: placement.host_of(room, placed, seat), images),
+        images,
+        cancel,
+    )
+    lab.placed = placed
+    return lab

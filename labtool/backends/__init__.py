@@ -14,9 +14,11 @@ from importlib import metadata
 from typing import TYPE_CHECKING, Protocol
 
 from labtool.errors import LabtoolError
-from labtool.model import Kind, LabHost
+from labtool.model import Kind, LabHost, Room
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from labtool.backends.base import Backend
     from labtool.images.pair import ImagePair
     from labtool.settings import Settings
@@ -60,3 +62,19 @@ def technology(name: str) -> Technology:
 def for_host(settings: Settings, host: LabHost, images: ImagePair | None) -> dict[Kind, Backend]:
     """One backend per kind of machine, each for `host`."""
     return {kind: technology(name).backend(settings, host, images) for kind, name in TECHNOLOGY_OF_KIND.items()}
+
+
+def for_room(
+    settings: Settings, room: Room, host_of_seat: Callable[[str], str], images: ImagePair | None
+) -> dict[Kind, Backend]:
+    """One backend per kind for the room's lab hosts: the host's own when the room has one, else each kind's
+    machines spread over the hosts, every call going to the host its seat is placed on."""
+    if len(room.hosts) == 1:
+        return for_host(settings, room.hosts[0], images)
+    from labtool.backends.spread import SpreadBackend
+
+    per_host = {host.name: for_host(settings, host, images) for host in room.hosts}
+    return {
+        kind: SpreadBackend(kind, {name: backends[kind] for name, backends in per_host.items()}, host_of_seat)
+        for kind in TECHNOLOGY_OF_KIND
+    }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from labtool import placement
 from labtool.cli.context import add_room_arguments, add_verb, lab_for
 from labtool.cli.output import print_json, say, table
 from labtool.lab import MachineStatus
@@ -38,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
                 "seats": [
                     {
                         "seat": s.name,
+                        "host": placement.host_of(lab.room, lab.placed, s.name),
                         "vm": _as_json(by_name[s.vm.name]),
                         "container": _as_json(by_name[s.container.name]),
                     }
@@ -51,7 +53,12 @@ def run(args: argparse.Namespace) -> int:
             vm, container = by_name[seat.vm.name], by_name[seat.container.name]
             errors = "; ".join(f"{m.name}: {m.error}" for m in (vm, container) if m.error and m.presence != "unknown")
             rows.append((seat.name, _cell(vm), vm.app_url or "-", _cell(container), container.app_url or "-", errors))
-        say(table(("SEAT", "VM", "VM APP", "CONTAINER", "CONTAINER APP", "LAST ERROR"), rows))
+        headers = ("SEAT", "VM", "VM APP", "CONTAINER", "CONTAINER APP", "LAST ERROR")
+        if len(lab.room.hosts) > 1:  # a room on one host says nothing of hosts
+            hosts = [placement.host_of(lab.room, lab.placed, seat.name) for seat in seats]
+            headers = ("SEAT", "HOST", *headers[1:])
+            rows = [(row[0], host, *row[1:]) for row, host in zip(rows, hosts, strict=True)]
+        say(table(headers, rows))
     if survey.unreachable:
         # The kind that answered is shown above; the other gets the one error every verb gives.
         raise next(iter(survey.unreachable.values()))

@@ -239,7 +239,8 @@ class VagrantBackend:
 
     def project(self, room: Room) -> VagrantProject:
         return VagrantProject(
-            self.rooms_home / room.name / "vagrant",
+            # Each lab host's VMs in a Vagrant environment of their own: one machine list per libvirtd.
+            self.rooms_home / room.name / ("vagrant" if self.host.is_local else f"vagrant-{self.host.name}"),
             Network(network_name(room), room.networks.vm_subnet),
             self.accel,
             f"labtool-{room.name}_",
