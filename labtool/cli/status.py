@@ -48,12 +48,12 @@ def run(args: argparse.Namespace) -> int:
             }
         )
     else:
-        rows = []
+        rows: list[tuple[str, ...]] = []
         for seat in seats:
             vm, container = by_name[seat.vm.name], by_name[seat.container.name]
             errors = "; ".join(f"{m.name}: {m.error}" for m in (vm, container) if m.error and m.presence != "unknown")
             rows.append((seat.name, _cell(vm), vm.app_url or "-", _cell(container), container.app_url or "-", errors))
-        headers = ("SEAT", "VM", "VM APP", "CONTAINER", "CONTAINER APP", "LAST ERROR")
+        headers: tuple[str, ...] = ("SEAT", "VM", "VM APP", "CONTAINER", "CONTAINER APP", "LAST ERROR")
         if len(lab.room.hosts) > 1:  # a room on one host says nothing of hosts
             hosts = [placement.host_of(lab.room, lab.placed, seat.name) for seat in seats]
             headers = ("SEAT", "HOST", *headers[1:])
