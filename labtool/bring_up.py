@@ -15,7 +15,7 @@ from collections.abc import Callable, Collection
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
-from labtool import requirements
+from labtool import lab_hosts, placement, requirements
 from labtool.backends.vagrant import accel
 from labtool.cancel import Cancel
 from labtool.errors import LabtoolError
@@ -23,7 +23,7 @@ from labtool.host import capacity
 from labtool.images import bake
 from labtool.lab import Lab, UpReport, open_lab
 from labtool.model import Room
-from labtool.plan import Plan
+from labtool.plan import Action, Plan
 from labtool.progress import Progress
 from labtool.provision import provision_key
 from labtool.settings import Settings
@@ -57,7 +57,6 @@ class UpResult:
 def bring_up(
     settings: Settings, room: Room, options: UpOptions, *, cancel: Cancel, progress: Progress, view: LiveView
 ) -> UpResult:
-    only_here(room)
     lab = open_lab(settings, room, cancel=cancel)
     lab.check_free()  # another labtool at work on the room: say so now, not after planning
     lab.recover(progress)  # what a killed labtool left running would fight over the machines
@@ -67,11 +66,14 @@ def bring_up(
     lab, plan = planned(settings, room, options, cancel)
     if not plan.changes:
         return UpResult(lab, plan, None)
-    assessment = assess(lab, plan, options.parallel)
-    if options.force and not assessment.fits:
-        progress(f"warning: --force: {capacity.summary(assessment)}")
-    elif not options.force:
-        capacity.check(assessment)
+    if len(room.hosts) > 1:  # each new seat goes where it fits; this host's check would count every seat here
+        place_new_seats(lab, plan, options.parallel, progress)
+    else:
+        assessment = assess(lab, plan, options.parallel)
+        if options.force and not assessment.fits:
+            progress(f"warning: --force: {capacity.summary(assessment)}")
+        elif not options.force:
+            capacity.check(assessment)
     if options.bake and plan.creates:  # after the capacity check: a refused room bakes nothing
         bake.bake(settings, room, provision_key(room), progress=progress)
         lab, plan = planned(settings, room, options, cancel)
@@ -81,21 +83,8 @@ def bring_up(
         return UpResult(lab, plan, lab.up(plan, parallel=options.parallel, progress=shown))
 
 
-def only_here(room: Room) -> None:
-    """Refuse a room that lists other lab hosts: seats are not placed on them yet, and must not land here silently."""
-    remote = [host.name for host in room.hosts if not host.is_local]
-    if remote:
-        raise LabtoolError(
-            f"room {room.name!r} lists lab hosts {', '.join(remote)}: labtool surveys them (`labtool hosts list`) "
-            "but does not place seats on them yet",
-            f"list only `- name: here` under hosts: in {room.path / 'labtool.yml'} (or remove the section) to bring "
-            "the room up on this host",
-        )
-
-
 def planned(settings: Settings, room: Room, options: UpOptions, cancel: Cancel | None = None) -> tuple[Lab, Plan]:
     """The room's lab on its current image pair (baked when current, else base), and its plan."""
-    only_here(room)
     key = provision_key(room)
     lab = open_lab(settings, room, bake.images_for(settings, key), cancel)
     return lab, lab.plan(options.seats, force_provision=options.force_provision, key=key)
@@ -105,3 +94,45 @@ def assess(lab: Lab, plan: Plan, parallel: int) -> capacity.Assessment:
     """The plan's new machines against this host's free memory and disk, at this host's measured costs."""
     costs = capacity.Costs.measured(kvm=accel.detect(lab.settings.vm_accel).is_kvm)
     return capacity.assess(lab.room, plan, parallel, costs, capacity.read_free())
+
+
+def place_new_seats(lab: Lab, plan: Plan, parallel: int, progress: Progress) -> None:
+    """Put each seat the plan creates machines for, and that has no host yet, on the lab host with most room.
+
+    Each host is surveyed over SSH now; one that is not ready takes no new seat (its seats already
+    there keep their place). The placement is recorded before any machine is made, so a seat
+    interrupted half-made is finished where it was begun.
+    """
+    room = lab.room
+    new = {step.machine.seat for step in plan.steps if Action.CREATE in step.actions} - set(lab.placed)
+    if not new:
+        return
+    if room.access is not None:
+        raise LabtoolError(
+            f"room {room.name!r}: published access (access:) is not built for rooms across lab hosts yet",
+            f"remove access: from {room.path / 'labtool.yml'}; students reach the seats from their lab host",
+        )
+    left: dict[str, int] = {}
+    for facts in lab_hosts.survey(room.hosts, lab.settings.vm_accel):
+        if not facts.ok:
+            progress(f"lab host {facts.host.name} takes no new seat: {facts.error or 'its daemons do not answer'}")
+            continue
+        left[facts.host.name] = capacity.seats_that_fit(room, _costs(facts), _free(facts), parallel)
+    placed = placement.place(room, lab.placed, left, new)
+    lab.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    placement.record(lab.state_dir, placed)
+    lab.placed.update(placed)
+    progress("seats placed: " + ", ".join(f"{seat} on {placed[seat]}" for seat in sorted(new)))
+
+
+def _costs(facts: lab_hosts.HostFacts) -> capacity.Costs:
+    return capacity.Costs.measured(kvm=facts.accel == "kvm")
+
+
+def _free(facts: lab_hosts.HostFacts) -> capacity.HostFree:
+    """The host's free memory and disks as the capacity arithmetic takes them (one filesystem, one device)."""
+    disks = {}
+    for kind, path in lab_hosts.DISK_PATHS.items():
+        filesystem = facts.filesystems.get(kind.value, kind.value)
+        disks[kind] = capacity.Disk(path, facts.disks.get(kind.value, 0), hash(filesystem))
+    return capacity.HostFree(facts.memory_available or 0, disks)

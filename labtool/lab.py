@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from labtool import access, accounts, inventory, placement, snapshots, state
-from labtool.backends.base import Backend, Observed, Presence
+from labtool.backends.base import Backend, Observed, Presence, ToolEnv
 from labtool.cancel import Cancel, StoppedError
 from labtool.errors import DaemonError, LabtoolError
 from labtool.host import apt_cache, children
@@ -246,6 +246,12 @@ class Lab:
             )
         return Survey(rows, unreachable)
 
+    def tool_env(self, machine: Machine) -> dict[str, str]:
+        """What Ansible and testinfra need in their environment to reach the machine (another lab host's Docker
+        engine, for its containers); empty for machines of this host."""
+        backend = self.backends[machine.kind]
+        return dict(backend.tool_env(self.room, machine)) if isinstance(backend, ToolEnv) else {}
+
     def check_free(self) -> None:
         """Fail at once when a live labtool holds the room's lock (`up` and `down` take it for real later)."""
         state.check_free(self.state_dir, self.what)
@@ -325,7 +331,12 @@ class Lab:
                 if wanted is not None:
                     progress(f"{machine.name}: setting the account of {wanted.login or 'nobody'}")
                     jobs[machine.name] = pool.submit(
-                        provision_account, self.room, machine.name, wanted, self.inventory_path, self.state_dir, how=how
+                        functools.partial(provision_account, how=how, env=self.tool_env(machine)),
+                        self.room,
+                        machine.name,
+                        wanted,
+                        self.inventory_path,
+                        self.state_dir,
                     )
         results = [job.result() for job in jobs.values()]
         room_state = state.read(self.state_dir)
@@ -562,6 +573,7 @@ class _Run:
                 apt_proxy=self.apt_proxy,
                 timeout=self.lab.settings.provision_timeout,
                 cancelled=self.cancel.is_set,
+                env=self.lab.tool_env(machine),
             )
             if not course.ok or self.cancel.is_set():
                 return course, None
@@ -572,7 +584,13 @@ class _Run:
             return course, None
         self._task(machine.name, f"labtool: the account of {wanted.login or 'former students'}")
         result = provision_account(
-            self.lab.room, machine.name, wanted, self.lab.inventory_path, self.lab.state_dir, how=self.strategy
+            self.lab.room,
+            machine.name,
+            wanted,
+            self.lab.inventory_path,
+            self.lab.state_dir,
+            how=self.strategy,
+            env=self.lab.tool_env(machine),
         )
         return course, result
 

@@ -112,6 +112,8 @@ class HostFacts:
     memory_available: int | None = None
     disks: dict[str, int] = field(default_factory=dict)
     """Free bytes where each kind's disks go (vm: the storage pool, container: Docker's root)."""
+    filesystems: dict[str, str] = field(default_factory=dict)
+    """The filesystem each kind's disks are on, as df names it: two kinds on one share its free space."""
 
     @property
     def ok(self) -> bool:
@@ -153,6 +155,7 @@ def facts(host: LabHost, vm_accel: str = "auto") -> HostFacts:
         disks={
             kind.value: free for kind, line in zip(DISK_PATHS, df, strict=True) if (free := _free(line)) is not None
         },
+        filesystems={kind.value: line.split()[0] for kind, line in zip(DISK_PATHS, df, strict=True) if _free(line)},
     )
 
 

@@ -13,7 +13,7 @@ import hashlib
 import json
 import shlex
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,6 +99,7 @@ def provision(
     apt_proxy: str | None = None,
     timeout: float = PROVISION_TIMEOUT,
     cancelled: Callable[[], bool] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> ProvisionResult:
     """Run the course's playbook on one machine; before it, unless apt_proxy is None, labtool's apt cache play
     (apt_proxy is the cache's URL, or "" to have the machine fetch directly). A run longer than `timeout`
@@ -126,7 +127,7 @@ def provision(
             private_data_dir=str(private_data_dir),
             playbook=str(room.course.playbook),
             cmdline=shlex.join(args),
-            envvars={**ansible_env(room.course), **(how.env if how else {})},
+            envvars={**ansible_env(room.course), **(how.env if how else {}), **(env or {})},
             event_handler=events,
             quiet=True,
             rotate_artifacts=1,
@@ -166,6 +167,7 @@ def provision_account(
     work_dir: Path,
     *,
     how: Strategy | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> AccountResult:
     """Run labtool's account play on one machine: the student's account, former students' locked.
 
@@ -192,7 +194,7 @@ def provision_account(
                 cmdline=f"-e @{variables}",
                 suppress_env_files=True,
                 timeout=max(1, round(PROVISION_TIMEOUT)),
-                envvars={**ansible_env(room.course), **(how.env if how else {})},
+                envvars={**ansible_env(room.course), **(how.env if how else {}), **(env or {})},
                 event_handler=events,
                 quiet=True,
                 rotate_artifacts=1,

@@ -238,7 +238,7 @@ def run_suite(
     log.unlink(missing_ok=True)
     result = proc.run(
         suite_argv(suite, machine.name, junit, plugins),
-        env=suite_env(lab),
+        env={**suite_env(lab), **lab.tool_env(machine)},
         cwd=suite,
         log=log,
         check=False,

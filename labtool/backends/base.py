@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
@@ -108,3 +108,11 @@ class Checkpointing(Protocol):
     def delete_checkpoint(self, room: Room, machine: Machine, name: str) -> None:
         """Remove the checkpoint; nothing when it does not exist."""
         ...
+
+
+@runtime_checkable
+class ToolEnv(Protocol):
+    """A backend whose machines the tools (ansible-playbook, testinfra's pytest) reach only with an environment
+    of their own: another lab host's containers, through that host's Docker engine (DOCKER_HOST)."""
+
+    def tool_env(self, room: Room, machine: Machine) -> Mapping[str, str]: ...

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from itertools import groupby
 
-from labtool.backends.base import Backend, HostView, Observed, Presence
+from labtool.backends.base import Backend, HostView, Observed, Presence, ToolEnv
 from labtool.errors import DaemonError, LabtoolError
 from labtool.model import Kind, Machine, Room
 
@@ -68,6 +68,10 @@ class SpreadBackend:
     def start(self, room: Room, machines: Sequence[Machine]) -> None:
         for backend, group in self._by_host(machines):
             backend.start(room, group)
+
+    def tool_env(self, room: Room, machine: Machine) -> Mapping[str, str]:
+        backend = self.backend_for(machine)
+        return backend.tool_env(room, machine) if isinstance(backend, ToolEnv) else {}
 
     def host_view(self, room: Room, machine: Machine) -> HostView:
         return self.backend_for(machine).host_view(room, machine)

@@ -81,7 +81,7 @@ def _run(args: argparse.Namespace, cancel: Cancel) -> int:
     if args.dry_run:
         lab, plan = planned(settings, room, options, cancel)
         show_plan(plan, args.json)
-        if plan.changes:
+        if plan.changes and len(room.hosts) == 1:  # across hosts, `up` places the seats by each host's room
             progress(capacity.summary(assess(lab, plan, options.parallel)))
         return 0
     result = bring_up(settings, room, options, cancel=cancel, progress=progress, view=live.view)

@@ -158,8 +158,9 @@ def account_runs(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Account]]:
     runs: list[tuple[str, Account]] = []
 
     def fake_account(
-        room: Room, machine: str, account: Account, inventory: Path, work_dir: Path, *, how: object
+        room: Room, machine: str, account: Account, inventory: Path, work_dir: Path, *, how: object, env: object
     ) -> AccountResult:
+        assert env == {}, "a machine of this host needs no environment of its own"
         runs.append((machine, account))
         if machine == "s2-vm":
             return AccountResult(machine, False, "", "student account: sshd -t failed")

@@ -22,7 +22,9 @@ ADA = Student("Ada Lovelace", "ada_lovelace")
 def accounts_set(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     runs: list[str] = []
 
-    def fake_account(room: Room, machine: str, account: Account, *args: object, how: object) -> AccountResult:
+    def fake_account(
+        room: Room, machine: str, account: Account, *args: object, how: object, env: object = None
+    ) -> AccountResult:
         runs.append(machine)
         return AccountResult(machine, True, account.token)
 

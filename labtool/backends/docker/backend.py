@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from labtool import access
@@ -20,7 +20,7 @@ from labtool.backends.docker import image as docker_image
 from labtool.errors import LabtoolError
 from labtool.host import processes
 from labtool.images import recipe
-from labtool.model import Kind, LabHost, Machine, Room
+from labtool.model import THIS_HOST, Kind, LabHost, Machine, Room
 from labtool.settings import DOCKER_TIMEOUT
 
 READY_TIMEOUT = 60.0
@@ -55,6 +55,7 @@ class DockerBackend:
         self.timeout = timeout
         self._client: Any = None
         self._network = threading.Lock()  # machines come up in parallel; the room's network is made once
+        self._shipping = threading.Lock()  # and the image goes to another lab host once
 
     @property
     def client(self) -> Any:
@@ -133,10 +134,15 @@ class DockerBackend:
     def connection(self, room: Room, machine: Machine) -> dict[str, object]:
         return docker_connection(self._name_in_engine(room, machine))
 
+    def tool_env(self, room: Room, machine: Machine) -> Mapping[str, str]:
+        """Another lab host's containers are reached through its engine, over SSH (the CLI's `ssh://`)."""
+        return {} if self.host.is_local else {"DOCKER_HOST": engine.url(self.host)}
+
     def shell_argv(self, room: Room, machine: Machine, command: Sequence[str]) -> list[str]:
         interactive = ["-it"] if not command else ["-i"]
         return [
             "docker",
+            *([] if self.host.is_local else ["-H", engine.url(self.host)]),
             "exec",
             *interactive,
             "-u",
@@ -269,6 +275,29 @@ class DockerBackend:
                 f"another network may use that subnet: change network.index in {room.path / 'labtool.yml'}",
             ) from exc
 
+    def _ship(self, image: str) -> None:
+        """Another lab host gets the image from this one once (`docker save | docker load`, over its SSH), only
+        while it lacks it: the image's name carries its key, so a changed image is a new name."""
+        import docker
+
+        if self.host.is_local:
+            return
+        with self._shipping:
+            try:
+                self.client.images.get(image)
+                return
+            except docker.errors.ImageNotFound:
+                pass
+            here = engine.client(THIS_HOST, self.timeout)
+            try:
+                self.client.images.load(here.images.get(image).save(named=True))
+            except docker.errors.DockerException as exc:
+                raise DockerBackendError(
+                    f"cannot ship the image {image} to lab host {self.host.name}: {exc}",
+                    f"check its free disk with `labtool hosts list`, or load it there by hand: "
+                    f"`docker save {image} | docker -H {engine.url(self.host)} load`",
+                ) from exc
+
     def _create(self, room: Room, machine: Machine, *, image: str | None = None, address: str | None = None) -> Any:
         """A new container for the machine, from the backend's image (or `image`), at `address` when given."""
         import docker
@@ -276,6 +305,7 @@ class DockerBackend:
         image = image or self.image
         if image is None:
             raise DockerBackendError(f"no image to create {machine.name} from", "create machines with `labtool up`")
+        self._ship(image)
         endpoint = None
         if address is not None:  # made again from a checkpoint: where the students and the VM knew it
             endpoint = {network_name(room): self.client.api.create_endpoint_config(ipv4_address=address)}

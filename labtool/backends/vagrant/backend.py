@@ -384,12 +384,13 @@ class VagrantBackend:
     def connection(self, room: Room, machine: Machine) -> dict[str, object]:
         ssh = self._ssh(self.project(room), room, machine)
         self._host_keys(room, machine, ssh)
+        common = known_hosts.common_args(self.known_hosts(room).path, machine.name, self.host.ssh)
         return {
             "ansible_host": ssh["HostName"],
             "ansible_port": int(ssh.get("Port", "22")),
             "ansible_user": ssh["User"],
             "ansible_ssh_private_key_file": ssh["IdentityFile"],
-            "ansible_ssh_common_args": known_hosts.common_args(self.known_hosts(room).path, machine.name),
+            "ansible_ssh_common_args": common,
             # A project's ansible.cfg may turn host key checking off; Ansible (and mitogen) would then put
             # options that accept any key ahead of the ones above, and ssh takes the first it is given.
             # Host variables win over ansible.cfg.
@@ -420,6 +421,7 @@ class VagrantBackend:
             "-p",
             ssh.get("Port", "22"),
             *known_hosts.ssh_options(self.known_hosts(room).path, machine.name),
+            *known_hosts.jump_options(self.host.ssh),
             "-o",
             "LogLevel=ERROR",
         ]
@@ -447,7 +449,7 @@ class VagrantBackend:
         if (room.name, machine.name) in self._keys_checked and not created:
             return
         known = self.known_hosts(room)
-        offered = known_hosts.scan(ssh["HostName"], int(ssh.get("Port", "22")))
+        offered = known_hosts.scan(ssh["HostName"], int(ssh.get("Port", "22")), self.host.ssh)
         if created or not known.keys(machine.name):
             self._trust(room, machine, ssh, offered)
         else:

@@ -63,9 +63,9 @@ def ssh_options(known_hosts: Path, alias: str) -> list[str]:
     ]
 
 
-def common_args(known_hosts: Path, alias: str) -> str:
+def common_args(known_hosts: Path, alias: str, via: str | None = None) -> str:
     """`ssh_options` as one string, for Ansible's and testinfra's `ansible_ssh_common_args` (split like a shell)."""
-    return shlex.join(ssh_options(known_hosts, alias))
+    return shlex.join([*ssh_options(known_hosts, alias), *jump_options(via)])
 
 
 def _config_path(path: Path) -> str:
@@ -98,14 +98,21 @@ def _is_key(kind: str, blob: str) -> bool:
     return len(raw) > 4 + length and raw[4 : 4 + length] == kind.encode()
 
 
-def scan(address: str, port: int) -> set[HostKey]:
-    """The host keys the SSH server at address offers, of every type (none when it does not answer)."""
-    result = proc.run(
-        ["ssh-keyscan", "-T", str(SCAN_TIMEOUT_SECONDS), "-p", str(port), address],
-        check=False,
-        timeout=SCAN_TIMEOUT_SECONDS * 6,
-    )
+def scan(address: str, port: int, via: str | None = None) -> set[HostKey]:
+    """The host keys the SSH server at address offers, of every type (none when it does not answer).
+
+    `via`: the lab host (user@address) the VM runs on, when it is another one: its VMs' network is
+    reached from that host only, so the scan runs there, over the host's own checked SSH connection.
+    """
+    keyscan = ["ssh-keyscan", "-T", str(SCAN_TIMEOUT_SECONDS), "-p", str(port), address]
+    argv = keyscan if via is None else ["ssh", "-o", "BatchMode=yes", via, shlex.join(keyscan)]
+    result = proc.run(argv, check=False, timeout=SCAN_TIMEOUT_SECONDS * 6)
     return parse(result.stdout)
+
+
+def jump_options(via: str | None) -> list[str]:
+    """How ssh reaches a VM of another lab host: through that host (its own key checked as any SSH login's)."""
+    return [] if via is None else ["-o", f"ProxyJump={via}"]
 
 
 class KnownHosts:

@@ -35,7 +35,7 @@ def account_runs(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Account]]:
         return ProvisionResult(machine, True, 1)
 
     def fake_account(
-        room: Room, machine: str, account: Account, inventory: Path, work_dir: Path, *, how: object
+        room: Room, machine: str, account: Account, inventory: Path, work_dir: Path, *, how: object, env: object
     ) -> AccountResult:
         runs.append((machine, account))
         return AccountResult(machine, True, account.token)

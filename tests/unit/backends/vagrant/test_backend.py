@@ -71,7 +71,7 @@ class Guests:
             private_key.chmod(0o644)
         return {"HostName": self.address(name), "Port": "22", "User": "vagrant", "IdentityFile": str(private_key)}
 
-    def scan(self, address: str, port: int) -> set[HostKey]:
+    def scan(self, address: str, port: int, via: str | None = None) -> set[HostKey]:
         self.scans.append(address)
         return next((keys for name, keys in self.offered.items() if self.address(name) == address), set())
 
