@@ -246,6 +246,10 @@ class Lab:
             )
         return Survey(rows, unreachable)
 
+    def on_this_host(self, machine: Machine) -> bool:
+        host = placement.host_of(self.room, self.placed, machine.seat)
+        return next(h for h in self.room.hosts if h.name == host).is_local
+
     def tool_env(self, machine: Machine) -> dict[str, str]:
         """What Ansible and testinfra need in their environment to reach the machine (another lab host's Docker
         engine, for its containers); empty for machines of this host."""
@@ -570,7 +574,8 @@ class _Run:
                 self.lab.state_dir,
                 self._task,
                 how=self.strategy,
-                apt_proxy=self.apt_proxy,
+                # The apt cache listens on this host's labtool0: another lab host's machines fetch directly.
+                apt_proxy=self.apt_proxy if self.lab.on_this_host(machine) else "",
                 timeout=self.lab.settings.provision_timeout,
                 cancelled=self.cancel.is_set,
                 env=self.lab.tool_env(machine),

@@ -490,5 +490,5 @@ async def _open_terminal(
     if address is None:
         raise terminal.TerminalError(f"{machine.name} is not running: ask the instructor to bring it up")
     keys = await asyncio.to_thread(terminal.host_keys, classroom.lab(room), machine)
-    target = terminal.Target(machine, address, session.login, session.password)
+    target = terminal.Target(machine, address, session.login, session.password, via=classroom.lab_host_ssh(room, seat))
     return await terminal.connect(target, keys), size

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from labtool import checks, passwords, snapshots, state, verify
+from labtool import checks, passwords, placement, snapshots, state, verify
 from labtool.errors import LabtoolError
 from labtool.lab import Lab, MachineStatus
 from labtool.model import Kind, Seat
@@ -164,6 +164,12 @@ class Classroom:
             {"name": s.name, "saved_at": s.created}
             for s in snapshots.saved(lab.state_dir, [self.seat(room, seat).name])
         ]
+
+    def lab_host_ssh(self, room: str, seat: str) -> str | None:
+        """The SSH destination of the lab host the seat runs on; None for this machine."""
+        lab = self.lab(room)
+        name = placement.host_of(lab.room, lab.placed, self.seat(room, seat).name)
+        return next(host.ssh for host in lab.room.hosts if host.name == name)
 
     def machine_address(self, room: str, seat: str, kind: Kind) -> str | None:
         """The machine's own address when it is running (the terminal connects there), else None."""

@@ -45,6 +45,9 @@ class Target:
     login: str
     password: str
     port: int = 22
+    via: str | None = None
+    """The lab host (user@address) the machine runs on when it is another one: its machines' networks are
+    reached through it, as `ssh -J` would, with this user's key and known_hosts for the host itself."""
 
 
 def host_keys(lab: Lab, machine: Machine) -> list[asyncssh.SSHKey]:
@@ -64,10 +67,15 @@ def host_keys(lab: Lab, machine: Machine) -> list[asyncssh.SSHKey]:
 
 async def connect(target: Target, keys: list[asyncssh.SSHKey]) -> asyncssh.SSHClientConnection:
     try:
+        tunnel = None
+        if target.via is not None:
+            user, _, host = target.via.rpartition("@")
+            tunnel = await asyncio.wait_for(asyncssh.connect(host, username=user or None), CONNECT_TIMEOUT_SECONDS)
         return await asyncio.wait_for(
             asyncssh.connect(
                 target.address,
                 target.port,
+                tunnel=tunnel,
                 username=target.login,
                 password=target.password,
                 known_hosts=(keys, [], []),
