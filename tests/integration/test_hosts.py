@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -79,6 +81,73 @@ def test_hosts_list_surveys_every_host_and_names_the_one_that_is_off(second_host
         assert host["accel"] in ("kvm", "tcg") and host["memory_available"] > 0 and host["disk_free"]["vm"] > 0
     assert hosts["lab3"]["ok"] is False and "does not answer over SSH" in hosts["lab3"]["error"]
     assert "error: not ready: lab3" in listed.stderr and "Traceback" not in listed.stderr
-    # A room that lists other hosts is not brought up here as if it did not.
-    up = run_labtool("up", "hostsroom", "--dry-run", env=env)
-    assert up.returncode == 1 and "does not place seats on them yet" in up.stderr, up.stderr
+
+
+# -- a room across this host and the second one ------------------------------------------------------
+
+DUO, DUO_INDEX = "duo", 239
+PROJECT = Path(tempfile.gettempdir()) / "labtool-integration-hosts"
+
+
+def on_second_host(destination: str, command: str) -> list[str]:
+    result = run("ssh", "-o", "BatchMode=yes", destination, command, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
+def room_leftovers(destination: str) -> dict[str, list[str]]:
+    """What of room duo exists on each host: containers, networks, domains, libvirt networks."""
+    listing = (
+        "docker ps -a --format '{{.Names}}'; docker network ls --format '{{.Name}}'; "
+        "virsh -c qemu:///system list --all --name; virsh -c qemu:///system net-list --all --name"
+    )
+    here = run("sh", "-c", listing).stdout.split()
+    there = on_second_host(destination, listing)
+    return {where: [n for n in names if f"labtool-{DUO}" in n] for where, names in (("here", here), ("lab2", there))}
+
+
+def test_a_room_across_two_hosts_comes_up_verifies_resets_stops_and_goes(second_host: str) -> None:
+    def labtool(*args: str) -> subprocess.CompletedProcess[str]:
+        return run_labtool("--project", str(PROJECT), *args, timeout=1800)
+
+    if (PROJECT / "inventories" / DUO).is_dir():  # left over from an interrupted session
+        labtool("down", DUO, "--yes")
+    shutil.rmtree(PROJECT, ignore_errors=True)
+    assert run_labtool("init", str(PROJECT)).returncode == 0
+    assert labtool("room", "new", DUO, "--seats", "2").returncode == 0
+    settings = PROJECT / "inventories" / DUO / "labtool.yml"
+    settings.write_text(
+        re.sub(r"index: \d+", f"index: {DUO_INDEX}", settings.read_text())
+        + f"\nhosts:\n  - name: here\n  - name: lab2\n    ssh: {second_host}\n"
+    )
+    try:
+        up = labtool("up", DUO)
+        assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
+        assert "seats placed: seat01 on here, seat02 on lab2" in up.stderr
+        seats = {s["seat"]: s for s in json.loads(labtool("status", DUO, "--json").stdout)["seats"]}
+        assert {name: s["host"] for name, s in seats.items()} == {"seat01": "here", "seat02": "lab2"}
+        assert all(
+            s[k]["state"] == "running" and s[k]["provisioned"] for s in seats.values() for k in ("vm", "container")
+        )
+        # Each seat's two machines are on its own host, and only there.
+        assert sorted(room_leftovers(second_host)["lab2"]) == sorted(
+            [f"labtool-{DUO}", f"labtool-{DUO}", f"labtool-{DUO}_seat02-ct", f"labtool-{DUO}_seat02-vm"]
+        )
+        assert f"labtool-{DUO}_seat02-vm" not in room_leftovers(second_host)["here"]
+
+        verified = labtool("verify", DUO)
+        assert verified.returncode == 0, verified.stdout[-3000:] + verified.stderr[-3000:]
+        reset = labtool("reset", DUO, "--seat", "seat02", "--container")
+        assert reset.returncode == 0, reset.stdout[-3000:] + reset.stderr[-3000:]
+        hostname = labtool("exec", "seat02-ct", "--room", DUO, "--", "hostname")
+        assert (hostname.returncode, hostname.stdout.strip()) == (0, "seat02-ct"), hostname.stderr
+        stopped = labtool("stop", DUO, "--seat", "seat02")
+        assert stopped.returncode == 0, stopped.stderr
+        [seat] = json.loads(labtool("status", DUO, "--seat", "seat02", "--json").stdout)["seats"]
+        assert (seat["vm"]["state"], seat["container"]["state"]) == ("stopped", "stopped")
+        started = labtool("start", DUO, "--seat", "seat02")
+        assert started.returncode == 0, started.stderr
+    finally:
+        down = labtool("down", DUO, "--yes")
+        assert down.returncode == 0, down.stdout[-3000:] + down.stderr[-3000:]
+    assert room_leftovers(second_host) == {"here": [], "lab2": []}
