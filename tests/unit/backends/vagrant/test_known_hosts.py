@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from labtool import proc
 from labtool.backends.vagrant import known_hosts
 from labtool.backends.vagrant.known_hosts import HostKey, HostKeyChangedError, KnownHosts
 from labtool.model import Kind, Machine
@@ -126,3 +127,22 @@ def test_host_key_options_are_written_in_one_place_only() -> None:
         and re.search(r"StrictHostKeyChecking|UserKnownHostsFile|HostKeyAlias", path.read_text(errors="replace"))
     }
     assert spelled == {"backends/vagrant/known_hosts.py"}
+
+
+def test_a_vm_of_another_lab_host_is_reached_through_it_and_scanned_there(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert known_hosts.jump_options(None) == []
+    strict = shlex.split(known_hosts.common_args(Path("/state/known_hosts"), "seat02-vm", "root@192.0.2.12"))
+    assert strict[-2:] == ["-o", "ProxyJump=root@192.0.2.12"]
+    assert "StrictHostKeyChecking=yes" in strict  # the VM's own key is still checked, behind the jump
+    ran: list[list[str]] = []
+
+    def fake_run(argv: list[str], **_: object) -> object:
+        ran.append(list(argv))
+        return type("Result", (), {"stdout": ""})()
+
+    monkeypatch.setattr(proc, "run", fake_run)
+    known_hosts.scan("10.214.9.5", 22, via="root@192.0.2.12")
+    known_hosts.scan("10.214.9.6", 22)
+    assert ran[0][:4] == ["ssh", "-o", "BatchMode=yes", "root@192.0.2.12"]
+    assert shlex.split(ran[0][4])[0] == "ssh-keyscan" and ran[0][4].endswith("10.214.9.5")
+    assert ran[1][0] == "ssh-keyscan"
