@@ -247,8 +247,7 @@ class Lab:
         return Survey(rows, unreachable)
 
     def on_this_host(self, machine: Machine) -> bool:
-        host = placement.host_of(self.room, self.placed, machine.seat)
-        return next(h for h in self.room.hosts if h.name == host).is_local
+        return self.room.host(placement.host_of(self.room, self.placed, machine.seat)).is_local
 
     def tool_env(self, machine: Machine) -> dict[str, str]:
         """What Ansible and testinfra need in their environment to reach the machine (another lab host's Docker

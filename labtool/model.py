@@ -177,6 +177,10 @@ class Room:
     def machines(self) -> tuple[Machine, ...]:
         return tuple(m for seat in self.seats for m in seat.machines)
 
+    def host(self, name: str) -> LabHost:
+        """The listed lab host of that name (a seat's placement names one)."""
+        return next(host for host in self.hosts if host.name == name)
+
     @property
     def students(self) -> tuple[tuple[Seat, Student], ...]:
         return tuple((seat, seat.student) for seat in self.seats if seat.student is not None)

@@ -168,8 +168,7 @@ class Classroom:
     def lab_host_ssh(self, room: str, seat: str) -> str | None:
         """The SSH destination of the lab host the seat runs on; None for this machine."""
         lab = self.lab(room)
-        name = placement.host_of(lab.room, lab.placed, self.seat(room, seat).name)
-        return next(host.ssh for host in lab.room.hosts if host.name == name)
+        return lab.room.host(placement.host_of(lab.room, lab.placed, self.seat(room, seat).name)).ssh
 
     def machine_address(self, room: str, seat: str, kind: Kind) -> str | None:
         """The machine's own address when it is running (the terminal connects there), else None."""
