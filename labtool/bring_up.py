@@ -117,22 +117,9 @@ def place_new_seats(lab: Lab, plan: Plan, parallel: int, progress: Progress) -> 
         if not facts.ok:
             progress(f"lab host {facts.host.name} takes no new seat: {facts.error or 'its daemons do not answer'}")
             continue
-        left[facts.host.name] = capacity.seats_that_fit(room, _costs(facts), _free(facts), parallel)
+        left[facts.host.name] = facts.seats_that_fit(room, parallel)
     placed = placement.place(room, lab.placed, left, new)
     lab.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     placement.record(lab.state_dir, placed)
     lab.placed.update(placed)
     progress("seats placed: " + ", ".join(f"{seat} on {placed[seat]}" for seat in sorted(new)))
-
-
-def _costs(facts: lab_hosts.HostFacts) -> capacity.Costs:
-    return capacity.Costs.measured(kvm=facts.accel == "kvm")
-
-
-def _free(facts: lab_hosts.HostFacts) -> capacity.HostFree:
-    """The host's free memory and disks as the capacity arithmetic takes them (one filesystem, one device)."""
-    disks = {}
-    for kind, path in lab_hosts.DISK_PATHS.items():
-        filesystem = facts.filesystems.get(kind.value, kind.value)
-        disks[kind] = capacity.Disk(path, facts.disks.get(kind.value, 0), hash(filesystem))
-    return capacity.HostFree(facts.memory_available or 0, disks)

@@ -231,7 +231,8 @@ class Lab:
             if machine.kind in unreachable:
                 seen, error = Observed(machine.name, Presence.UNKNOWN), unreachable[machine.kind].message
             else:
-                seen, error = observed.get(machine.name, Observed(machine.name, Presence.ABSENT)), record.error
+                seen = observed.get(machine.name, Observed(machine.name, Presence.ABSENT))
+                error = seen.note or record.error  # a lab host that does not answer says why first
             rows.append(
                 MachineStatus(
                     machine.name,
@@ -514,6 +515,9 @@ class _Run:
     def _bring_up(self, step: Step, backend: Backend) -> None:
         machine = step.machine
         started = time.monotonic()
+        if step.blocked:  # its lab host does not answer: fail it now, its record otherwise as it was
+            self._record(Outcome(machine.name, machine.kind, (), False, error=step.reason), course_ok=None)
+            return
         # A machine that failed before its playbook ran is unprovisioned; an account-only step leaves that be.
         provisions = False if Action.PROVISION in step.actions else None
         doing = "waiting"

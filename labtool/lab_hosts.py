@@ -25,7 +25,8 @@ from labtool import proc
 from labtool.backends.docker import engine
 from labtool.backends.vagrant import accel, libvirt
 from labtool.errors import LabtoolError
-from labtool.model import THIS_HOST, Kind, LabHost
+from labtool.host import capacity
+from labtool.model import THIS_HOST, Kind, LabHost, Room
 
 SECTION = "hosts"
 KEYS = ("name", "ssh")
@@ -118,6 +119,18 @@ class HostFacts:
     @property
     def ok(self) -> bool:
         return not self.error and self.docker == "ok" and self.libvirt == "ok"
+
+    def seats_that_fit(self, room: Room, parallel: int) -> int:
+        """More seats of the room the host holds now, by the capacity check's arithmetic at its acceleration."""
+        return capacity.seats_that_fit(room, capacity.Costs.measured(kvm=self.accel == "kvm"), self.free(), parallel)
+
+    def free(self) -> capacity.HostFree:
+        """The host's free memory and disks as the capacity arithmetic takes them (one filesystem, one device)."""
+        disks = {}
+        for kind, path in DISK_PATHS.items():
+            filesystem = self.filesystems.get(kind.value, kind.value)
+            disks[kind] = capacity.Disk(path, self.disks.get(kind.value, 0), hash(filesystem))
+        return capacity.HostFree(self.memory_available or 0, disks)
 
     def as_json(self) -> dict[str, Any]:
         return {

@@ -27,6 +27,9 @@ class Step:
     machine: Machine
     actions: tuple[Action, ...]
     reason: str
+    blocked: bool = False
+    """Labtool cannot reach the machine now (its lab host does not answer): `up` fails it, with the reason,
+    and goes on with the others."""
 
     @property
     def needs_machine(self) -> bool:
@@ -48,7 +51,8 @@ class Plan:
 
     @property
     def changes(self) -> tuple[Step, ...]:
-        return tuple(s for s in self.steps if s.actions)
+        """The steps with work to do, and those that cannot be done (a room with either is not up to date)."""
+        return tuple(s for s in self.steps if s.actions or s.blocked)
 
     def of_kind(self, kind: Kind) -> tuple[Step, ...]:
         return tuple(s for s in self.changes if s.machine.kind is kind)
@@ -69,7 +73,8 @@ def make_plan(
     steps = []
     for machine in room.machines:
         if seats is None or machine.seat in seats:
-            step = _step(machine, observed.get(machine.name), state, provision_key, force_provision)
+            seen = observed.get(machine.name)
+            step = _unreachable(machine, seen) or _step(machine, seen, state, provision_key, force_provision)
             if accounts is not None:
                 step = _account_step(step, state, accounts.get(machine.name, ""))
             steps.append(step)
@@ -83,7 +88,7 @@ def _account_step(step: Step, state: RoomState, wanted: str) -> Step:
     """
     record = state.machines.get(step.machine.name)
     had = record.account if record else ""
-    if step.actions or wanted == had:
+    if step.actions or step.blocked or wanted == had:
         return step
     if not wanted:
         reason = "its seat's student left"
@@ -92,6 +97,13 @@ def _account_step(step: Step, state: RoomState, wanted: str) -> Step:
     else:
         reason = "its student's password was issued or changed"
     return Step(step.machine, (Action.ACCOUNT,), reason)
+
+
+def _unreachable(machine: Machine, seen: Observed | None) -> Step | None:
+    """A machine whose lab host does not answer: nothing can be done to it now, and `up` says why."""
+    if seen is None or seen.presence is not Presence.UNKNOWN:
+        return None
+    return Step(machine, (), seen.note or "its daemon does not answer", blocked=True)
 
 
 def _step(machine: Machine, seen: Observed | None, state: RoomState, key: str, force: bool) -> Step:

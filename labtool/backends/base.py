@@ -15,7 +15,7 @@ class Presence(StrEnum):
     STOPPED = "stopped"
     RUNNING = "running"
     UNKNOWN = "unknown"
-    """Its daemon does not answer (only `status` shows this; the other verbs stop with the daemon's error)."""
+    """Its daemon does not answer: `status` shows it, `up` fails the machine, other verbs stop with the error."""
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,8 @@ class Observed:
     name: str
     presence: Presence
     address: str | None = None
+    note: str = ""
+    """Why the presence is unknown (its lab host does not answer); empty otherwise."""
 
 
 @dataclass(frozen=True)

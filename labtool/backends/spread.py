@@ -47,8 +47,10 @@ class SpreadBackend:
         if failures and len(failures) == len(self.per_host):
             raise next(iter(failures.values()))
         for machine in mine:
-            if self.host_of_seat(machine.seat) in failures:
-                observed[machine.name] = Observed(machine.name, Presence.UNKNOWN)
+            failure = failures.get(self.host_of_seat(machine.seat))
+            if failure is not None:
+                note = f"its lab host {self.host_of_seat(machine.seat)} does not answer: {failure.message}"
+                observed[machine.name] = Observed(machine.name, Presence.UNKNOWN, note=note)
         return observed
 
     def bring_up(self, room: Room, machines: Sequence[Machine]) -> None:

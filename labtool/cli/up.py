@@ -15,7 +15,7 @@ from labtool.cli.output import print_json, progress, say, table
 from labtool.errors import LabtoolError
 from labtool.host import capacity
 from labtool.lab import Lab, UpReport, default_parallel
-from labtool.plan import Plan
+from labtool.plan import Plan, Step
 from labtool.settings import Settings
 
 
@@ -118,7 +118,7 @@ def _hand_out_hint(lab: Lab) -> None:
 
 
 def show_plan(plan: Plan, as_json: bool) -> None:
-    rows = [(s.machine.name, s.machine.kind, ", ".join(s.actions) or "nothing", s.reason) for s in plan.steps]
+    rows = [(s.machine.name, s.machine.kind, _actions(s), s.reason) for s in plan.steps]
     if as_json:
         steps = [dict(zip(("machine", "kind", "actions", "reason"), row, strict=True)) for row in rows]
         print_json({"images": plan.images.to_json() if plan.images else None, "steps": steps})
@@ -127,6 +127,10 @@ def show_plan(plan: Plan, as_json: bool) -> None:
     if plan.images:
         images = plan.images
         say(f"new machines are made from the {images.description}: {images.docker_ref} and box {images.box}")
+
+
+def _actions(step: Step) -> str:
+    return "cannot: unreachable" if step.blocked else ", ".join(step.actions) or "nothing"
 
 
 def show_report(report: UpReport, as_json: bool) -> None:

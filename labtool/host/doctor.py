@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from labtool import proc
+from labtool import lab_hosts, proc
 from labtool.backends.vagrant import accel, libvirt
 from labtool.errors import CommandError
 from labtool.host import apt_cache, apt_cache_log, capacity, daemons
@@ -349,3 +349,29 @@ def _size(count: int) -> str:
         if count >= scale:
             return f"{count / scale:.1f} {unit}"
     return f"{count} B"
+
+
+def check_lab_host(room: Room, facts: lab_hosts.HostFacts, seats: Sequence[str], parallel: int) -> Check:
+    """Another lab host of the room, as surveyed over SSH: its daemons, acceleration, room left and its seats.
+
+    Never required: `doctor` is about this machine; a host that is not ready fails only its own seats."""
+    name, ssh = f"lab host {facts.host.name}", facts.host.ssh or "this machine"
+    runs = f"runs {', '.join(seats)}" if seats else "runs no seat"
+    if not facts.ok:
+        problems = facts.error or "; ".join(text for text in (facts.docker, facts.libvirt) if text != "ok")
+        return Check(
+            name,
+            WARN,
+            f"{ssh}: {problems}; {runs}",
+            "run `labtool hosts prepare`, after checking that `ssh " + ssh + "` logs in with a key",
+            required=False,
+            numbers={"host": facts.host.name, "ok": False, "seats": list(seats)},
+        )
+    fits = facts.seats_that_fit(room, parallel)
+    detail = (
+        f"{ssh}: Docker and libvirtd answer, VMs under {facts.accel.upper()}, memory "
+        f"{capacity.gib(facts.memory_available or 0)} free; fits {fits} new seat{'' if fits == 1 else 's'} of room "
+        f"{room.name!r}; {runs}"
+    )
+    numbers = {"host": facts.host.name, "ok": True, "accel": facts.accel, "seats_fit": fits, "seats": list(seats)}
+    return Check(name, OK, detail, required=False, numbers=numbers)

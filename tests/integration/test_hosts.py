@@ -12,7 +12,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -106,7 +106,7 @@ def room_leftovers(destination: str) -> dict[str, list[str]]:
     return {where: [n for n in names if f"labtool-{DUO}" in n] for where, names in (("here", here), ("lab2", there))}
 
 
-def test_a_room_across_two_hosts_comes_up_verifies_resets_stops_and_goes(second_host: str) -> None:
+def test_a_room_across_two_hosts_comes_up_verifies_resets_outlives_a_host_off_and_goes(second_host: str) -> None:
     def labtool(*args: str) -> subprocess.CompletedProcess[str]:
         return run_labtool("--project", str(PROJECT), *args, timeout=1800)
 
@@ -141,13 +141,70 @@ def test_a_room_across_two_hosts_comes_up_verifies_resets_stops_and_goes(second_
         assert reset.returncode == 0, reset.stdout[-3000:] + reset.stderr[-3000:]
         hostname = labtool("exec", "seat02-ct", "--room", DUO, "--", "hostname")
         assert (hostname.returncode, hostname.stdout.strip()) == (0, "seat02-ct"), hostname.stderr
+        checked = labtool("check", DUO, "--json")
+        assert checked.returncode == 0, checked.stdout[-3000:] + checked.stderr[-3000:]
+        graded = json.loads(checked.stdout)
+        assert graded["complete"] and {m["seat"] for m in graded["machines"]} == {"seat01", "seat02"}
         stopped = labtool("stop", DUO, "--seat", "seat02")
         assert stopped.returncode == 0, stopped.stderr
         [seat] = json.loads(labtool("status", DUO, "--seat", "seat02", "--json").stdout)["seats"]
         assert (seat["vm"]["state"], seat["container"]["state"]) == ("stopped", "stopped")
+
+        with_the_second_host_off(labtool)
         started = labtool("start", DUO, "--seat", "seat02")
-        assert started.returncode == 0, started.stderr
+        assert started.returncode == 0, started.stdout[-3000:] + started.stderr[-3000:]
+        again = labtool("up", DUO)
+        assert again.returncode == 0 and "is up to date" in again.stdout, again.stdout[-3000:] + again.stderr[-3000:]
     finally:
         down = labtool("down", DUO, "--yes")
         assert down.returncode == 0, down.stdout[-3000:] + down.stderr[-3000:]
     assert room_leftovers(second_host) == {"here": [], "lab2": []}
+
+
+def with_the_second_host_off(labtool: Callable[..., subprocess.CompletedProcess[str]]) -> None:
+    """The second host is switched off: only its seat fails, named with the host; this host's seat is left be."""
+    assert run("bash", str(SCRIPT), "stop").returncode == 0
+    try:
+        off = labtool("up", DUO)
+        assert off.returncode == 1, off.stdout[-3000:] + off.stderr[-3000:]
+        for machine in ("seat02-vm", "seat02-ct"):
+            assert f"{machine}: FAILED: its lab host lab2 does not answer" in off.stderr, off.stderr[-3000:]
+        assert "seat01-vm: FAILED" not in off.stderr and "seat01-ct: FAILED" not in off.stderr
+        assert "Traceback" not in off.stderr
+        seats = {s["seat"]: s for s in json.loads(labtool("status", DUO, "--json").stdout)["seats"]}
+        assert seats["seat02"]["vm"]["state"] == seats["seat02"]["container"]["state"] == "unknown"
+        assert "lab host lab2 does not answer" in (seats["seat02"]["vm"]["error"] or "")
+        assert seats["seat01"]["vm"]["state"] == seats["seat01"]["container"]["state"] == "running"
+    finally:
+        back = run("bash", str(SCRIPT), timeout=300)
+        assert back.returncode == 0, back.stdout + back.stderr
+
+
+# -- last: `hosts prepare` starts what the second host lacks (its dockerd is stopped here) ----------------
+
+
+def test_hosts_prepare_makes_the_second_host_ready_and_a_second_run_changes_nothing(
+    second_host: str, tmp_path: Path
+) -> None:
+    rooms = tmp_path / "rooms"
+    rooms.mkdir()
+    env = {"LABTOOL_ROOMS_DIR": str(rooms)}
+    assert run_labtool("room", "new", "prep", "--seats", "1", env=env).returncode == 0
+    settings = rooms / "prep" / "labtool.yml"
+    settings.write_text(settings.read_text() + f"\nhosts:\n  - name: here\n  - name: lab2\n    ssh: {second_host}\n")
+    on_second_host(second_host, "kill $(cat /run/docker.pid); while docker info >/dev/null 2>&1; do sleep 1; done")
+    lab2 = json.loads(run_labtool("hosts", "list", "prep", "--json", env=env).stdout)["hosts"][1]
+    assert lab2["name"] == "lab2" and lab2["docker"] != "ok"
+
+    prepared = run_labtool("hosts", "prepare", "prep", "--json", env=env, timeout=600)
+    assert prepared.returncode == 0, prepared.stdout[-3000:] + prepared.stderr[-3000:]
+    [outcome] = json.loads(prepared.stdout)["hosts"]
+    assert (outcome["name"], outcome["ok"]) == ("lab2", True) and outcome["changed"] >= 1, outcome
+    assert "lab2: Dockerd is started" in prepared.stderr
+    listed = run_labtool("hosts", "list", "prep", "--json", env=env, timeout=300)
+    assert listed.returncode == 0, listed.stderr
+    assert all(h["docker"] == h["libvirt"] == "ok" for h in json.loads(listed.stdout)["hosts"])
+
+    again = run_labtool("hosts", "prepare", "prep", "--json", env=env, timeout=600)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert json.loads(again.stdout)["hosts"][0]["changed"] == 0

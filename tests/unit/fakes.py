@@ -21,7 +21,7 @@ class FakeBackend:
         self.calls: list[tuple[str, str]] = []
         """(method, machine) of every bring_up, start and stop, in order."""
         self.unreachable: LabtoolError | None = None
-        """Raised by observe: the daemon does not answer."""
+        """Raised by observe and by every call on a machine: the daemon does not answer."""
         self.slow: set[str] = set()
         """Machines whose bring_up waits (as `vagrant up` for a boot) until `killed` is set, then fails
         as a killed command does; the machine exists by then, half made."""
@@ -84,6 +84,8 @@ class FakeBackend:
                 self.stopped.add(machine.name)
 
     def _check(self, machine: Machine) -> None:
+        if self.unreachable is not None:
+            raise self.unreachable
         if machine.name in self.broken:
             raise LabtoolError(f"{machine.name} would not start")
         if machine.name in self.crashing:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from pathlib import Path
@@ -12,12 +13,14 @@ from labtool import accounts, state
 from labtool import lab as lab_module
 from labtool.accounts import Account
 from labtool.backends.base import Presence
+from labtool.backends.spread import SpreadBackend
 from labtool.backends.vagrant import address_guard
 from labtool.backends.vagrant import backend as vagrant
 from labtool.backends.vagrant.accel import Accel
+from labtool.errors import DaemonError
 from labtool.host import apt_cache
 from labtool.lab import Lab
-from labtool.model import THIS_HOST, Kind, Room, Student
+from labtool.model import THIS_HOST, Kind, LabHost, Room, Student
 from labtool.plan import Action
 from labtool.provision import AccountResult, ProvisionResult
 from labtool.settings import Settings
@@ -426,3 +429,50 @@ def test_teardown_names_what_down_would_destroy(tmp_path: Path, provisioned: lis
     assert room.state_dir == lab.state_dir and not room.empty
     lab.down(None, progress=lambda _: None)
     assert lab.teardown(None).empty  # after down there is nothing left to name, so nothing to ask about
+
+
+# -- a room across two lab hosts, one of which stops answering ------------------------------------------
+
+
+def make_spread_lab(tmp_path: Path) -> tuple[Lab, dict[str, FakeBackend]]:
+    """Seat s1 on this host, s2 on lab2: each kind's backend spread over the two hosts' fakes."""
+    settings = Settings.from_env({"LABTOOL_HOME": str(tmp_path / "home")})
+    room = dataclasses.replace(make_room(tmp_path), hosts=(THIS_HOST, LabHost("lab2", "root@192.0.2.12")))
+    fakes = {f"{host}-{kind}": FakeBackend(kind) for host in ("here", "lab2") for kind in Kind}
+    lab = Lab(settings, room, {})
+    lab.placed.update({"s1": "here", "s2": "lab2"})
+    lab.backends = {
+        kind: SpreadBackend(kind, {h: fakes[f"{h}-{kind}"] for h in ("here", "lab2")}, lab.placed.__getitem__)
+        for kind in Kind
+    }
+    return lab, fakes
+
+
+LAB2_OFF = DaemonError("the Docker engine does not answer at ssh://root@192.0.2.12 (lab host lab2)")
+
+
+def test_a_lab_host_that_does_not_answer_fails_only_its_seats_and_says_which_host(
+    tmp_path: Path, provisioned: list[str]
+) -> None:
+    lab, fakes = make_spread_lab(tmp_path)
+    fakes["lab2-vm"].unreachable = fakes["lab2-container"].unreachable = LAB2_OFF
+    messages: list[str] = []
+    report = lab.up(lab.plan(), parallel=2, progress=messages.append)
+    assert sorted(provisioned) == ["s1-ct", "s1-vm"]
+    assert {o.machine: o.ok for o in report.outcomes} == {"s1-ct": True, "s1-vm": True, "s2-ct": False, "s2-vm": False}
+    assert all(o.error.startswith("its lab host lab2 does not answer: ") for o in report.failed)
+    assert fakes["lab2-vm"].calls == fakes["lab2-container"].calls == []  # nothing was tried there
+    rows = {row.name: row for row in lab.status()}
+    assert rows["s2-vm"].presence is Presence.UNKNOWN and "lab host lab2 does not answer" in (rows["s2-vm"].error or "")
+    assert rows["s1-vm"].presence is Presence.RUNNING
+
+
+def test_a_lab_host_that_stops_answering_during_up_fails_only_its_seats(tmp_path: Path, provisioned: list[str]) -> None:
+    lab, fakes = make_spread_lab(tmp_path)
+    plan = lab.plan()  # lab2 answered when the plan was made
+    fakes["lab2-vm"].unreachable = fakes["lab2-container"].unreachable = LAB2_OFF
+    report = lab.up(plan, parallel=2, progress=lambda _: None)
+    assert {o.machine: o.ok for o in report.outcomes} == {"s1-ct": True, "s1-vm": True, "s2-ct": False, "s2-vm": False}
+    assert {o.error for o in report.failed} == {LAB2_OFF.message}
+    records = state.read(lab.state_dir).machines
+    assert records["s2-vm"].failed and records["s2-vm"].provisioned_key is None

@@ -153,3 +153,13 @@ def test_a_stopped_machine_is_started_and_provisioned_only_when_provisioning_is_
         ("seat01-ct", (Action.PROVISION,)),
     ]
     assert plan.changes[0].needs_machine and plan.changes[0].reason == "is stopped; provisioning was asked for"
+
+
+def test_a_machine_whose_lab_host_does_not_answer_is_blocked_with_the_reason_and_nothing_else() -> None:
+    why = "its lab host lab2 does not answer: ssh: connect to host 192.0.2.12 port 22: No route to host"
+    observed = running(*ALL) | {"seat02-vm": Observed("seat02-vm", Presence.UNKNOWN, note=why)}
+    tokens = {name: "" for name in ALL} | {"seat02-vm": "grace:new-password"}
+    plan = make_plan(room(), observed, provisioned(*ALL), KEY, accounts=tokens)
+    [blocked] = plan.changes
+    assert (blocked.machine.name, blocked.actions, blocked.reason, blocked.blocked) == ("seat02-vm", (), why, True)
+    assert not blocked.needs_machine and not plan.creates

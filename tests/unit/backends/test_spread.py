@@ -42,6 +42,10 @@ def test_a_host_whose_daemon_does_not_answer_leaves_only_its_machines_unknown() 
     lab2.unreachable = DaemonError("the Docker engine does not answer at ssh://root@192.0.2.12 (lab host lab2)")
     observed = backend.observe(ROOM)
     assert observed["s2-ct"].presence is Presence.UNKNOWN
+    assert observed["s2-ct"].note == (
+        "its lab host lab2 does not answer: the Docker engine does not answer at ssh://root@192.0.2.12 (lab host lab2)"
+    )
+    assert observed["s1-ct"].note == ""
     assert observed["s1-ct"].presence is observed["s3-ct"].presence is Presence.RUNNING
     here.unreachable = DaemonError("the Docker engine does not answer")
     with pytest.raises(DaemonError):

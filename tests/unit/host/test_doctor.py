@@ -3,8 +3,9 @@ from pathlib import Path
 
 import pytest
 
+from labtool import lab_hosts
 from labtool.host import apt_cache_log, capacity, doctor
-from labtool.model import Kind
+from labtool.model import Kind, LabHost
 from labtool.settings import Settings
 from tests.unit.rooms import paired_room
 
@@ -211,3 +212,27 @@ def test_the_real_probe_tries_writing_labtool_home(tmp_path: Path) -> None:
     assert not probe.writable(tmp_path / "a-file")
     assert not probe.writable(tmp_path / "a-file" / "below")
     assert list(tmp_path.iterdir()) == [tmp_path / "a-file"]  # the trial leaves nothing behind
+
+
+# -- the room's other lab hosts ----------------------------------------------------------------------
+
+
+def test_another_lab_host_is_a_row_with_its_room_left_and_its_seats() -> None:
+    lab2 = LabHost("lab2", "root@192.0.2.12")
+    ready = lab_hosts.HostFacts(
+        lab2,
+        docker="ok",
+        libvirt="ok",
+        accel="tcg",
+        memory_available=20 * GIB,
+        disks={"vm": 200 * GIB, "container": 200 * GIB},
+    )
+    row = doctor.check_lab_host(paired_room(2), ready, ["s2"], 1)
+    assert (row.name, row.status, row.required) == ("lab host lab2", doctor.OK, False)
+    assert "VMs under TCG" in row.detail and row.detail.endswith("runs s2")
+    assert int(str(row.numbers["seats_fit"])) >= 1
+    off = lab_hosts.HostFacts(lab2, error="lab host lab2 (root@192.0.2.12) does not answer over SSH: timed out")
+    row = doctor.check_lab_host(paired_room(2), off, [], 1)
+    assert (
+        row.status == doctor.WARN and "does not answer over SSH" in row.detail and "labtool hosts prepare" in row.hint
+    )
