@@ -82,7 +82,8 @@ def compare(lab: Lab, seats: Collection[str] | None, *, progress: Progress) -> l
             vm, container = (_measure(lab, m, records.get(m.name, state.MachineRecord())) for m in seat.machines)
         except LabtoolError as exc:
             return SeatComparison(seat.name, host_kernel, error=f"not measured: {exc.message}")
-        return SeatComparison(seat.name, host_kernel, vm, container)
+        # The kernel the container shares is that of the seat's own lab host.
+        return SeatComparison(seat.name, container.host.host_kernel or host_kernel, vm, container)
 
     with ThreadPoolExecutor(max_workers=4, thread_name_prefix="compare") as pool:
         return list(pool.map(measure_seat, chosen))

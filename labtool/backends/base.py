@@ -46,6 +46,8 @@ class HostView:
     own_disk: str
     shared_namespaces: tuple[str, ...] | None
     """Host namespaces the machine's process is in; None for a VM, whose guest has a kernel of its own."""
+    host_kernel: str = ""
+    """The release of the kernel of the lab host the machine runs on."""
 
 
 class Backend(Protocol):

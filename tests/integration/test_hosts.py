@@ -145,6 +145,12 @@ def test_a_room_across_two_hosts_comes_up_verifies_resets_outlives_a_host_off_an
         assert checked.returncode == 0, checked.stdout[-3000:] + checked.stderr[-3000:]
         graded = json.loads(checked.stdout)
         assert graded["complete"] and {m["seat"] for m in graded["machines"]} == {"seat01", "seat02"}
+        # The remote seat is measured on its own host: its QEMU and its container's systemd, read there.
+        compared = labtool("compare", DUO, "--seat", "seat02", "--json")
+        assert compared.returncode == 0, compared.stdout[-3000:] + compared.stderr[-3000:]
+        [measured] = json.loads(compared.stdout)["seats"]
+        assert measured["vm"]["host"]["process"].startswith("qemu") and measured["vm"]["host"]["memory_bytes"] > 0
+        assert measured["container"]["host"]["process"] == "systemd"
         stopped = labtool("stop", DUO, "--seat", "seat02")
         assert stopped.returncode == 0, stopped.stderr
         [seat] = json.loads(labtool("status", DUO, "--seat", "seat02", "--json").stdout)["seats"]

@@ -18,7 +18,7 @@ from labtool.backends.base import HostView, Observed, Presence
 from labtool.backends.docker import engine
 from labtool.backends.docker import image as docker_image
 from labtool.errors import LabtoolError
-from labtool.host import processes
+from labtool.host import process_view
 from labtool.images import recipe
 from labtool.model import THIS_HOST, Kind, LabHost, Machine, Room
 from labtool.settings import DOCKER_TIMEOUT
@@ -155,21 +155,22 @@ class DockerBackend:
 
     def host_view(self, room: Room, machine: Machine) -> HostView:
         container = self.client.containers.get(self._name_in_engine(room, machine))
-        pid = int(container.attrs["State"]["Pid"])
         image = self.client.images.get(container.attrs["Image"])
         # Only the list endpoint reports the writable layer's size.
         (sized,) = self.client.api.containers(all=True, size=True, filters={"id": container.id})
+        process = process_view.view_on(self.host, int(container.attrs["State"]["Pid"]))
         return HostView(
-            pid=pid,
-            process=processes.name(pid),
-            ancestry=tuple(processes.ancestry(pid)),
+            pid=process.pid,
+            process=process.name,
+            ancestry=process.ancestry,
             memory_bytes=memory_in_use(container.stats(stream=False, one_shot=True).get("memory_stats", {})),
             memory_source="cgroup usage",
             base_disk_bytes=int(image.attrs.get("Size", 0)),
             base_disk="image",
             own_disk_bytes=int(sized.get("SizeRw") or 0),
             own_disk="writable layer",
-            shared_namespaces=tuple(processes.shared_namespaces(pid)),
+            shared_namespaces=process.shared_namespaces,
+            host_kernel=process.kernel,
         )
 
     def destroy(self, room: Room, machines: Sequence[Machine]) -> None:

@@ -39,7 +39,7 @@ from labtool.backends.vagrant.forwards import ForwardedPort
 from labtool.backends.vagrant.known_hosts import HostKey, HostKeyChangedError, KnownHosts
 from labtool.backends.vagrant.libvirt import STORAGE_POOL, Virsh
 from labtool.errors import CommandError, CommandTimeoutError, LabtoolError
-from labtool.host import processes
+from labtool.host import process_view
 from labtool.model import Kind, LabHost, Machine, Room
 from labtool.settings import VAGRANT_TIMEOUT
 from labtool.state import SHARED, atomic_write, locked
@@ -498,19 +498,20 @@ class VagrantBackend:
 
     def host_view(self, room: Room, machine: Machine) -> HostView:
         domain = self.project(room).domain_name(machine.name)
-        pid = int(Path(QEMU_PID_DIR, f"{domain}.pid").read_text().strip())
+        process = process_view.view_on(self.host, f"{QEMU_PID_DIR}/{domain}.pid")
         own_bytes, base_bytes = _disk_chain(self.virsh, domain)
         return HostView(
-            pid=pid,
-            process=processes.name(pid),
-            ancestry=tuple(processes.ancestry(pid)),
-            memory_bytes=processes.resident_bytes(pid),
+            pid=process.pid,
+            process=process.name,
+            ancestry=process.ancestry,
+            memory_bytes=process.resident_bytes,
             memory_source="QEMU resident set",
             base_disk_bytes=base_bytes,
             base_disk="box volume",
             own_disk_bytes=own_bytes,
             own_disk="qcow2 overlay",
             shared_namespaces=None,
+            host_kernel=process.kernel,
         )
 
     def destroy(self, room: Room, machines: Sequence[Machine]) -> None:
