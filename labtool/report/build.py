@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import platform
 import re
-from collections.abc import Collection
-from dataclasses import asdict, dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from labtool import checks, state, verify
+from labtool import checks, placement, state, verify
 from labtool.checks import MachineChecks
 from labtool.compare import SeatComparison, compare
 from labtool.lab import Lab, MachineStatus
@@ -55,6 +55,11 @@ class RoomReport:
     comparisons: tuple[SeatComparison, ...]
     checks: tuple[MachineChecks, ...] = ()
     """Each machine's last `labtool check` (grading, not parity: never part of the verdict)."""
+    hosts: Mapping[str, str] = field(default_factory=dict)
+    """Seat -> the lab host it runs on, for a room across several hosts; empty for a room of one host."""
+
+    def host(self, seat: str) -> str | None:
+        return self.hosts.get(seat)
 
     def status(self, machine: str) -> MachineStatus | None:
         return next((s for s in self.statuses if s.name == machine), None)
@@ -82,6 +87,9 @@ def build(lab: Lab, seats: Collection[str] | None, *, progress: Progress) -> Roo
         verify=verify.load(lab.state_dir),
         comparisons=_measure(lab, chosen, progress),
         checks=tuple(checks.for_seats(chosen, checks.load(lab.state_dir))),
+        hosts={s.name: lab.room.host(placement.host_of(lab.room, lab.placed, s.name)).name for s in chosen}
+        if len(lab.room.hosts) > 1
+        else {},
     )
 
 
@@ -304,6 +312,7 @@ def _seat_json(report: RoomReport, seat: Seat) -> dict[str, Any]:
     comparison = report.comparison(seat.name)
     return {
         "seat": seat.name,
+        "host": report.host(seat.name),
         "vm": _machine_json(report, seat.vm.name),
         "container": _machine_json(report, seat.container.name),
         "parity": None if parity is None else {**asdict(parity), "ok": parity.ok},

@@ -136,7 +136,7 @@ def _fact(label: str, value: str, note: str) -> str:
 
 def _seat_grid(report: RoomReport) -> str:
     rows = "".join(
-        f'<tr><th scope="row">{escape(seat.name)}</th>'
+        f'<tr><th scope="row">{escape(seat.name)}{_host(report, seat)}</th>'
         f"<td>{_machine(report, seat.vm)}</td><td>{_machine(report, seat.container)}</td>"
         f"<td>{_parity_cell(report, seat)}</td></tr>"
         for seat in report.seats
@@ -149,6 +149,11 @@ def _seat_grid(report: RoomReport) -> str:
 <tbody>{rows}</tbody>
 </table></div>
 </section>"""
+
+
+def _host(report: RoomReport, seat: Seat) -> str:
+    host = report.host(seat.name)
+    return f'<br><span class="host">on {escape(host)}</span>' if host else ""
 
 
 def _machine(report: RoomReport, machine: Machine) -> str:
@@ -490,6 +495,7 @@ tbody th { font-weight: 600; }
 }
 .check-titles dd { margin: 0; color: var(--muted); }
 .reasons td { width: 33%; }
+.grid .host { font-weight: normal; color: var(--muted); font-size: 0.85em; }
 .why dt { font-weight: 600; margin-top: 12px; }
 .why dd { margin: 4px 0 0 16px; }
 .why pre { background: var(--bg); padding: 8px; overflow-x: auto; font-size: 12px; }

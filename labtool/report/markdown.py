@@ -69,7 +69,7 @@ def _summary(report: RoomReport) -> str:
 
 def _seat_grid(report: RoomReport) -> str:
     rows = [
-        (_text(seat.name), _machine(report, seat.vm), _machine(report, seat.container), _parity(report, seat))
+        (_seat_name(report, seat), _machine(report, seat.vm), _machine(report, seat.container), _parity(report, seat))
         for seat in report.seats
     ]
     parts = ["## Seats", "", _table(("Seat", "VM", "Container", "Parity"), rows)]
@@ -83,6 +83,11 @@ def _seat_grid(report: RoomReport) -> str:
     if failures:
         parts += ["", "### Failed tests", "", _table(("Machine", "Test", "Message"), failures)]
     return "\n".join(parts)
+
+
+def _seat_name(report: RoomReport, seat: Seat) -> str:
+    host = report.host(seat.name)
+    return _text(f"{seat.name} (on {host})" if host else seat.name)
 
 
 def _machine(report: RoomReport, machine: Machine) -> str:

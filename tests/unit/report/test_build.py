@@ -238,3 +238,9 @@ def test_json_carries_the_checks_columns_and_each_machines_points() -> None:
     }
     never = to_json(dataclasses.replace(sample_report(), checks=()))["checks"]
     assert never == {"checked_at": None, "columns": [], "machines": []}
+
+
+def test_json_names_each_seats_host_in_a_room_across_hosts() -> None:
+    across = dataclasses.replace(sample_report(), hosts={"seat01": "here", "seat02": "lab2"})
+    assert [s["host"] for s in to_json(across)["seats"]] == ["here", "lab2"]
+    assert {s["host"] for s in to_json(sample_report())["seats"]} == {None}

@@ -257,3 +257,10 @@ def test_each_explained_drift_shows_its_cause_escaped_diff_and_repair() -> None:
     sections = ("parity-matrix", "drift-explanations", "expected-differences")
     order = [page.index(f'id="{section}"') for section in sections]
     assert order == sorted(order)
+
+
+def test_a_room_across_hosts_names_each_seats_host_in_the_grid() -> None:
+    report = dataclasses.replace(sample_report(), hosts={"seat01": "here", "seat02": "lab2"})
+    grid = page(report).rows["seat-grid"]
+    assert [row[0][1] for row in grid[1:]] == ["seat01 on here", "seat02 on lab2"]
+    assert [row[0][1] for row in page(sample_report()).rows["seat-grid"][1:]] == ["seat01", "seat02"]

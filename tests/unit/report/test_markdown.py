@@ -157,3 +157,8 @@ def test_a_room_without_explained_drift_has_no_such_section() -> None:
     seats = [dataclasses.replace(s, drift=()) for s in report.verify.seats]
     quiet = dataclasses.replace(report, verify=dataclasses.replace(report.verify, seats=seats))
     assert "## Why it drifted" not in render(quiet)
+
+
+def test_a_room_across_hosts_names_each_seats_host() -> None:
+    text = render(dataclasses.replace(sample_report(), hosts={"seat01": "here", "seat02": "lab2"}))
+    assert "| seat02 (on lab2) |" in text and "| seat01 (on here) |" in text
