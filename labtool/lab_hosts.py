@@ -33,7 +33,6 @@ KEYS = ("name", "ssh")
 NAME = re.compile(r"[a-z][a-z0-9-]{0,30}")
 SSH_DESTINATION = re.compile(r"[a-z_][a-z0-9_-]{0,31}@[A-Za-z0-9.:-]+")
 SSH_TIMEOUT = 30
-CONNECT_SECONDS = 10
 DISK_PATHS = {Kind.VM: libvirt.STORAGE_POOL_DIR, Kind.CONTAINER: Path("/var/lib/docker")}
 """Where each kind's disks go on a host: the VMs' storage pool, Docker's root."""
 FACTS_COMMAND = " echo @@; ".join(
@@ -173,14 +172,8 @@ def facts(host: LabHost, vm_accel: str = "auto") -> HostFacts:
 
 
 def _facts_text(host: LabHost) -> str:
-    if host.is_local:
-        return proc.run(["sh", "-c", FACTS_COMMAND], timeout=SSH_TIMEOUT, check=False).stdout
-    result = proc.run(
-        ["ssh", "-o", "BatchMode=yes", "-o", f"ConnectTimeout={CONNECT_SECONDS}", host.ssh or "", FACTS_COMMAND],
-        timeout=SSH_TIMEOUT,
-        check=False,
-    )
-    if result.returncode == 255:  # ssh's own failure: the host is not there, or will not let labtool in
+    result = proc.run(host.argv(["sh", "-c", FACTS_COMMAND]), timeout=SSH_TIMEOUT, check=False)
+    if not host.is_local and result.returncode == 255:  # ssh's own failure: the host is not there, or refuses
         reason = proc.tail(result.stderr, 1) or "no answer"
         raise LabtoolError(f"lab host {host.name} ({host.ssh}) does not answer over SSH: {reason}")
     return result.stdout

@@ -7,6 +7,8 @@ and validated once, then passed along unchanged.
 
 from __future__ import annotations
 
+import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -29,6 +31,10 @@ SUFFIX_OF_KIND = {Kind.VM: "-vm", Kind.CONTAINER: "-ct"}
 SEAT_VARIABLE = "labtool_seat"
 
 
+SSH_CONNECT_SECONDS = 10
+"""How long labtool waits for another lab host to take an SSH connection."""
+
+
 @dataclass(frozen=True)
 class LabHost:
     """A machine that runs seats: the one labtool runs on, or another lab host reached over SSH.
@@ -44,6 +50,21 @@ class LabHost:
     @property
     def is_local(self) -> bool:
         return self.ssh is None
+
+    def argv(self, command: Sequence[str]) -> list[str]:
+        """The command line that runs `command` on this host: as it is here, over key-based SSH on another host
+        (never a question: no password prompt, no unknown host key accepted)."""
+        if self.ssh is None:
+            return list(command)
+        return [
+            "ssh",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            f"ConnectTimeout={SSH_CONNECT_SECONDS}",
+            self.ssh,
+            shlex.join(command),
+        ]
 
 
 THIS_HOST = LabHost("here")

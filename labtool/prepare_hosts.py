@@ -18,13 +18,12 @@ from typing import Any
 
 from labtool import state
 from labtool.errors import LabtoolError
-from labtool.model import LabHost, Room
+from labtool.model import SSH_CONNECT_SECONDS, LabHost, Room
 from labtool.provision import failure_lines
 from labtool.settings import PROVISION_TIMEOUT, Settings
 
 PLAYBOOK = Path(__file__).parent / "files" / "lab-host.yml"
 LIBVIRTD_SCRIPT = Path(__file__).parent / "host" / "files" / "libvirtd-without-kvm.sh"
-CONNECT_SECONDS = 10
 
 TaskProgress = Callable[[str, str], None]
 """Called with (host name, task name) as each task starts on a host."""
@@ -95,7 +94,7 @@ def inventory_of(hosts: Sequence[LabHost]) -> dict[str, Any]:
             "ansible_host": address,
             "ansible_user": user,
             "ansible_python_interpreter": "/usr/bin/python3",
-            "ansible_ssh_common_args": f"-o BatchMode=yes -o ConnectTimeout={CONNECT_SECONDS}",
+            "ansible_ssh_common_args": f"-o BatchMode=yes -o ConnectTimeout={SSH_CONNECT_SECONDS}",
         }
     return {"all": {"hosts": entries}}
 

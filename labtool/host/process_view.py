@@ -65,8 +65,7 @@ def view_on(host: LabHost, target: str | int) -> ProcessView:
     if host.is_local:
         pid = int(Path(str(target)).read_text().strip()) if not str(target).isdigit() else int(target)
         return view(pid)
-    argv = ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", host.ssh or "", "sh", "-s", "--", str(target)]
-    result = proc.run(argv, timeout=30, input=VIEW_SCRIPT, check=False)
+    result = proc.run(host.argv(["sh", "-s", "--", str(target)]), timeout=30, input=VIEW_SCRIPT, check=False)
     if not result.ok:
         why = proc.tail(result.stderr, 1) or f"ssh exited {result.returncode}"
         raise LabtoolError(f"cannot read process {target} on lab host {host.name}: {why}")

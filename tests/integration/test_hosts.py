@@ -86,6 +86,14 @@ def test_hosts_list_surveys_every_host_and_names_the_one_that_is_off(second_host
 # -- a room across this host and the second one ------------------------------------------------------
 
 DUO, DUO_INDEX = "duo", 239
+SEAT_CHECK = """
+import pytest
+
+
+@pytest.mark.points(2)
+def test_the_machine_is_named_after_its_seat(host):
+    assert host.run("hostname").stdout.strip().startswith("seat0")
+"""
 PROJECT = Path(tempfile.gettempdir()) / "labtool-integration-hosts"
 
 
@@ -115,6 +123,8 @@ def test_a_room_across_two_hosts_comes_up_verifies_resets_outlives_a_host_off_an
     shutil.rmtree(PROJECT, ignore_errors=True)
     assert run_labtool("init", str(PROJECT)).returncode == 0
     assert labtool("room", "new", DUO, "--seats", "2").returncode == 0
+    (PROJECT / "checks").mkdir()
+    (PROJECT / "checks" / "test_seat.py").write_text(SEAT_CHECK)
     settings = PROJECT / "inventories" / DUO / "labtool.yml"
     settings.write_text(
         re.sub(r"index: \d+", f"index: {DUO_INDEX}", settings.read_text())
@@ -145,6 +155,7 @@ def test_a_room_across_two_hosts_comes_up_verifies_resets_outlives_a_host_off_an
         assert checked.returncode == 0, checked.stdout[-3000:] + checked.stderr[-3000:]
         graded = json.loads(checked.stdout)
         assert graded["complete"] and {m["seat"] for m in graded["machines"]} == {"seat01", "seat02"}
+        assert [m["earned"] for m in graded["machines"]] == [2, 2, 2, 2], graded["machines"]
         # The remote seat is measured on its own host: its QEMU and its container's systemd, read there.
         compared = labtool("compare", DUO, "--seat", "seat02", "--json")
         assert compared.returncode == 0, compared.stdout[-3000:] + compared.stderr[-3000:]

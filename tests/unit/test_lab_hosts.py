@@ -98,3 +98,11 @@ def test_a_host_that_does_not_answer_is_named_and_the_others_are_surveyed(monkey
 def test_a_host_whose_engine_does_not_answer_is_not_ready(monkeypatch: pytest.MonkeyPatch) -> None:
     fake_facts(monkeypatch, "@@".join([MEMINFO, FLAGS, "", DF_POOL, DF_DOCKER]), docker="no Docker engine answers")
     assert not lab_hosts.facts(LabHost("lab2", "root@a")).ok
+
+
+def test_a_command_runs_as_is_here_and_over_key_only_ssh_on_another_host() -> None:
+    command = ["qemu-img", "info", "/var/lib/libvirt/images/a b.img"]
+    assert THIS_HOST.argv(command) == command
+    remote = LabHost("lab2", "root@192.0.2.12").argv(command)
+    assert remote[0] == "ssh" and "BatchMode=yes" in remote and remote[-2] == "root@192.0.2.12"
+    assert remote[-1] == "qemu-img info '/var/lib/libvirt/images/a b.img'"

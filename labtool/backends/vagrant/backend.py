@@ -686,7 +686,7 @@ def _disk_chain(virsh: Virsh, domain: str) -> tuple[int, int]:
         if line.strip().startswith(("vda", "sda", "hda"))
     )
     info = ["qemu-img", "info", "--force-share", "--backing-chain", "--output=json", disk]
-    chain = json.loads(proc.run(info, timeout=QEMU_IMG_TIMEOUT).stdout)
+    chain = json.loads(proc.run(virsh.host.argv(info), timeout=QEMU_IMG_TIMEOUT).stdout)  # where the disk is
     return int(chain[0]["actual-size"]), int(chain[-1]["actual-size"])
 
 

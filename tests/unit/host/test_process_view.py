@@ -49,7 +49,7 @@ def test_another_hosts_process_that_cannot_be_read_is_named_with_the_host(monkey
     from labtool import proc
 
     def refused(argv: list[str], **_: object) -> proc.Result:
-        assert argv[:2] == ["ssh", "-o"] and argv[-1] == "/run/libvirt/qemu/x.pid"
+        assert argv[:2] == ["ssh", "-o"] and argv[-1] == "sh -s -- /run/libvirt/qemu/x.pid"
         return proc.Result(tuple(argv), 255, "", "ssh: connect to host 192.0.2.12 port 22: Connection refused", 0.1)
 
     monkeypatch.setattr(proc, "run", refused)
