@@ -63,7 +63,7 @@ def prepare(room: Room, settings: Settings, on_task: TaskProgress) -> list[Prepa
 
     hosts = remote_hosts(room)
     work = state.room_dir(settings, room.name) / "hosts"
-    work.mkdir(mode=0o700, parents=True, exist_ok=True)
+    (work / "runner").mkdir(mode=0o700, parents=True, exist_ok=True)
     inventory = work / "inventory.json"
     state.atomic_write(inventory, json.dumps(inventory_of(hosts), indent=2))
     log = settings.log_dir / f"hosts-prepare-{room.name}.log"
