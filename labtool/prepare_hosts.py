@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import shlex
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from labtool import state
 from labtool.errors import LabtoolError
 from labtool.model import SSH_CONNECT_SECONDS, LabHost, Room
 from labtool.provision import failure_lines
@@ -62,27 +62,26 @@ def prepare(room: Room, settings: Settings, on_task: TaskProgress) -> list[Prepa
     import ansible_runner
 
     hosts = remote_hosts(room)
-    work = state.room_dir(settings, room.name) / "hosts"
-    (work / "runner").mkdir(mode=0o700, parents=True, exist_ok=True)
-    inventory = work / "inventory.json"
-    state.atomic_write(inventory, json.dumps(inventory_of(hosts), indent=2))
     log = settings.log_dir / f"hosts-prepare-{room.name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     extravars = {"labtool_host_vm_accel": settings.vm_accel, "labtool_host_libvirtd_script": str(LIBVIRTD_SCRIPT)}
-    with log.open("w") as sink:
+    # The inventory and ansible-runner's files live for the run only: preparing hosts gives the room no state.
+    with tempfile.TemporaryDirectory(prefix="labtool-hosts-") as work, log.open("w") as sink:
+        inventory = Path(work) / "inventory.json"
+        inventory.write_text(json.dumps(inventory_of(hosts), indent=2))
         events = _Events(sink, on_task)
         runner = ansible_runner.run(
-            private_data_dir=str(work / "runner"),
+            private_data_dir=work,
             playbook=str(PLAYBOOK),
             inventory=str(inventory),
             cmdline=shlex.join(["-e", json.dumps(extravars), "--forks", str(max(1, len(hosts)))]),
             envvars={"ANSIBLE_NOCOLOR": "True", "ANSIBLE_PIPELINING": "True", "ANSIBLE_RETRY_FILES_ENABLED": "False"},
             event_handler=events,
             quiet=True,
-            rotate_artifacts=1,
             timeout=max(1, round(PROVISION_TIMEOUT)),
         )
-    return [_outcome(host, runner.stats or {}, events, runner.status, log) for host in hosts]
+        stats, status = runner.stats or {}, runner.status
+    return [_outcome(host, stats, events, status, log) for host in hosts]
 
 
 def inventory_of(hosts: Sequence[LabHost]) -> dict[str, Any]:

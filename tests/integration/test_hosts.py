@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from labtool.settings import Settings
 from tests.integration.rooms import REPO, run_labtool
 
 pytestmark = [pytest.mark.docker, pytest.mark.vagrant]
@@ -225,3 +226,4 @@ def test_hosts_prepare_makes_the_second_host_ready_and_a_second_run_changes_noth
     again = run_labtool("hosts", "prepare", "prep", "--json", env=env, timeout=600)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert json.loads(again.stdout)["hosts"][0]["changed"] == 0
+    assert not (Settings.from_env().rooms_state_dir / "prep").exists()  # preparing hosts gives the room no state
