@@ -131,7 +131,7 @@ def check(
                     if machine.name in runs:
                         report.machines.append(runs[machine.name].result())
                     else:
-                        absent = not_running(lab, machine, observed[machine.name].presence)
+                        absent = not_running(lab, machine, observed[machine.name])
                         report.machines.append(_from_tests(absent, machine, students.get(machine.seat, ""), ""))
         finally:
             close_ssh_connections(lab, [m for m in running if m.kind is Kind.VM])

@@ -20,7 +20,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 from labtool import inventory, proc, state
-from labtool.backends.base import Presence
+from labtool.backends.base import Observed, Presence
 from labtool.errors import LabtoolError
 from labtool.lab import Lab
 from labtool.model import Kind, Machine, Seat
@@ -116,7 +116,7 @@ def verify(lab: Lab, seats: Collection[str] | None, *, parallel: int, progress: 
                         report.machines.append(
                             suites[machine.name].result()
                             if machine.name in suites
-                            else not_running(lab, machine, observed[machine.name].presence)
+                            else not_running(lab, machine, observed[machine.name])
                         )
                     report.seats.append(_seat_parity(lab, seat, prints, allowed, records=records, progress=progress))
         finally:
@@ -150,8 +150,12 @@ def _suite_after(fingerprint: Future[Fingerprint], lab: Lab, machine: Machine, p
     return _run_suite(lab, machine, progress)
 
 
-def not_running(lab: Lab, machine: Machine, presence: Presence) -> MachineTests:
-    return MachineTests(machine.name, machine.kind, error=f"{presence}: bring it up with `labtool up {lab.room.name}`")
+def not_running(lab: Lab, machine: Machine, seen: Observed) -> MachineTests:
+    """The entry of a machine that could not be tested: why, and what brings it back."""
+    if seen.presence is Presence.UNKNOWN and seen.note:  # its lab host does not answer: say which, and why
+        return MachineTests(machine.name, machine.kind, error=f"unknown: {seen.note}")
+    error = f"{seen.presence}: bring it up with `labtool up {lab.room.name}`"
+    return MachineTests(machine.name, machine.kind, error=error)
 
 
 def _seat_parity(

@@ -11,13 +11,13 @@ from testinfra.utils.ansible_runner import get_ansible_host  # type: ignore[impo
 
 from labtool import state
 from labtool import verify as verify_module
-from labtool.backends.base import Backend
+from labtool.backends.base import Backend, Observed, Presence
 from labtool.backends.vagrant import known_hosts
 from labtool.lab import Lab
 from labtool.model import Kind, Machine
 from labtool.parity.fingerprint import Fingerprint
 from labtool.settings import Settings
-from labtool.verify import CaseResult, MachineTests, case_name, load, parse_junit, verify
+from labtool.verify import CaseResult, MachineTests, case_name, load, not_running, parse_junit, verify
 from tests.unit.fakes import FakeBackend
 from tests.unit.rooms import paired_room
 
@@ -112,6 +112,15 @@ def test_a_machine_that_is_not_running_is_reported_not_skipped(lab: Lab, monkeyp
     assert stopped is not None and "absent" in stopped.error and "labtool up" in stopped.error
     seat = report.seat("seat01")
     assert seat is not None and seat.error == "not compared: seat01-ct not running"
+
+
+def test_a_machine_whose_lab_host_does_not_answer_is_reported_with_the_host(tmp_path: Path) -> None:
+    lab = Lab(Settings.from_env({"LABTOOL_HOME": str(tmp_path)}), paired_room(1), {})
+    machine = lab.room.machines[0]
+    why = "its lab host lab2 does not answer: ssh: connect to host 192.0.2.12 port 22: No route to host"
+    assert not_running(lab, machine, Observed(machine.name, Presence.UNKNOWN, note=why)).error == f"unknown: {why}"
+    absent = not_running(lab, machine, Observed(machine.name, Presence.ABSENT)).error
+    assert absent == "absent: bring it up with `labtool up demo`"
 
 
 def test_no_kept_report_reads_as_none(tmp_path: Path) -> None:
