@@ -128,6 +128,9 @@ def load(rooms_dir: Path, name: str, project: Project, host_rooms: Mapping[str, 
             csv_where=_display(room_dir / students.CSV_FILE),
             problems=problems,
         )
+        seats = lab_hosts.pin(
+            seats, inventory.get("_meta", {}).get("hostvars", {}), room_hosts, _inventory_label(room_dir), problems
+        )
     fits = access.fits_problem(room_access, len(seats), where) if room_access else None
     if fits:
         problems.append(fits)

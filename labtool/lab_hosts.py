@@ -13,9 +13,10 @@ does not answer is named with its reason; the others are surveyed all the same.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,9 +27,11 @@ from labtool.backends.docker import engine
 from labtool.backends.vagrant import accel, libvirt
 from labtool.errors import LabtoolError
 from labtool.host import capacity
-from labtool.model import THIS_HOST, Kind, LabHost, Room
+from labtool.model import THIS_HOST, Kind, LabHost, Room, Seat
 
 SECTION = "hosts"
+PIN_VARIABLE = "labtool_host"
+"""A host variable on either machine of a seat (or both, equal): the lab host the seat must run on."""
 KEYS = ("name", "ssh")
 NAME = re.compile(r"[a-z][a-z0-9-]{0,30}")
 SSH_DESTINATION = re.compile(r"[a-z_][a-z0-9_-]{0,31}@[A-Za-z0-9.:-]+")
@@ -72,6 +75,41 @@ def read(raw: Any, where: str, problems: list[str]) -> tuple[LabHost, ...]:
             continue
         hosts.append(host)
     return tuple(hosts) or (THIS_HOST,)
+
+
+def pin(
+    seats: Sequence[Seat],
+    hostvars: Mapping[str, Mapping[str, Any]],
+    hosts: Sequence[LabHost],
+    where: str,
+    problems: list[str],
+) -> list[Seat]:
+    """The seats with the lab host their inventory pins them to (`labtool_host`); problems go to `problems`."""
+    names = [host.name for host in hosts]
+    return [dataclasses.replace(seat, pinned_host=_pin_of(seat, hostvars, names, where, problems)) for seat in seats]
+
+
+def _pin_of(
+    seat: Seat, hostvars: Mapping[str, Mapping[str, Any]], names: list[str], where: str, problems: list[str]
+) -> str | None:
+    found = {m.name: hostvars.get(m.name, {}).get(PIN_VARIABLE) for m in seat.machines}
+    found = {machine: value for machine, value in found.items() if value is not None}
+    if not found:
+        return None
+    if len(set(map(str, found.values()))) > 1:
+        problems.append(
+            f"{where}: seat {seat.name}: {PIN_VARIABLE} differs between {' and '.join(sorted(found))}; "
+            "a seat's two machines share a host: set it on one machine of the seat, or the same on both"
+        )
+        return None
+    machine, value = sorted(found.items())[0]
+    if isinstance(value, str) and value in names:
+        return value
+    problems.append(
+        f"{where}: host {machine}: {PIN_VARIABLE}: {_show(value)} is not a lab host of the room; "
+        f"name one listed under {SECTION}: in labtool.yml ({', '.join(names)})"
+    )
+    return None
 
 
 def _host(entry: dict[str, Any], at: str, problems: list[str]) -> LabHost | None:

@@ -98,6 +98,8 @@ class Seat:
     vm: Machine
     container: Machine
     student: Student | None = None
+    pinned_host: str | None = None
+    """The lab host the room's inventory pins the seat to (host variable `labtool_host`); None: placed by room."""
 
     @property
     def machines(self) -> tuple[Machine, Machine]:

@@ -106,3 +106,21 @@ def test_a_command_runs_as_is_here_and_over_key_only_ssh_on_another_host() -> No
     remote = LabHost("lab2", "root@192.0.2.12").argv(command)
     assert remote[0] == "ssh" and "BatchMode=yes" in remote and remote[-2] == "root@192.0.2.12"
     assert remote[-1] == "qemu-img info '/var/lib/libvirt/images/a b.img'"
+
+
+def test_labtool_host_pins_a_seat_and_a_bad_pin_names_the_machine_and_the_hosts() -> None:
+    from tests.unit.rooms import paired_room
+
+    seats = paired_room(3).seats
+    hosts = (THIS_HOST, LabHost("lab2", "root@192.0.2.12"))
+    hostvars = {"s1-ct": {"labtool_host": "lab2"}, "s2-vm": {"labtool_host": "lab9"}, "s3-vm": {"labtool_host": "here"}}
+    hostvars["s3-ct"] = {"labtool_host": "lab2"}
+    problems: list[str] = []
+    pinned = lab_hosts.pin(seats, hostvars, hosts, "inventories/r/hosts.yml", problems)
+    assert [s.pinned_host for s in pinned] == ["lab2", None, None]
+    assert problems == [
+        'inventories/r/hosts.yml: host s2-vm: labtool_host: "lab9" is not a lab host of the room; '
+        "name one listed under hosts: in labtool.yml (here, lab2)",
+        "inventories/r/hosts.yml: seat s3: labtool_host differs between s3-ct and s3-vm; a seat's two machines "
+        "share a host: set it on one machine of the seat, or the same on both",
+    ]

@@ -63,3 +63,27 @@ def test_the_placement_is_kept_in_the_rooms_state_and_forgotten_seat_by_seat(tmp
 
 def test_an_unplaced_seat_is_looked_for_on_the_first_host() -> None:
     assert placement.host_of(room(2, LAB2, THIS_HOST), {"s1": "here"}, "s2") == "lab2"
+
+
+def pinned(base: Room, **pins: str) -> Room:
+    seats = tuple(dataclasses.replace(s, pinned_host=pins.get(s.name)) for s in base.seats)
+    return dataclasses.replace(base, seats=seats)
+
+
+def test_a_pinned_seat_goes_to_its_host_first_and_the_others_fill_around_it() -> None:
+    placed = placement.place(pinned(room(3, THIS_HOST, LAB2), s3="lab2"), {}, {"here": 2, "lab2": 2})
+    assert placed == {"s3": "lab2", "s1": "here", "s2": "here"}  # s2: one more fits on each, the first listed
+    assert placement.host_of(pinned(room(1, THIS_HOST, LAB2), s1="lab2"), {}, "s1") == "lab2"
+
+
+def test_a_pinned_seat_whose_host_has_no_room_is_refused_naming_the_host() -> None:
+    with pytest.raises(placement.PlacementError) as raised:
+        placement.place(pinned(room(2, THIS_HOST, LAB2), s1="lab2"), {}, {"here": 5, "lab2": 0})
+    assert "seat s1 is pinned to lab host lab2 (labtool_host)" in raised.value.message
+    assert "labtool hosts list demo" in raised.value.hint
+
+
+def test_a_seat_pinned_elsewhere_than_it_runs_is_not_moved() -> None:
+    with pytest.raises(placement.PlacementError) as raised:
+        placement.place(pinned(room(1, THIS_HOST, LAB2), s1="lab2"), {"s1": "here"}, {"here": 5, "lab2": 5})
+    assert "runs on lab host here, but labtool_host pins it to lab2" in raised.value.message
