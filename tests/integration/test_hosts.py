@@ -124,6 +124,9 @@ def test_a_room_across_two_hosts_comes_up_verifies_resets_outlives_a_host_off_an
     shutil.rmtree(PROJECT, ignore_errors=True)
     assert run_labtool("init", str(PROJECT)).returncode == 0
     assert labtool("room", "new", DUO, "--seats", "2").returncode == 0
+    # seat02 is pinned to the second host (labtool_host on one of its machines); seat01 is placed by room.
+    (PROJECT / "inventories" / DUO / "host_vars").mkdir()
+    (PROJECT / "inventories" / DUO / "host_vars" / "seat02-ct.yml").write_text("labtool_host: lab2\n")
     (PROJECT / "checks").mkdir()
     (PROJECT / "checks" / "test_seat.py").write_text(SEAT_CHECK)
     settings = PROJECT / "inventories" / DUO / "labtool.yml"
