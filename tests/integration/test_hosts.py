@@ -119,21 +119,7 @@ def test_a_room_across_two_hosts_comes_up_verifies_resets_outlives_a_host_off_an
     def labtool(*args: str) -> subprocess.CompletedProcess[str]:
         return run_labtool("--project", str(PROJECT), *args, timeout=1800)
 
-    if (PROJECT / "inventories" / DUO).is_dir():  # left over from an interrupted session
-        labtool("down", DUO, "--yes")
-    shutil.rmtree(PROJECT, ignore_errors=True)
-    assert run_labtool("init", str(PROJECT)).returncode == 0
-    assert labtool("room", "new", DUO, "--seats", "2").returncode == 0
-    # seat02 is pinned to the second host (labtool_host on one of its machines); seat01 is placed by room.
-    (PROJECT / "inventories" / DUO / "host_vars").mkdir()
-    (PROJECT / "inventories" / DUO / "host_vars" / "seat02-ct.yml").write_text("labtool_host: lab2\n")
-    (PROJECT / "checks").mkdir()
-    (PROJECT / "checks" / "test_seat.py").write_text(SEAT_CHECK)
-    settings = PROJECT / "inventories" / DUO / "labtool.yml"
-    settings.write_text(
-        re.sub(r"index: \d+", f"index: {DUO_INDEX}", settings.read_text())
-        + f"\nhosts:\n  - name: here\n  - name: lab2\n    ssh: {second_host}\n"
-    )
+    make_duo_project(labtool, second_host)
     try:
         up = labtool("up", DUO)
         assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
@@ -230,3 +216,22 @@ def test_hosts_prepare_makes_the_second_host_ready_and_a_second_run_changes_noth
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert json.loads(again.stdout)["hosts"][0]["changed"] == 0
     assert not (Settings.from_env().rooms_state_dir / "prep").exists()  # preparing hosts gives the room no state
+
+
+def make_duo_project(labtool: Callable[..., subprocess.CompletedProcess[str]], second_host: str) -> None:
+    """A new lab project with room duo over this host and the second one, and an exercise check."""
+    if (PROJECT / "inventories" / DUO).is_dir():  # left over from an interrupted session
+        labtool("down", DUO, "--yes")
+    shutil.rmtree(PROJECT, ignore_errors=True)
+    assert run_labtool("init", str(PROJECT)).returncode == 0
+    assert labtool("room", "new", DUO, "--seats", "2").returncode == 0
+    # seat02 is pinned to the second host (labtool_host on one of its machines); seat01 is placed by room.
+    (PROJECT / "inventories" / DUO / "host_vars").mkdir()
+    (PROJECT / "inventories" / DUO / "host_vars" / "seat02-ct.yml").write_text("labtool_host: lab2\n")
+    (PROJECT / "checks").mkdir()
+    (PROJECT / "checks" / "test_seat.py").write_text(SEAT_CHECK)
+    settings = PROJECT / "inventories" / DUO / "labtool.yml"
+    settings.write_text(
+        re.sub(r"index: \d+", f"index: {DUO_INDEX}", settings.read_text())
+        + f"\nhosts:\n  - name: here\n  - name: lab2\n    ssh: {second_host}\n"
+    )
