@@ -277,6 +277,7 @@ def check_pages(page: Path) -> None:
 
 
 @pytest.mark.vagrant
+@pytest.mark.slow
 def test_a_student_logs_in_to_the_vm_over_its_forwarded_port(built_images: str, askpass: Path, tmp_path: Path) -> None:
     room = make_room(VM_ROOM, VM_ROOM_INDEX, seats=1)
     try:

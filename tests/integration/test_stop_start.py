@@ -19,7 +19,7 @@ import pytest
 from labtool.backends.docker import image as docker_image
 from tests.integration.rooms import LiveRoom, rename_only_room
 
-pytestmark = [pytest.mark.docker, pytest.mark.vagrant]
+pytestmark = [pytest.mark.docker, pytest.mark.vagrant, pytest.mark.slow]
 
 ROOM = "verb1"
 NETWORK_INDEX = 236
