@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -20,9 +21,17 @@ def run_script(target: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def exec_done(pid: int) -> None:
+    """Wait until a just-started child is its program, not still the forked copy of this Python."""
+    deadline = time.monotonic() + 10
+    while processes.name(pid) != "sleep" and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def test_the_script_reads_what_this_hosts_proc_says_of_a_process() -> None:
     sleeper = subprocess.Popen(["sleep", "30"])
     try:
+        exec_done(sleeper.pid)
         here = process_view.view(sleeper.pid)
         there = process_view.parse_view(run_script(str(sleeper.pid)).stdout)
     finally:
