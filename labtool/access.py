@@ -9,8 +9,9 @@ Off unless a room's labtool.yml names it, and then only on the address it names
 
 Seat i (0-based, in the room's seat order) gets four ports from port_base + 4*i:
 +0 the container's SSH, +1 the container's app, +2 the VM's SSH, +3 the VM's app.
-Containers publish them through Docker, VMs through labtool's own strict `ssh -L` tunnels
-(backends/vagrant/forwards.py).
+They are published on the seat's lab host: on `address` for this one, on the host's own
+`address` (labtool.yml `hosts:`) for another. Containers publish them through Docker, VMs
+through a relay on their host (backends/vagrant/forwards.py).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from labtool.host import addresses
-from labtool.model import Access, Kind, Machine, Room, Seat
+from labtool.model import THIS_HOST, Access, Kind, LabHost, Machine, Room, Seat
 
 SECTION = "access"
 KEYS = ("address", "port_base")
@@ -135,6 +136,13 @@ def room_ports(room: Room) -> range | None:
     return range(room.access.port_base, room.access.port_base + PORTS_PER_SEAT * len(room.seats))
 
 
+def address_on(room: Room, host: LabHost) -> str | None:
+    """The address a lab host publishes the room's ports on (None when the room publishes nothing)."""
+    if room.access is None:
+        return None
+    return room.access.address if host.is_local else host.student_address
+
+
 def port(room: Room, seat: Seat, kind: Kind, service: Service) -> int | None:
     """The host port of one seat's machine's service, or None when the room publishes nothing."""
     if room.access is None:
@@ -183,23 +191,25 @@ class Way:
     """Where this works from: "anywhere that reaches <address>" or "the lab host only"."""
 
 
-def way_in(room: Room, seat: Seat, kind: Kind, login: str, address: str | None) -> Way:
-    """Published ports when the room has them; else the machine's own address, reachable from the lab host only."""
+def way_in(room: Room, seat: Seat, kind: Kind, login: str, address: str | None, *, host: LabHost = THIS_HOST) -> Way:
+    """Published ports on the seat's lab host when the room has them; else the machine's own address, reachable
+    from its lab host only."""
     ssh_port, http_port = (port(room, seat, kind, service) for service in (Service.SSH, Service.HTTP))
-    if room.access is not None and ssh_port is not None and http_port is not None:
-        host = room.access.address
+    published_on = address_on(room, host)
+    if published_on is not None and ssh_port is not None and http_port is not None:
         return Way(
-            f"ssh -p {ssh_port} {login}@{host}",
-            f"http://{_url_host(host)}:{http_port}/",
-            f"from any computer that reaches {host}",
+            f"ssh -p {ssh_port} {login}@{published_on}",
+            f"http://{_url_host(published_on)}:{http_port}/",
+            f"from any computer that reaches {published_on}",
         )
     if address is None:
         return Way(None, None, "not running: its address is known once it is up")
     guest = guest_http_port(room)
+    where = "the lab host" if host.is_local else f"its lab host {host.name}"
     return Way(
         f"ssh {login}@{address}",
         f"http://{_url_host(address)}{'' if guest == GUEST_HTTP else f':{guest}'}/",
-        "from the lab host only (the room publishes no ports)",
+        f"from {where} only (the room publishes no ports)",
     )
 
 

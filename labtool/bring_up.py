@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from labtool import lab_hosts, placement, requirements
 from labtool.backends.vagrant import accel
 from labtool.cancel import Cancel
-from labtool.errors import LabtoolError
 from labtool.host import capacity
 from labtool.images import bake
 from labtool.lab import Lab, UpReport, open_lab
@@ -107,11 +106,6 @@ def place_new_seats(lab: Lab, plan: Plan, parallel: int, progress: Progress) -> 
     new = {step.machine.seat for step in plan.steps if Action.CREATE in step.actions} - set(lab.placed)
     if not new:
         return
-    if room.access is not None:
-        raise LabtoolError(
-            f"room {room.name!r}: published access (access:) is not built for rooms across lab hosts yet",
-            f"remove access: from {room.path / 'labtool.yml'}; students reach the seats from their lab host",
-        )
     left: dict[str, int] = {}
     for facts in lab_hosts.survey(room.hosts, lab.settings.vm_accel):
         if not facts.ok:

@@ -131,6 +131,8 @@ def load(rooms_dir: Path, name: str, project: Project, host_rooms: Mapping[str, 
         seats = lab_hosts.pin(
             seats, inventory.get("_meta", {}).get("hostvars", {}), room_hosts, _inventory_label(room_dir), problems
         )
+    if room_access is not None:
+        lab_hosts.check_access(room_hosts, where, problems)
     fits = access.fits_problem(room_access, len(seats), where) if room_access else None
     if fits:
         problems.append(fits)
@@ -275,10 +277,10 @@ network:
   # VMs 10.214.<index>.0/24): 1..254, different for every room on this host.
   index: {index}
 
-# Published access, off unless set: each seat's SSH and app on this host at ports
+# Published access, off unless set: each seat's SSH and app on its lab host at ports
 # port_base + 4 * seat's position + 0..3 (container SSH, container app, VM SSH, VM app).
 # access:
-#   address: 127.0.0.1        # an address of this host; never a wildcard
+#   address: 127.0.0.1        # an address of this host; never a wildcard (another host's: its address: under hosts:)
 #   port_base: 20000
 
 # Students: students.csv in this directory (seat,name[,email][,login]) or the host

@@ -24,7 +24,7 @@ from labtool.cancel import Cancel, StoppedError
 from labtool.errors import DaemonError, LabtoolError
 from labtool.host import apt_cache, children
 from labtool.images.pair import ImagePair
-from labtool.model import Kind, Machine, Room
+from labtool.model import Kind, LabHost, Machine, Room
 from labtool.plan import Action, Plan, Step, make_plan
 from labtool.progress import Progress
 from labtool.provision import (
@@ -247,8 +247,12 @@ class Lab:
             )
         return Survey(rows, unreachable)
 
+    def host_of(self, seat: str) -> LabHost:
+        """The lab host the seat runs on (or will: the one it is pinned to, else the room's first)."""
+        return self.room.host(placement.host_of(self.room, self.placed, seat))
+
     def on_this_host(self, machine: Machine) -> bool:
-        return self.room.host(placement.host_of(self.room, self.placed, machine.seat)).is_local
+        return self.host_of(machine.seat).is_local
 
     def tool_env(self, machine: Machine) -> dict[str, str]:
         """What Ansible and testinfra need in their environment to reach the machine (another lab host's Docker

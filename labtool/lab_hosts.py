@@ -4,6 +4,7 @@
       - name: here                    # this machine (the default when the section is absent)
       - name: lab2
         ssh: root@192.0.2.12          # key-based SSH, as Ansible would reach it
+        address: 192.0.2.12           # where students reach its seats (access:); default: the address in ssh
 
 A host other than `here` is reached only over SSH, through the engines' own remote access:
 Docker's `ssh://` endpoint and libvirt's `qemu+ssh://` URI (backends/docker/engine.py,
@@ -14,6 +15,7 @@ does not answer is named with its reason; the others are surveyed all the same.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -32,7 +34,7 @@ from labtool.model import THIS_HOST, Kind, LabHost, Room, Seat
 SECTION = "hosts"
 PIN_VARIABLE = "labtool_host"
 """A host variable on either machine of a seat (or both, equal): the lab host the seat must run on."""
-KEYS = ("name", "ssh")
+KEYS = ("name", "ssh", "address")
 NAME = re.compile(r"[a-z][a-z0-9-]{0,30}")
 SSH_DESTINATION = re.compile(r"[a-z_][a-z0-9_-]{0,31}@[A-Za-z0-9.:-]+")
 SSH_TIMEOUT = 30
@@ -120,10 +122,15 @@ def _host(entry: dict[str, Any], at: str, problems: list[str]) -> LabHost | None
             "digits or -"
         )
         return None
+    address = entry.get("address")
     if name == THIS_HOST.name:
-        if ssh is not None:
-            problems.append(f"{at}.ssh: {name!r} is this machine, reached without SSH; remove ssh or rename the host")
-            return None
+        for key in ("ssh", "address"):
+            if entry.get(key) is not None:
+                problems.append(
+                    f"{at}.{key}: {name!r} is this machine (reached without SSH, its students' address is "
+                    f"access.address); remove {key} or rename the host"
+                )
+                return None
         return THIS_HOST
     if not isinstance(ssh, str) or not SSH_DESTINATION.fullmatch(ssh):
         problems.append(
@@ -131,7 +138,30 @@ def _host(entry: dict[str, Any], at: str, problems: list[str]) -> LabHost | None
             "(e.g. root@192.0.2.12)"
         )
         return None
-    return LabHost(name, ssh)
+    if address is not None and not _is_address(address):
+        problems.append(
+            f"{at}.address: {_show(address)} is not one address of the host; give the IP address students reach "
+            f"{name} at (never a wildcard such as 0.0.0.0)"
+        )
+        return None
+    return LabHost(name, ssh, address)
+
+
+def _is_address(value: Any) -> bool:
+    try:
+        return not ipaddress.ip_address(value if isinstance(value, str) else "").is_unspecified
+    except ValueError:
+        return False
+
+
+def check_access(hosts: Sequence[LabHost], where: str, problems: list[str]) -> None:
+    """A room that publishes access needs, for each other host, the address students reach it at."""
+    for i, host in enumerate(hosts):
+        if not host.is_local and host.student_address is None:
+            problems.append(
+                f"{where}: {SECTION}[{i}].address: missing: the room publishes access (access:) and {host.name}'s ssh "
+                f"({host.ssh}) names no IP address; give the address students reach {host.name} at"
+            )
 
 
 # -- what a host can do now --------------------------------------------------------------------------

@@ -7,6 +7,7 @@ and validated once, then passed along unchanged.
 
 from __future__ import annotations
 
+import ipaddress
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -46,10 +47,25 @@ class LabHost:
     name: str
     ssh: str | None = None
     """`user@address` as key-based SSH reaches the host; None: this machine."""
+    address: str | None = None
+    """Where students reach this host's seats when the room publishes them (`access:`); None: the address in
+    `ssh`. This machine's is the access section's own."""
 
     @property
     def is_local(self) -> bool:
         return self.ssh is None
+
+    @property
+    def student_address(self) -> str | None:
+        """The address the room's published ports bind to on this host (another host's; None for this one, or
+        when its SSH destination names no IP address and none is given)."""
+        if self.address is not None or self.ssh is None:
+            return self.address
+        found = self.ssh.rsplit("@", 1)[-1]
+        try:
+            return str(ipaddress.ip_address(found))
+        except ValueError:
+            return None
 
     def argv(self, command: Sequence[str]) -> list[str]:
         """The command line that runs `command` on this host: as it is here, over key-based SSH on another host

@@ -8,6 +8,7 @@ packages=(
     vagrant vagrant-libvirt                     # Vagrant and its libvirt provider for the VM half
     libvirt-daemon-system libvirt-clients dnsmasq-base iptables
     qemu-system-x86 qemu-utils                  # the hypervisor (KVM or TCG) and qemu-img
+    socat                                       # relays a VM's published ports (access:) on its host
     debootstrap extlinux syslinux-common fdisk e2fsprogs util-linux   # building the base images
     iproute2 openssh-client python3-venv git   # ssh: Ansible and `labtool ssh` reach the VMs with it
     chromium                                    # headless, for the tests that look at `labtool report`'s page

@@ -19,7 +19,7 @@ from labtool.backends.base import Presence
 from labtool.errors import LabtoolError
 from labtool.host import addresses
 from labtool.lab import Lab
-from labtool.model import Kind, Room, Seat, Student
+from labtool.model import THIS_HOST, Kind, LabHost, Room, Seat, Student
 from labtool.progress import Progress
 from labtool.provision import AccountResult
 
@@ -42,8 +42,8 @@ class Handout:
     room: str
     made_at: str
     sheets: tuple[Sheet, ...]
-    published: str | None
-    """The host address the room publishes on, or None."""
+    published: tuple[str, ...]
+    """The addresses the room publishes on (one a lab host of its seats), or none."""
     warnings: tuple[str, ...] = ()
 
 
@@ -94,7 +94,8 @@ def hand_out(
         new = {n.login: n for n in accounts.issue(due)}
         issued = {**kept, **{login: n.record for login, n in new.items()}}
         observed = lab.observe()
-        handout = build(room, chosen, issued, {login: n.password for login, n in new.items()}, observed)
+        hosts = {seat.name: lab.host_of(seat.name) for seat, _ in chosen}
+        handout = build(room, chosen, issued, {login: n.password for login, n in new.items()}, observed, hosts=hosts)
         write(handout)
         logins = {student.login for _, student in room.students}
         state.write_passwords(lab.state_dir, {k: v for k, v in issued.items() if k in logins})
@@ -116,15 +117,21 @@ def build(
     issued: Mapping[str, state.IssuedPassword],
     new: Mapping[str, str],
     observed: Mapping[str, Any],
+    *,
+    hosts: Mapping[str, LabHost] | None = None,
 ) -> Handout:
-    """The handout's content; `new` holds the clear-text passwords issued now (login -> password)."""
+    """The handout's content; `new` holds the clear-text passwords issued now (login -> password), `hosts` each
+    seat's lab host (this one when not given)."""
+    host_of = {seat.name: (hosts or {}).get(seat.name, THIS_HOST) for seat, _ in chosen}
     sheets = []
     for seat, student in chosen:
         ways = {}
         for machine in seat.machines:
             seen = observed.get(machine.name)
             address = seen.address if seen is not None and seen.presence is Presence.RUNNING else None
-            ways[machine.kind] = access.way_in(room, seat, machine.kind, student.login, address)
+            ways[machine.kind] = access.way_in(
+                room, seat, machine.kind, student.login, address, host=host_of[seat.name]
+            )
         entry = issued.get(student.login)
         sheets.append(
             Sheet(
@@ -136,29 +143,31 @@ def build(
                 ways[Kind.CONTAINER],
             )
         )
+    published = (access.address_on(room, host) for host in dict.fromkeys(host_of.values()))
     return Handout(
         room.name,
         state.utc_now(),
         tuple(sheets),
-        room.access.address if room.access else None,
-        tuple(_unpublished(room, chosen, observed)),
+        tuple(address for address in published if address is not None),
+        tuple(_unpublished(room, chosen, observed, host_of)),
     )
 
 
-def _unpublished(room: Room, chosen: list[tuple[Seat, Student]], observed: Mapping[str, Any]) -> list[str]:
+def _unpublished(
+    room: Room, chosen: list[tuple[Seat, Student]], observed: Mapping[str, Any], host_of: Mapping[str, LabHost]
+) -> list[str]:
     """Running machines whose published SSH port does not answer (e.g. created before `access:` was set)."""
-    if room.access is None:
-        return []
     warnings = []
     for seat, _ in chosen:
+        address = access.address_on(room, host_of[seat.name])
         for machine in seat.machines:
             seen = observed.get(machine.name)
             port = access.port(room, seat, machine.kind, access.Service.SSH)
-            if seen is None or seen.presence is not Presence.RUNNING or port is None:
+            if address is None or seen is None or seen.presence is not Presence.RUNNING or port is None:
                 continue
-            if not addresses.listens(room.access.address, port, timeout=1.0):
+            if not addresses.listens(address, port, timeout=1.0):
                 warnings.append(
-                    f"{machine.name}: nothing answers on {room.access.address}:{port}; a machine made before the "
+                    f"{machine.name}: nothing answers on {address}:{port}; a machine made before the "
                     f"room's access: setting publishes nothing: `labtool down {room.name} --seat {seat.name}` "
                     f"and `labtool up {room.name}` remake it"
                 )
@@ -170,7 +179,7 @@ def to_json(handout: Handout, written: Collection[str] = ()) -> dict[str, Any]:
     return {
         "room": handout.room,
         "made_at": handout.made_at,
-        "published_on": handout.published,
+        "published_on": list(handout.published),
         "files": sorted(written),
         "warnings": list(handout.warnings),
         "seats": [

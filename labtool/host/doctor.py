@@ -202,12 +202,16 @@ def check_vagrant(probe: HostProbe, _: Settings) -> Check:
 
 
 def check_qemu(probe: HostProbe, _: Settings) -> Check:
-    missing = [p for p in ("qemu-system-x86_64", "qemu-img") if not probe.program(p)]
+    # socat relays a VM's published ports (access:), on the host its QEMU runs on.
+    missing = [p for p in ("qemu-system-x86_64", "qemu-img", "socat") if not probe.program(p)]
     if missing:
         return Check(
-            "qemu", FAIL, f"missing: {', '.join(missing)}", "run `scripts/up` (installs qemu-system-x86, qemu-utils)"
+            "qemu",
+            FAIL,
+            f"missing: {', '.join(missing)}",
+            "run `scripts/up` (installs qemu-system-x86, qemu-utils, socat)",
         )
-    return Check("qemu", OK, "qemu-system-x86_64 and qemu-img found")
+    return Check("qemu", OK, "qemu-system-x86_64, qemu-img and socat found")
 
 
 def check_acceleration(probe: HostProbe, settings: Settings) -> Check:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -87,6 +89,8 @@ def test_hosts_list_surveys_every_host_and_names_the_one_that_is_off(second_host
 # -- a room across this host and the second one ------------------------------------------------------
 
 DUO, DUO_INDEX = "duo", 239
+PORT_BASE = 24100
+"""The duo room's published ports: seat01's from 24100 on this host, seat02's from 24104 on the second host."""
 SEAT_CHECK = """
 import pytest
 
@@ -135,6 +139,8 @@ def test_a_room_across_two_hosts_comes_up_verifies_resets_outlives_a_host_off_an
         )
         assert f"labtool-{DUO}_seat02-vm" not in room_leftovers(second_host)["here"]
 
+        students_reach_each_seat_on_its_own_hosts_address(second_host)
+
         verified = labtool("verify", DUO)
         assert verified.returncode == 0, verified.stdout[-3000:] + verified.stderr[-3000:]
         reset = labtool("reset", DUO, "--seat", "seat02", "--container")
@@ -156,16 +162,47 @@ def test_a_room_across_two_hosts_comes_up_verifies_resets_outlives_a_host_off_an
         assert stopped.returncode == 0, stopped.stderr
         [seat] = json.loads(labtool("status", DUO, "--seat", "seat02", "--json").stdout)["seats"]
         assert (seat["vm"]["state"], seat["container"]["state"]) == ("stopped", "stopped")
+        assert listening_on_second_host(second_host) == set(), "a stopped VM's relays are stopped on its host"
 
         with_the_second_host_off(labtool)
         started = labtool("start", DUO, "--seat", "seat02")
         assert started.returncode == 0, started.stdout[-3000:] + started.stderr[-3000:]
         again = labtool("up", DUO)
         assert again.returncode == 0 and "is up to date" in again.stdout, again.stdout[-3000:] + again.stderr[-3000:]
+        students_reach_each_seat_on_its_own_hosts_address(second_host)  # the relays came back with the VM
     finally:
         down = labtool("down", DUO, "--yes")
         assert down.returncode == 0, down.stdout[-3000:] + down.stderr[-3000:]
     assert room_leftovers(second_host) == {"here": [], "lab2": []}
+    assert listening_on_second_host(second_host) == set()
+
+
+def banner(address: str, port: int) -> bytes:
+    with socket.create_connection((address, port), timeout=10) as connection:
+        connection.settimeout(20)
+        return connection.recv(64)
+
+
+def students_reach_each_seat_on_its_own_hosts_address(second_host: str) -> None:
+    """SSH and the app of every machine at its published port: seat01's here, seat02's on the second host."""
+    lab2 = second_host.split("@")[1]
+    for address, base in (("127.0.0.1", PORT_BASE), (lab2, PORT_BASE + 4)):
+        for ssh, http in ((base, base + 1), (base + 2, base + 3)):  # container, then VM
+            assert banner(address, ssh).startswith(b"SSH-2.0-OpenSSH"), (address, ssh)
+            with urllib.request.urlopen(f"http://{address}:{http}/", timeout=20) as page:
+                assert page.status == 200, (address, http)
+    assert listening_on_second_host(second_host) == {PORT_BASE + n for n in range(4, 8)}
+    # Nothing of seat02 is published on this host: its ports are the second host's.
+    for port in range(PORT_BASE + 4, PORT_BASE + 8):
+        with pytest.raises(OSError):
+            banner("127.0.0.1", port)
+
+
+def listening_on_second_host(destination: str) -> set[int]:
+    """The duo room's published ports that something listens on at the second host."""
+    sockets = on_second_host(destination, "ss -Hltn")
+    ports = {int(word.rsplit(":", 1)[1]) for word in sockets if re.fullmatch(r"[0-9.*]+:\d+", word)}
+    return {port for port in ports if PORT_BASE <= port < PORT_BASE + 8}
 
 
 def with_the_second_host_off(labtool: Callable[..., subprocess.CompletedProcess[str]]) -> None:
@@ -234,4 +271,5 @@ def make_duo_project(labtool: Callable[..., subprocess.CompletedProcess[str]], s
     settings.write_text(
         re.sub(r"index: \d+", f"index: {DUO_INDEX}", settings.read_text())
         + f"\nhosts:\n  - name: here\n  - name: lab2\n    ssh: {second_host}\n"
+        + f"\naccess:\n  address: 127.0.0.1\n  port_base: {PORT_BASE}\n"
     )

@@ -10,7 +10,7 @@ import pytest
 
 from labtool import access, state
 from labtool.host import addresses
-from labtool.model import Access, AppProbe, Kind
+from labtool.model import THIS_HOST, Access, AppProbe, Kind, LabHost
 from tests.unit.rooms import paired_room, reference_course
 
 ROOM = dataclasses.replace(paired_room(3, name="demo"), access=Access("127.0.0.1", 20000))
@@ -50,6 +50,17 @@ def test_the_published_way_in_names_the_host_address_and_port() -> None:
     assert (way.ssh, way.url) == ("ssh -p 20006 grace_hopper@127.0.0.1", "http://127.0.0.1:20007/")
     v6 = dataclasses.replace(ROOM, access=Access("::1", 20000))
     assert access.way_in(v6, v6.seats[0], Kind.CONTAINER, "ada", None).url == "http://[::1]:20001/"
+
+
+def test_a_seat_on_another_lab_host_is_published_on_that_hosts_address() -> None:
+    lab2 = LabHost("lab2", "root@192.0.2.12")
+    assert (access.address_on(ROOM, THIS_HOST), access.address_on(ROOM, lab2)) == ("127.0.0.1", "192.0.2.12")
+    way = access.way_in(ROOM, ROOM.seats[1], Kind.VM, "grace_hopper", "10.214.10.6", host=lab2)
+    assert (way.ssh, way.url) == ("ssh -p 20006 grace_hopper@192.0.2.12", "http://192.0.2.12:20007/")
+    unpublished = dataclasses.replace(ROOM, access=None)
+    assert access.address_on(unpublished, lab2) is None
+    way = access.way_in(unpublished, ROOM.seats[1], Kind.VM, "grace_hopper", "10.214.10.6", host=lab2)
+    assert way.ssh == "ssh grace_hopper@10.214.10.6" and "from its lab host lab2 only" in way.note
 
 
 @pytest.mark.parametrize(

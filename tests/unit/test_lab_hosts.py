@@ -28,6 +28,24 @@ def test_hosts_are_read_in_order_here_without_ssh() -> None:
     assert not hosts[1].is_local
 
 
+def test_another_hosts_students_reach_it_at_its_ssh_address_unless_another_is_given() -> None:
+    hosts, problems = read(
+        [
+            {"name": "lab2", "ssh": "root@192.0.2.12"},
+            {"name": "lab3", "ssh": "root@lab3.example", "address": "198.51.100.3"},
+            {"name": "lab4", "ssh": "root@lab4.example"},
+        ]
+    )
+    assert problems == []
+    assert [h.student_address for h in hosts] == ["192.0.2.12", "198.51.100.3", None]
+    assert THIS_HOST.student_address is None  # this machine's is the access section's own
+    lab_hosts.check_access(hosts, WHERE, problems)
+    assert problems == [
+        f"{WHERE}: hosts[2].address: missing: the room publishes access (access:) and lab4's ssh (root@lab4.example) "
+        "names no IP address; give the address students reach lab4 at"
+    ]
+
+
 @pytest.mark.parametrize(
     ("raw", "said"),
     [
@@ -39,6 +57,9 @@ def test_hosts_are_read_in_order_here_without_ssh() -> None:
         ([{"name": "lab2", "ssh": "192.0.2.12; rm -rf /"}], "is not an SSH destination"),
         ([{"name": "lab2", "ssh": "-oProxyCommand=x@y"}], "is not an SSH destination"),
         ([{"name": "here", "ssh": "root@192.0.2.12"}], "hosts[0].ssh: 'here' is this machine"),
+        ([{"name": "here", "address": "192.0.2.10"}], "its students' address is access.address"),
+        ([{"name": "lab2", "ssh": "root@a", "address": "0.0.0.0"}], 'hosts[0].address: "0.0.0.0" is not one address'),
+        ([{"name": "lab2", "ssh": "root@a", "address": "lab2.example"}], "give the IP address students reach lab2"),
         ([{"name": "lab2", "ssh": "root@a", "port": 22}], "hosts[0].port: unknown key"),
         ([{"name": "lab2", "ssh": "root@a"}, {"name": "lab2", "ssh": "root@b"}], "'lab2' is listed twice"),
     ],

@@ -321,13 +321,13 @@ class DockerBackend:
                 labels={ROOM_LABEL: room.name, SEAT_LABEL: machine.seat, MACHINE_LABEL: machine.name},
                 mem_limit=f"{room.container.memory_mib}m",
                 nano_cpus=int(room.container.cpus * 1e9),
-                ports=published_ports(room, machine),
+                ports=published_ports(room, machine, self.host),
                 # A restarted dockerd starts the room again; `labtool stop` (docker stop) still keeps it stopped.
                 restart_policy={"Name": "unless-stopped"},
                 **docker_image.run_options(relax_sandboxing=room.container.relax_sandboxing),
             )
         except docker.errors.APIError as exc:
-            ports = published_ports(room, machine)
+            ports = published_ports(room, machine, self.host)
             hint = "check `labtool doctor`, then run `labtool up` again"
             if ports and "address already in use" in str(exc.explanation).lower() + str(exc).lower():
                 hint = f"another program or room uses one of the ports {ports}: free it or change access.port_base"
@@ -347,11 +347,12 @@ def room_subnets(room: Room) -> tuple[str, str]:
     return room.networks.container_subnet, room.networks.container_subnet6
 
 
-def published_ports(room: Room, machine: Machine) -> dict[str, tuple[str, int]]:
-    """Docker's `ports`: the machine's SSH and app on the room's access address (empty: nothing published)."""
-    if room.access is None:
+def published_ports(room: Room, machine: Machine, host: LabHost) -> dict[str, tuple[str, int]]:
+    """Docker's `ports`: the machine's SSH and app on its lab host's access address (empty: nothing published)."""
+    address = access.address_on(room, host)
+    if address is None:
         return {}
-    return {f"{guest}/tcp": (room.access.address, host) for guest, host in access.published(room, machine).items()}
+    return {f"{guest}/tcp": (address, port) for guest, port in access.published(room, machine).items()}
 
 
 def bound_ports(container: Any) -> dict[int, int]:

@@ -237,6 +237,10 @@ class VagrantBackend:
         # (room, machine) whose host keys this process has recorded or checked: one ssh-keyscan per VM per run.
         self._keys_checked: set[tuple[str, str]] = set()
 
+    def _relays(self, project: VagrantProject, room: Room) -> forwards.Relays:
+        """The room's published-port relays: on this backend's host, recorded beside its Vagrant state."""
+        return forwards.Relays.of(self.host, project.state_dir, room.name)
+
     def project(self, room: Room) -> VagrantProject:
         return VagrantProject(
             # Each lab host's VMs in a Vagrant environment of their own: one machine list per libvirtd.
@@ -288,11 +292,10 @@ class VagrantBackend:
             self._publish(project, room, machine, ssh)
 
     def _publish(self, project: VagrantProject, room: Room, machine: Machine, ssh: dict[str, str]) -> None:
-        """Start the VM's published ports (access:), each an `ssh -L` of labtool's own (see forwards.py)."""
-        ports = forwarded_ports(room, machine)
+        """Start the VM's published ports (access:), each a relay on the VM's lab host (see forwards.py)."""
+        ports = forwarded_ports(room, machine, self.host)
         if ports:
-            strict = [*self._ssh_options(room, machine, ssh), f"{ssh['User']}@{ssh['HostName']}"]
-            forwards.publish(project.state_dir, machine.name, strict, ssh["HostName"], ports)
+            forwards.publish(self._relays(project, room), machine.name, ssh["HostName"], ports)
 
     def _up(self, project: VagrantProject, room: Room, machine: Machine) -> None:
         """`vagrant up`, with the room's first one alone until its domain runs.
@@ -327,7 +330,7 @@ class VagrantBackend:
         with self._define:
             project.define(_specs(room))
         for machine in machines:
-            forwards.withdraw(project.state_dir, machine.name)
+            forwards.withdraw(self._relays(project, room), machine.name)
             project.halt(machine.name)
 
     def start(self, room: Room, machines: Sequence[Machine]) -> None:
@@ -520,7 +523,7 @@ class VagrantBackend:
         for machine in machines:
             domain = project.domain_name(machine.name)
             mac = address_guard.mac_on(self.virsh, domain, network_name(room))
-            forwards.withdraw(project.state_dir, machine.name)
+            forwards.withdraw(self._relays(project, room), machine.name)
             self._delete_snapshots(domain)  # libvirt refuses to undefine a domain that has any
             project.forget_created_network(machine.name)
             project.destroy(machine.name)
@@ -548,7 +551,8 @@ class VagrantBackend:
         """Back to the snapshot, running; its clock set to now and its published ports started again."""
         project = self.project(room)
         domain = self._running_domain(room, machine)
-        forwards.withdraw(project.state_dir, machine.name)  # their SSH connections go back in time with the VM
+        # Their connections go back in time with the VM.
+        forwards.withdraw(self._relays(project, room), machine.name)
         self.virsh(
             "snapshot-revert", "--domain", domain, "--snapshotname", snapshot_name(name), "--running",
             timeout=SNAPSHOT_TIMEOUT,
@@ -590,7 +594,7 @@ class VagrantBackend:
         if network in self.virsh("net-list", "--all", "--name").split():
             self.virsh("net-destroy", network, check=False)
             self.virsh("net-undefine", network)
-        forwards.withdraw(self.project(room).state_dir)
+        forwards.withdraw(self._relays(self.project(room), room))
         shutil.rmtree(self.project(room).state_dir, ignore_errors=True)
 
 
@@ -609,14 +613,15 @@ def _specs(room: Room) -> list[VmSpec]:
     return [VmSpec(m.name, room.vm.cpus, room.vm.memory_mib) for m in _vms(room)]
 
 
-def forwarded_ports(room: Room, machine: Machine) -> tuple[ForwardedPort, ...]:
-    """The VM's published SSH and app ports (none when the room publishes nothing)."""
-    if room.access is None:
+def forwarded_ports(room: Room, machine: Machine, host: LabHost) -> tuple[ForwardedPort, ...]:
+    """The VM's published SSH and app ports on its lab host's access address (none when the room publishes none)."""
+    address = access.address_on(room, host)
+    if address is None:
         return ()
     names = {access.GUEST_SSH: "labtool-ssh"}
     return tuple(
-        ForwardedPort(names.get(guest, "labtool-http"), guest, host, room.access.address)
-        for guest, host in access.published(room, machine).items()
+        ForwardedPort(names.get(guest, "labtool-http"), guest, port, address)
+        for guest, port in access.published(room, machine).items()
     )
 
 

@@ -30,4 +30,4 @@ def sample_handout(seats: int = 3) -> Handout:
     sheets = tuple(
         sheet(f"seat{i + 1:02}", *names[i % len(names)][:2], names[i % len(names)][2], i) for i in range(seats)
     )
-    return Handout("demo", "2026-11-28T10:15:00Z", sheets, "192.0.2.10")
+    return Handout("demo", "2026-11-28T10:15:00Z", sheets, ("192.0.2.10",))

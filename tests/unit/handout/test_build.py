@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import stat
 from pathlib import Path
@@ -14,9 +15,9 @@ from labtool import passwords, state
 from labtool.accounts import Account
 from labtool.cli import handout as handout_cli
 from labtool.cli import main
-from labtool.handout.build import NoStudentsError, students_of
+from labtool.handout.build import NoStudentsError, build, students_of
 from labtool.lab import Lab
-from labtool.model import Kind, Room, Student
+from labtool.model import THIS_HOST, Access, Kind, LabHost, Room, Student
 from labtool.provision import AccountResult, ProvisionResult
 from labtool.settings import Settings
 from tests.unit.fakes import FakeBackend
@@ -153,3 +154,18 @@ def test_no_file_labtool_keeps_holds_a_password_and_only_the_password_file_a_has
         holds_hash = [h for h in hashes if h in text or h.split("$")[-1] in text]
         assert not holds_hash or path.name == state.PASSWORDS_FILE, path
     assert stat.S_IMODE((lab.state_dir / state.PASSWORDS_FILE).stat().st_mode) == 0o600
+
+
+def test_a_seat_on_another_lab_host_is_reached_at_that_hosts_address(tmp_path: Path) -> None:
+    lab2 = LabHost("lab2", "root@192.0.2.12")
+    room = dataclasses.replace(
+        with_students(paired_room(2, path=tmp_path), {"s1": ADA, "s2": GRACE}),
+        access=Access("127.0.0.1", 20000),
+        hosts=(THIS_HOST, lab2),
+    )
+    made = build(room, students_of(room, None, ()), {}, {}, {}, hosts={"s2": lab2})
+    assert [sheet.vm.ssh for sheet in made.sheets] == [
+        "ssh -p 20002 ada_lovelace@127.0.0.1",
+        "ssh -p 20006 grace_hopper@192.0.2.12",
+    ]
+    assert made.published == ("127.0.0.1", "192.0.2.12")

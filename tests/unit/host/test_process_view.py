@@ -21,17 +21,23 @@ def run_script(target: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def exec_done(pid: int) -> None:
-    """Wait until a just-started child is its program, not still the forked copy of this Python."""
-    deadline = time.monotonic() + 10
-    while processes.name(pid) != "sleep" and time.monotonic() < deadline:
-        time.sleep(0.01)
+def settled(pid: int) -> None:
+    """Wait until a just-started child is its program and asleep: past the fork (still this Python) and past the
+    loader mapping its libraries (its resident memory still growing)."""
+    deadline, readings = time.monotonic() + 10, [-1]
+    while time.monotonic() < deadline:
+        status = Path(f"/proc/{pid}/status").read_text()
+        if processes.name(pid) == "sleep" and "\nState:\tS" in status:
+            readings.append(process_view.view(pid).resident_bytes)
+            if readings[-3:] == [readings[-1]] * 3:
+                return
+        time.sleep(0.02)
 
 
 def test_the_script_reads_what_this_hosts_proc_says_of_a_process() -> None:
     sleeper = subprocess.Popen(["sleep", "30"])
     try:
-        exec_done(sleeper.pid)
+        settled(sleeper.pid)
         here = process_view.view(sleeper.pid)
         there = process_view.parse_view(run_script(str(sleeper.pid)).stdout)
     finally:

@@ -13,7 +13,7 @@ from labtool.backends.docker import backend as backend_module
 from labtool.backends.docker import image as docker_image
 from labtool.backends.docker.backend import DockerBackend, container_name
 from labtool.errors import DaemonError
-from labtool.model import THIS_HOST, Access, ContainerResources, Kind, Machine
+from labtool.model import THIS_HOST, Access, ContainerResources, Kind, LabHost, Machine
 from tests.unit.rooms import paired_room
 
 ROOM = paired_room(container=ContainerResources(cpus=0.5, memory_mib=256), index=42)
@@ -269,6 +269,15 @@ def test_a_room_with_access_publishes_each_containers_ssh_and_app_on_its_address
     assert fake.containers_made[0]["ports"] == {"22/tcp": ("127.0.0.1", 31004), "80/tcp": ("127.0.0.1", 31005)}
     backend.bring_up(ROOM, [ROOM.seats[0].container])
     assert fake.containers_made[1]["ports"] == {}, "nothing published unless the room says so"
+
+
+def test_a_container_on_another_lab_host_publishes_on_that_hosts_address() -> None:
+    room = dataclasses.replace(ROOM, access=Access("127.0.0.1", 31000))
+    lab2 = LabHost("lab2", "root@192.0.2.12")
+    assert backend_module.published_ports(room, room.seats[1].container, lab2) == {
+        "22/tcp": ("192.0.2.12", 31004),
+        "80/tcp": ("192.0.2.12", 31005),
+    }
 
 
 def test_bound_ports_read_back_what_a_container_was_created_with() -> None:

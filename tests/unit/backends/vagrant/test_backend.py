@@ -3,10 +3,9 @@ import json
 import re
 import shlex
 import stat
-import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +19,7 @@ from labtool.backends.vagrant.accel import Accel
 from labtool.backends.vagrant.known_hosts import HostKey, HostKeyChangedError
 from labtool.backends.vagrant.libvirt import Virsh
 from labtool.errors import DaemonError
-from labtool.host import addresses, processes
-from labtool.model import THIS_HOST, Access, Machine, Room, VmResources
+from labtool.model import THIS_HOST, Access, LabHost, Machine, Room, VmResources
 from tests.unit.backends.vagrant.test_known_hosts import key
 from tests.unit.rooms import paired_room
 
@@ -379,91 +377,65 @@ def test_a_stopped_vm_is_not_checkpointed(backend: vagrant.VagrantBackend, monke
     assert "labtool start demo --seat s1" in caught.value.hint
 
 
+class Published:
+    """forwards' side, as the backend uses it: which relays it asked for, and on which host."""
+
+    def __init__(self) -> None:
+        self.published: list[tuple[forwards.Relays, str, str, tuple[forwards.ForwardedPort, ...]]] = []
+        self.withdrawn: list[tuple[forwards.Relays, str | None]] = []
+
+    def publish(self, relays: forwards.Relays, machine: str, guest_ip: str, ports: Sequence[Any]) -> None:
+        self.published.append((relays, machine, guest_ip, tuple(ports)))
+
+    def withdraw(self, relays: forwards.Relays, machine: str | None = None) -> None:
+        self.withdrawn.append((relays, machine))
+
+
 @pytest.fixture
-def tunnel_pid() -> Iterator[int]:
-    """A live process to stand for a spawned tunnel (never pytest's own: a withdraw would signal it)."""
-    sleeper = subprocess.Popen(["sleep", "60"])
-    yield sleeper.pid
-    sleeper.kill()
-    sleeper.wait()
+def published(monkeypatch: pytest.MonkeyPatch) -> Published:
+    seen = Published()
+    monkeypatch.setattr(forwards, "publish", seen.publish)
+    monkeypatch.setattr(forwards, "withdraw", seen.withdraw)
+    return seen
 
 
-def test_a_room_with_access_publishes_each_vms_ssh_and_app_on_its_address_only_over_strict_ssh(
-    backend: vagrant.VagrantBackend, guests: Guests, monkeypatch: pytest.MonkeyPatch, tunnel_pid: int
+def test_a_room_with_access_publishes_each_vms_ssh_and_app_on_its_hosts_address(
+    backend: vagrant.VagrantBackend, guests: Guests, published: Published
 ) -> None:
     room = dataclasses.replace(ROOM, access=Access("127.0.0.1", 31000))
-    spawned: list[list[str]] = []
-    listening: set[int] = set()
-
-    def spawn(argv: Sequence[str], *, log: Path, env: Any = None) -> int:
-        spawned.append(list(argv))
-        listening.add(int(argv[argv.index("-L") + 1].split(":")[1]))
-        return tunnel_pid
-
-    monkeypatch.setattr(proc, "spawn", spawn)
-    monkeypatch.setattr(addresses, "listens", lambda address, port, timeout: port in listening)
     backend.bring_up(room, [room.seats[0].vm])
-    forwards = [argv[argv.index("-L") + 1] for argv in spawned]
-    assert forwards == ["127.0.0.1:31002:10.214.42.10:22", "127.0.0.1:31003:10.214.42.10:80"]
-    for argv in spawned:  # the tunnels check the VM's recorded host key, as every other connection does
-        options = dict(argv[i + 1].split("=", 1) for i, word in enumerate(argv) if word == "-o")
-        assert options["StrictHostKeyChecking"] == "yes" and options["HostKeyAlias"] == "s1-vm"
-        assert argv[-1] == "vagrant@10.214.42.10"
+    [(relays, machine, guest_ip, ports)] = published.published
+    assert (relays.host, machine, guest_ip) == (THIS_HOST, "s1-vm", "10.214.42.10")
+    assert relays.records == forwards.directory(backend.project(room).state_dir)
+    assert [(p.host_ip, p.host, p.guest) for p in ports] == [("127.0.0.1", 31002, 22), ("127.0.0.1", 31003, 80)]
     spec = json.loads(backend.project(room).machines_file.read_text())
     assert all("forwarded_ports" not in m for m in spec["machines"])  # not Vagrant's: its tunnels check no key
     assert spec["network"]["keep"] is True  # removed with the room by labtool, never by vagrant-libvirt
-
-    spawned.clear()
-    backend.bring_up(room, [room.seats[0].vm])
-    assert spawned == []  # running and listening: kept
-    assert vagrant.forwarded_ports(ROOM, ROOM.seats[0].vm) == ()
+    assert vagrant.forwarded_ports(ROOM, ROOM.seats[0].vm, THIS_HOST) == ()
 
 
-def test_a_forward_that_never_listens_fails_the_vm_with_the_port_named(
-    backend: vagrant.VagrantBackend, guests: Guests, monkeypatch: pytest.MonkeyPatch, tunnel_pid: int
-) -> None:
+def test_a_vm_on_another_lab_host_is_published_there_on_that_hosts_address() -> None:
     room = dataclasses.replace(ROOM, access=Access("127.0.0.1", 31000))
-    monkeypatch.setattr(proc, "spawn", lambda argv, *, log, env=None: tunnel_pid)
-    monkeypatch.setattr(forwards, "WAIT_SECONDS", 0.0)
-    monkeypatch.setattr(addresses, "listens", lambda address, port, timeout: False)
-    with pytest.raises(forwards.ForwardError, match=r"s1-vm's port 22 is not published on 127.0.0.1:31002"):
-        backend.bring_up(room, [room.seats[0].vm])
+    lab2 = LabHost("lab2", "root@192.0.2.12")
+    ports = vagrant.forwarded_ports(room, room.seats[1].vm, lab2)
+    assert [(p.host_ip, p.host) for p in ports] == [("192.0.2.12", 31006), ("192.0.2.12", 31007)]
+    given = vagrant.forwarded_ports(room, room.seats[1].vm, LabHost("lab2", "root@lab2.example", "198.51.100.7"))
+    assert {p.host_ip for p in given} == {"198.51.100.7"}
+    relays = forwards.Relays.of(lab2, Path("/state/vagrant-lab2"), "demo")
+    assert (relays.records, str(relays.logs)) == (
+        Path("/state/vagrant-lab2/forwards"),
+        "/var/lib/labtool/forwards/demo",
+    )
 
 
-def test_stopping_or_destroying_a_vm_stops_its_tunnels_only(
-    backend: vagrant.VagrantBackend, monkeypatch: pytest.MonkeyPatch
+def test_stopping_or_destroying_a_vm_withdraws_its_relays_only(
+    backend: vagrant.VagrantBackend, monkeypatch: pytest.MonkeyPatch, published: Published
 ) -> None:
-    tunnels = {name: subprocess.Popen(["sleep", "60"]) for name in ("s1-vm", "s2-vm")}
-    state_dir = backend.project(ROOM).state_dir
-    try:
-        for name, tunnel in tunnels.items():
-            record = forwards.directory(state_dir) / f"{name}_31002.pid"
-            record.parent.mkdir(parents=True, exist_ok=True)
-            record.write_text(f"{tunnel.pid} {processes.start_ticks(tunnel.pid)}\n")
-        monkeypatch.setattr(vagrant.VagrantProject, "halt", lambda self, name: None)
-        backend.stop(ROOM, [ROOM.seats[0].vm])
-        assert tunnels["s1-vm"].wait(timeout=10) is not None
-        assert tunnels["s2-vm"].poll() is None
-        backend.destroy(ROOM, [ROOM.seats[1].vm])
-        assert tunnels["s2-vm"].wait(timeout=10) is not None
-        assert list(forwards.directory(state_dir).iterdir()) == []
-    finally:
-        for tunnel in tunnels.values():
-            tunnel.kill()
-            tunnel.wait()
-
-
-def test_a_recorded_pid_now_held_by_another_process_is_never_signalled(tmp_path: Path) -> None:
-    other = subprocess.Popen(["sleep", "60"])
-    try:
-        record = forwards.directory(tmp_path) / "s1-vm_31002.pid"
-        record.parent.mkdir(parents=True)
-        record.write_text(f"{other.pid} 1\n")  # the tunnel that had this pid started at another time
-        forwards.withdraw(tmp_path, "s1-vm")
-        assert other.poll() is None and not record.exists()
-    finally:
-        other.kill()
-        other.wait()
+    monkeypatch.setattr(vagrant.VagrantProject, "halt", lambda self, name: None)
+    backend.stop(ROOM, [ROOM.seats[0].vm])
+    backend.destroy(ROOM, [ROOM.seats[1].vm])
+    assert [machine for _, machine in published.withdrawn] == ["s1-vm", "s2-vm"]
+    assert {relays.host for relays, _ in published.withdrawn} == {THIS_HOST}
 
 
 def test_stop_halts_each_vm_through_vagrant(backend: vagrant.VagrantBackend, monkeypatch: pytest.MonkeyPatch) -> None:
