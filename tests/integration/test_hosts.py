@@ -13,7 +13,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -184,13 +183,12 @@ def banner(address: str, port: int) -> bytes:
 
 
 def students_reach_each_seat_on_its_own_hosts_address(second_host: str) -> None:
-    """SSH and the app of every machine at its published port: seat01's here, seat02's on the second host."""
+    """Every machine's sshd at its published port: seat01's here, seat02's on the second host (the course has no
+    app, so its app ports are only checked to listen)."""
     lab2 = second_host.split("@")[1]
     for address, base in (("127.0.0.1", PORT_BASE), (lab2, PORT_BASE + 4)):
-        for ssh, http in ((base, base + 1), (base + 2, base + 3)):  # container, then VM
+        for ssh in (base, base + 2):  # the container's, then the VM's
             assert banner(address, ssh).startswith(b"SSH-2.0-OpenSSH"), (address, ssh)
-            with urllib.request.urlopen(f"http://{address}:{http}/", timeout=20) as page:
-                assert page.status == 200, (address, http)
     assert listening_on_second_host(second_host) == {PORT_BASE + n for n in range(4, 8)}
     # Nothing of seat02 is published on this host: its ports are the second host's.
     for port in range(PORT_BASE + 4, PORT_BASE + 8):

@@ -155,4 +155,6 @@ def _endpoint(role: str, address: str, port: int) -> str:
 
 def _on_host(relays: Relays, script: str, args: Sequence[str]) -> proc.Result:
     argv = relays.host.argv(["sh", "-c", script, "sh", *args])
-    return proc.run(argv, timeout=WAIT_SECONDS + 30, check=False)
+    # daemon: a relay outlives this labtool by design, so it must not carry its owner mark (a later labtool
+    # would take it for a leftover to stop).
+    return proc.run(argv, timeout=WAIT_SECONDS + 30, check=False, daemon=True)

@@ -12,7 +12,7 @@ import pytest
 
 from labtool import proc
 from labtool.backends.vagrant import forwards
-from labtool.host import processes
+from labtool.host import children, processes
 from labtool.model import THIS_HOST, LabHost
 
 
@@ -62,11 +62,13 @@ def relay_pid(relays: forwards.Relays, machine: str, port: int) -> int:
 def test_a_published_port_relays_to_the_guest_and_is_kept_while_it_listens(tmp_path: Path, guest: int) -> None:
     relays, port = relays_in(tmp_path), free_port()
     published = forwards.ForwardedPort("labtool-ssh", guest, port, "127.0.0.1")
-    forwards.publish(relays, "s1-vm", "127.0.0.1", [published])
+    with children.marking_children():
+        forwards.publish(relays, "s1-vm", "127.0.0.1", [published])
     try:
         assert read_line(port) == b"SSH-2.0-guest\r\n"
         pid = relay_pid(relays, "s1-vm", port)
         assert processes.name(pid) == "socat"
+        assert children.OWNER_VARIABLE not in children.environ(pid)  # outlives labtool: never taken for a leftover
         forwards.publish(relays, "s1-vm", "127.0.0.1", [published])
         assert relay_pid(relays, "s1-vm", port) == pid  # running and listening: the same relay
     finally:
