@@ -121,7 +121,8 @@ def publish(relays: Relays, machine: str, guest_ip: str, ports: Sequence[Forward
                 f"{machine}'s port {port.guest} is not published on {port.host_ip}:{port.host}"
                 f"{' (lab host ' + relays.host.name + ')' if not relays.host.is_local else ''}"
                 f"{': ' + why if why else ''}",
-                "another program may hold the port; free it or change access.port_base, then run `labtool up` again",
+                "another program may hold the port: free it or change access.port_base; a host without socat gets "
+                "it from `scripts/up` (this one) or `labtool hosts prepare` (another); then run `labtool up` again",
             )
         record.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(record, result.stdout.strip() + "\n")

@@ -68,7 +68,7 @@ def test_a_published_port_relays_to_the_guest_and_is_kept_while_it_listens(tmp_p
         assert read_line(port) == b"SSH-2.0-guest\r\n"
         pid = relay_pid(relays, "s1-vm", port)
         assert processes.name(pid) == "socat"
-        assert children.OWNER_VARIABLE not in children.environ(pid)  # outlives labtool: never taken for a leftover
+        assert children.OWNER_VARIABLE not in processes.environ(pid)  # outlives labtool: never taken for a leftover
         forwards.publish(relays, "s1-vm", "127.0.0.1", [published])
         assert relay_pid(relays, "s1-vm", port) == pid  # running and listening: the same relay
     finally:
