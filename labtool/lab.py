@@ -6,6 +6,7 @@ progress through a callback and never prints.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import shutil
@@ -18,8 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labtool import access, accounts, inventory, placement, snapshots, state
+from labtool import access, accounts, inventory, lab_hosts, placement, proc, snapshots, state
 from labtool.backends.base import Backend, Observed, Presence, ToolEnv
+from labtool.backends.spread import HOST_SILENT
 from labtool.cancel import Cancel, StoppedError
 from labtool.errors import DaemonError, LabtoolError
 from labtool.host import apt_cache, children
@@ -658,6 +660,18 @@ class _Run:
             account=account.token if account and account.ok else None,
         )
 
+    def _blamed_on_its_host(self, outcome: Outcome) -> Outcome:
+        """A machine that failed on a lab host that no longer answers failed because of it: say so first, as a
+        seat blocked from the start says (Vagrant's or Ansible's own words only name a lost connection)."""
+        host = self.lab.host_of(self.lab.room.machine(outcome.machine).seat)
+        if outcome.error.startswith(HOST_SILENT.format(host=host.name)):
+            return outcome
+        reason = lab_hosts.silent(host)
+        if reason is None:
+            return outcome
+        error = f"{HOST_SILENT.format(host=host.name)}: {reason} (then: {proc.tail(outcome.error, 1)})"
+        return dataclasses.replace(outcome, error=error)
+
     def _keep_managed_files(self, result: ProvisionResult) -> None:
         """What verify fingerprints: a full run's list replaces the last; a failed (partial) run's adds to it."""
         with self.lock:
@@ -730,6 +744,8 @@ class _Run:
 
     def _record(self, outcome: Outcome, *, course_ok: bool | None, account: str | None = None) -> None:
         """course_ok None: the course's playbook did not run (its record stands); account: the token now applied."""
+        if not outcome.ok:
+            outcome = self._blamed_on_its_host(outcome)
         with self.lock:
             if self.closed:
                 return

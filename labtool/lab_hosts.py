@@ -46,6 +46,7 @@ FACTS_COMMAND = " echo @@; ".join(
         "grep -m1 -E '^flags' /proc/cpuinfo;",
         "test -e /dev/kvm && echo kvm;",
         *(f"df -Pk {path} 2>/dev/null | tail -n 1;" for path in DISK_PATHS.values()),
+        "command -v socat;",
     ]
 )
 
@@ -182,6 +183,8 @@ class HostFacts:
     """Free bytes where each kind's disks go (vm: the storage pool, container: Docker's root)."""
     filesystems: dict[str, str] = field(default_factory=dict)
     """The filesystem each kind's disks are on, as df names it: two kinds on one share its free space."""
+    socat: bool | None = None
+    """Whether socat is there to relay its VMs' published ports (access:); None when not surveyed."""
 
     @property
     def ok(self) -> bool:
@@ -210,6 +213,7 @@ class HostFacts:
             "accel": self.accel or None,
             "memory_available": self.memory_available,
             "disk_free": self.disks,
+            "socat": self.socat,
         }
 
 
@@ -224,7 +228,9 @@ def facts(host: LabHost, vm_accel: str = "auto") -> HostFacts:
         text = _facts_text(host)
     except LabtoolError as exc:
         return HostFacts(host, error=exc.message)
-    meminfo, flags, kvm, *df = ([*text.split("@@"), *[""] * 5])[: 3 + len(DISK_PATHS)]
+    parts = [*text.split("@@"), *[""] * 6]
+    meminfo, flags, kvm = parts[:3]
+    df, relay = parts[3 : 3 + len(DISK_PATHS)], parts[3 + len(DISK_PATHS)]
     decided = accel.decide(vm_accel, flags, "kvm" in kvm.split())
     return HostFacts(
         host,
@@ -236,11 +242,23 @@ def facts(host: LabHost, vm_accel: str = "auto") -> HostFacts:
             kind.value: free for kind, line in zip(DISK_PATHS, df, strict=True) if (free := _free(line)) is not None
         },
         filesystems={kind.value: line.split()[0] for kind, line in zip(DISK_PATHS, df, strict=True) if _free(line)},
+        socat=bool(relay.strip()),
     )
 
 
-def _facts_text(host: LabHost) -> str:
-    result = proc.run(host.argv(["sh", "-c", FACTS_COMMAND]), timeout=SSH_TIMEOUT, check=False)
+def silent(host: LabHost) -> str | None:
+    """Why another lab host does not answer over SSH now, or None when it does (this machine always does)."""
+    if host.is_local:
+        return None
+    try:
+        _facts_text(host, "true")
+    except LabtoolError as exc:
+        return exc.message
+    return None
+
+
+def _facts_text(host: LabHost, command: str = FACTS_COMMAND) -> str:
+    result = proc.run(host.argv(["sh", "-c", command]), timeout=SSH_TIMEOUT, check=False)
     if not host.is_local and result.returncode == 255:  # ssh's own failure: the host is not there, or refuses
         reason = proc.tail(result.stderr, 1) or "no answer"
         raise LabtoolError(f"lab host {host.name} ({host.ssh}) does not answer over SSH: {reason}")

@@ -15,6 +15,9 @@ from labtool.backends.base import Backend, HostView, Observed, Presence, ToolEnv
 from labtool.errors import DaemonError, LabtoolError
 from labtool.model import Kind, Machine, Room
 
+HOST_SILENT = "its lab host {host} does not answer"
+"""How a machine's failure begins when its lab host does not answer (what `up`, `status` and verify say)."""
+
 
 class SpreadBackend:
     def __init__(self, kind: Kind, per_host: Mapping[str, Backend], host_of_seat: Callable[[str], str]) -> None:
@@ -49,7 +52,7 @@ class SpreadBackend:
         for machine in mine:
             failure = failures.get(self.host_of_seat(machine.seat))
             if failure is not None:
-                note = f"its lab host {self.host_of_seat(machine.seat)} does not answer: {failure.message}"
+                note = f"{HOST_SILENT.format(host=self.host_of_seat(machine.seat))}: {failure.message}"
                 observed[machine.name] = Observed(machine.name, Presence.UNKNOWN, note=note)
         return observed
 

@@ -378,4 +378,14 @@ def check_lab_host(room: Room, facts: lab_hosts.HostFacts, seats: Sequence[str],
         f"{room.name!r}; {runs}"
     )
     numbers = {"host": facts.host.name, "ok": True, "accel": facts.accel, "seats_fit": fits, "seats": list(seats)}
+    if not facts.socat:  # its VMs' published ports (access:) are socat relays there
+        numbers["socat"] = False
+        return Check(
+            name,
+            WARN,
+            f"{detail}; no socat, so its VMs' ports cannot be published (access:)",
+            f"run `labtool hosts prepare {room.name}`, which installs it",
+            required=False,
+            numbers=numbers,
+        )
     return Check(name, OK, detail, required=False, numbers=numbers)

@@ -12,9 +12,12 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -81,6 +84,7 @@ def test_hosts_list_surveys_every_host_and_names_the_one_that_is_off(second_host
         host = hosts[name]
         assert (host["ok"], host["docker"], host["libvirt"]) == (True, "ok", "ok"), host
         assert host["accel"] in ("kvm", "tcg") and host["memory_available"] > 0 and host["disk_free"]["vm"] > 0
+        assert host["socat"] is True, host  # what relays its VMs' published ports
     assert hosts["lab3"]["ok"] is False and "does not answer over SSH" in hosts["lab3"]["error"]
     assert "error: not ready: lab3" in listed.stderr and "Traceback" not in listed.stderr
 
@@ -88,8 +92,10 @@ def test_hosts_list_surveys_every_host_and_names_the_one_that_is_off(second_host
 # -- a room across this host and the second one ------------------------------------------------------
 
 DUO, DUO_INDEX = "duo", 239
+HERE_SEATS, REMOTE_SEATS = ("seat01", "seat02"), ("seat03", "seat04")
 PORT_BASE = 24100
-"""The duo room's published ports: seat01's from 24100 on this host, seat02's from 24104 on the second host."""
+"""The duo room's published ports: four a seat from 24100, seat01's and seat02's on this host, seat03's and
+seat04's on the second host."""
 SEAT_CHECK = """
 import pytest
 
@@ -99,6 +105,11 @@ def test_the_machine_is_named_after_its_seat(host):
     assert host.run("hostname").stdout.strip().startswith("seat0")
 """
 PROJECT = Path(tempfile.gettempdir()) / "labtool-integration-hosts"
+PROGRESS = "^(?:==> )?"
+"""How a line of `up`'s progress begins."""
+OFF_WHEN = re.compile(PROGRESS + "seat0[34]-vm: provisioning", re.MULTILINE)
+"""The second host is switched off once one of its VMs is up and provisioning: its box is in its pool, its
+other machines are somewhere between created and provisioned, and this host's seats are still at work."""
 
 
 def on_second_host(destination: str, command: str) -> list[str]:
@@ -118,53 +129,59 @@ def room_leftovers(destination: str) -> dict[str, list[str]]:
     return {where: [n for n in names if f"labtool-{DUO}" in n] for where, names in (("here", here), ("lab2", there))}
 
 
-def test_a_room_across_two_hosts_comes_up_verifies_resets_outlives_a_host_off_and_goes(second_host: str) -> None:
+def seat_states(labtool: Callable[..., subprocess.CompletedProcess[str]]) -> dict[str, dict[str, Any]]:
+    return {s["seat"]: s for s in json.loads(labtool("status", DUO, "--json").stdout)["seats"]}
+
+
+def test_a_room_of_four_seats_across_two_hosts_outlives_the_second_going_off_mid_up(
+    second_host: str, tmp_path: Path
+) -> None:
     def labtool(*args: str) -> subprocess.CompletedProcess[str]:
         return run_labtool("--project", str(PROJECT), *args, timeout=1800)
 
     make_duo_project(labtool, second_host)
     try:
-        up = labtool("up", DUO)
+        with_the_second_host_off_during_up(second_host, tmp_path)
+        up = labtool("up", DUO)  # the second host is back: its seats are finished where they were begun
         assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
-        assert "seats placed: seat01 on here, seat02 on lab2" in up.stderr
-        seats = {s["seat"]: s for s in json.loads(labtool("status", DUO, "--json").stdout)["seats"]}
-        assert {name: s["host"] for name, s in seats.items()} == {"seat01": "here", "seat02": "lab2"}
+        seats = seat_states(labtool)
+        assert {name: s["host"] for name, s in seats.items()} == {
+            **dict.fromkeys(HERE_SEATS, "here"),
+            **dict.fromkeys(REMOTE_SEATS, "lab2"),
+        }
         assert all(
             s[k]["state"] == "running" and s[k]["provisioned"] for s in seats.values() for k in ("vm", "container")
         )
         # Each seat's two machines are on its own host, and only there.
-        assert sorted(room_leftovers(second_host)["lab2"]) == sorted(
-            [f"labtool-{DUO}", f"labtool-{DUO}", f"labtool-{DUO}_seat02-ct", f"labtool-{DUO}_seat02-vm"]
-        )
-        assert f"labtool-{DUO}_seat02-vm" not in room_leftovers(second_host)["here"]
+        machines = [f"labtool-{DUO}_{seat}-{kind}" for seat in REMOTE_SEATS for kind in ("ct", "vm")]
+        assert sorted(room_leftovers(second_host)["lab2"]) == sorted([f"labtool-{DUO}"] * 2 + machines)
+        assert not set(machines) & set(room_leftovers(second_host)["here"])
 
         students_reach_each_seat_on_its_own_hosts_address(second_host)
 
         verified = labtool("verify", DUO)
         assert verified.returncode == 0, verified.stdout[-3000:] + verified.stderr[-3000:]
-        reset = labtool("reset", DUO, "--seat", "seat02", "--container")
+        reset = labtool("reset", DUO, "--seat", "seat04", "--container")
         assert reset.returncode == 0, reset.stdout[-3000:] + reset.stderr[-3000:]
-        hostname = labtool("exec", "seat02-ct", "--room", DUO, "--", "hostname")
-        assert (hostname.returncode, hostname.stdout.strip()) == (0, "seat02-ct"), hostname.stderr
+        hostname = labtool("exec", "seat04-ct", "--room", DUO, "--", "hostname")
+        assert (hostname.returncode, hostname.stdout.strip()) == (0, "seat04-ct"), hostname.stderr
         checked = labtool("check", DUO, "--json")
         assert checked.returncode == 0, checked.stdout[-3000:] + checked.stderr[-3000:]
         graded = json.loads(checked.stdout)
-        assert graded["complete"] and {m["seat"] for m in graded["machines"]} == {"seat01", "seat02"}
-        assert [m["earned"] for m in graded["machines"]] == [2, 2, 2, 2], graded["machines"]
-        # The remote seat is measured on its own host: its QEMU and its container's systemd, read there.
-        compared = labtool("compare", DUO, "--seat", "seat02", "--json")
+        assert graded["complete"] and {m["seat"] for m in graded["machines"]} == {*HERE_SEATS, *REMOTE_SEATS}
+        assert [m["earned"] for m in graded["machines"]] == [2] * 8, graded["machines"]
+        # A remote seat is measured on its own host: its QEMU and its container's systemd, read there.
+        compared = labtool("compare", DUO, "--seat", "seat03", "--json")
         assert compared.returncode == 0, compared.stdout[-3000:] + compared.stderr[-3000:]
         [measured] = json.loads(compared.stdout)["seats"]
         assert measured["vm"]["host"]["process"].startswith("qemu") and measured["vm"]["host"]["memory_bytes"] > 0
         assert measured["container"]["host"]["process"] == "systemd"
-        stopped = labtool("stop", DUO, "--seat", "seat02")
+        stopped = labtool("stop", DUO, "--seat", "seat03")
         assert stopped.returncode == 0, stopped.stderr
-        [seat] = json.loads(labtool("status", DUO, "--seat", "seat02", "--json").stdout)["seats"]
+        [seat] = json.loads(labtool("status", DUO, "--seat", "seat03", "--json").stdout)["seats"]
         assert (seat["vm"]["state"], seat["container"]["state"]) == ("stopped", "stopped")
-        assert listening_on_second_host(second_host) == set(), "a stopped VM's relays are stopped on its host"
-
-        with_the_second_host_off(labtool)
-        started = labtool("start", DUO, "--seat", "seat02")
+        assert listening_on_second_host(second_host) == seat_ports("seat04"), "a stopped VM's relays are stopped"
+        started = labtool("start", DUO, "--seat", "seat03")
         assert started.returncode == 0, started.stdout[-3000:] + started.stderr[-3000:]
         again = labtool("up", DUO)
         assert again.returncode == 0 and "is up to date" in again.stdout, again.stdout[-3000:] + again.stderr[-3000:]
@@ -176,22 +193,57 @@ def test_a_room_across_two_hosts_comes_up_verifies_resets_outlives_a_host_off_an
     assert listening_on_second_host(second_host) == set()
 
 
+def with_the_second_host_off_during_up(second_host: str, logs: Path) -> None:
+    """`up` of the whole room, the second host switched off half way: only its seats fail, each named with the
+    host; this host's seats come up and are provisioned all the same."""
+    argv = [sys.executable, "-m", "labtool", "--project", str(PROJECT), "up", DUO]
+    out, err = logs / "up.out", logs / "up.err"
+    with out.open("w") as stdout, err.open("w") as stderr, subprocess.Popen(argv, stdout=stdout, stderr=stderr) as up:
+        try:
+            while up.poll() is None and not OFF_WHEN.search(err.read_text()):
+                time.sleep(1)
+            if up.poll() is None:
+                assert run("bash", str(SCRIPT), "stop").returncode == 0
+            up.wait(timeout=1800)
+        finally:
+            up.kill()
+            back = run("bash", str(SCRIPT), timeout=300)
+            assert back.returncode == 0, back.stdout + back.stderr
+    said = err.read_text()
+    assert OFF_WHEN.search(said), said[-3000:]
+    assert up.returncode == 1, out.read_text()[-3000:] + said[-3000:]
+    assert "Traceback" not in said
+    failed = re.findall(PROGRESS + r"(seat\d+-(?:vm|ct)): FAILED: (.*)$", said, re.MULTILINE)
+    assert failed and {machine[:6] for machine, _ in failed} <= set(REMOTE_SEATS), failed
+    assert all(error.startswith("its lab host lab2 does not answer") for _, error in failed), failed
+    for seat in HERE_SEATS:
+        for machine in (f"{seat}-ct", f"{seat}-vm"):
+            assert re.search(PROGRESS + rf"{machine}: ready, changed=\d+", said, re.MULTILINE), (machine, said[-3000:])
+
+
 def banner(address: str, port: int) -> bytes:
     with socket.create_connection((address, port), timeout=10) as connection:
         connection.settimeout(20)
         return connection.recv(64)
 
 
+def seat_ports(seat: str) -> set[int]:
+    first = PORT_BASE + 4 * (int(seat.removeprefix("seat")) - 1)
+    return set(range(first, first + 4))
+
+
 def students_reach_each_seat_on_its_own_hosts_address(second_host: str) -> None:
-    """Every machine's sshd at its published port: seat01's here, seat02's on the second host (the course has no
-    app, so its app ports are only checked to listen)."""
+    """Every machine's sshd at its published port: seat01's and seat02's here, seat03's and seat04's on the second
+    host (the course has no app, so its app ports are only checked to listen)."""
     lab2 = second_host.split("@")[1]
-    for address, base in (("127.0.0.1", PORT_BASE), (lab2, PORT_BASE + 4)):
-        for ssh in (base, base + 2):  # the container's, then the VM's
-            assert banner(address, ssh).startswith(b"SSH-2.0-OpenSSH"), (address, ssh)
-    assert listening_on_second_host(second_host) == {PORT_BASE + n for n in range(4, 8)}
-    # Nothing of seat02 is published on this host: its ports are the second host's.
-    for port in range(PORT_BASE + 4, PORT_BASE + 8):
+    for seats, address in ((HERE_SEATS, "127.0.0.1"), (REMOTE_SEATS, lab2)):
+        for seat in seats:
+            base = min(seat_ports(seat))
+            for ssh in (base, base + 2):  # the container's, then the VM's
+                assert banner(address, ssh).startswith(b"SSH-2.0-OpenSSH"), (address, ssh)
+    assert listening_on_second_host(second_host) == seat_ports("seat03") | seat_ports("seat04")
+    # Nothing of a remote seat is published on this host: its ports are the second host's.
+    for port in seat_ports("seat03") | seat_ports("seat04"):
         with pytest.raises(OSError):
             banner("127.0.0.1", port)
 
@@ -200,26 +252,7 @@ def listening_on_second_host(destination: str) -> set[int]:
     """The duo room's published ports that something listens on at the second host."""
     sockets = on_second_host(destination, "ss -Hltn")
     ports = {int(word.rsplit(":", 1)[1]) for word in sockets if re.fullmatch(r"[0-9.*]+:\d+", word)}
-    return {port for port in ports if PORT_BASE <= port < PORT_BASE + 8}
-
-
-def with_the_second_host_off(labtool: Callable[..., subprocess.CompletedProcess[str]]) -> None:
-    """The second host is switched off: only its seat fails, named with the host; this host's seat is left be."""
-    assert run("bash", str(SCRIPT), "stop").returncode == 0
-    try:
-        off = labtool("up", DUO)
-        assert off.returncode == 1, off.stdout[-3000:] + off.stderr[-3000:]
-        for machine in ("seat02-vm", "seat02-ct"):
-            assert f"{machine}: FAILED: its lab host lab2 does not answer" in off.stderr, off.stderr[-3000:]
-        assert "seat01-vm: FAILED" not in off.stderr and "seat01-ct: FAILED" not in off.stderr
-        assert "Traceback" not in off.stderr
-        seats = {s["seat"]: s for s in json.loads(labtool("status", DUO, "--json").stdout)["seats"]}
-        assert seats["seat02"]["vm"]["state"] == seats["seat02"]["container"]["state"] == "unknown"
-        assert "lab host lab2 does not answer" in (seats["seat02"]["vm"]["error"] or "")
-        assert seats["seat01"]["vm"]["state"] == seats["seat01"]["container"]["state"] == "running"
-    finally:
-        back = run("bash", str(SCRIPT), timeout=300)
-        assert back.returncode == 0, back.stdout + back.stderr
+    return {port for port in ports if PORT_BASE <= port < PORT_BASE + 16}
 
 
 # -- last: `hosts prepare` starts what the second host lacks (its dockerd is stopped here) ----------------
@@ -259,10 +292,12 @@ def make_duo_project(labtool: Callable[..., subprocess.CompletedProcess[str]], s
         labtool("down", DUO, "--yes")
     shutil.rmtree(PROJECT, ignore_errors=True)
     assert run_labtool("init", str(PROJECT)).returncode == 0
-    assert labtool("room", "new", DUO, "--seats", "2").returncode == 0
-    # seat02 is pinned to the second host (labtool_host on one of its machines); seat01 is placed by room.
+    assert labtool("room", "new", DUO, "--seats", str(len(HERE_SEATS + REMOTE_SEATS))).returncode == 0
+    # seat03 and seat04 are pinned to the second host (labtool_host on either machine of a seat); the others are
+    # placed by room left, which the pinned seats have taken on the second host.
     (PROJECT / "inventories" / DUO / "host_vars").mkdir()
-    (PROJECT / "inventories" / DUO / "host_vars" / "seat02-ct.yml").write_text("labtool_host: lab2\n")
+    for pinned in ("seat03-ct", "seat04-vm"):
+        (PROJECT / "inventories" / DUO / "host_vars" / f"{pinned}.yml").write_text("labtool_host: lab2\n")
     (PROJECT / "checks").mkdir()
     (PROJECT / "checks" / "test_seat.py").write_text(SEAT_CHECK)
     settings = PROJECT / "inventories" / DUO / "labtool.yml"

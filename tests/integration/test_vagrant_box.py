@@ -1,12 +1,17 @@
-"""The Vagrant box boots its own kernel, lets Vagrant in, and carries the container's packages."""
+"""The Vagrant box boots its own kernel, lets Vagrant in, and carries the container's packages; an upload of it
+cut off is never booted from."""
 
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from labtool.backends.vagrant import box as vagrant_box
 from labtool.backends.vagrant.backend import VagrantProject
+from labtool.backends.vagrant.libvirt import STORAGE_POOL, Virsh
 from labtool.images import build, rootfs
+from labtool.model import THIS_HOST
 
 pytestmark = [pytest.mark.vagrant, pytest.mark.docker]
 
@@ -37,3 +42,35 @@ def test_vm_and_container_carry_the_same_packages_but_boot_ones(lab_vm: VagrantP
     assert len(container) > 100
     assert "linux-image-amd64" in vm, "the comparison must see the VM's kernel to be meaningful"
     assert build.unexpected_differences(container, vm) == []
+
+
+def test_a_box_volume_cut_off_mid_upload_is_removed_and_a_whole_one_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In this host's real storage pool: a volume written as vagrant-libvirt uploads a box (a small qcow2 made
+    first, the image's bytes streamed into it), once cut off and once whole."""
+    monkeypatch.setenv("VAGRANT_HOME", str(tmp_path))
+    name = "labtool/debian12-pytest-cut-off"
+    image = vagrant_box.box_dir(name) / "box.img"
+    image.parent.mkdir(parents=True)
+    image.write_bytes(os.urandom(4 * 1024 * 1024))
+    os.utime(image, (1000, 1000))
+    cut = tmp_path / "cut-off.img"
+    cut.write_bytes(image.read_bytes()[: 1024 * 1024])
+    volume = vagrant_box.current_volume(name)
+    assert volume is not None
+    virsh = Virsh(THIS_HOST)
+
+    def uploaded(source: Path) -> None:
+        virsh("vol-create-as", STORAGE_POOL, volume, "8M", "--format", "qcow2")
+        virsh("vol-upload", volume, str(source), "--pool", STORAGE_POOL)
+
+    try:
+        uploaded(cut)
+        assert vagrant_box.remove_cut_off_upload(virsh, name) == volume
+        assert volume not in vagrant_box.pool_volumes(virsh)
+        uploaded(image)
+        assert vagrant_box.remove_cut_off_upload(virsh, name) is None
+        assert volume in vagrant_box.pool_volumes(virsh)
+    finally:
+        virsh("vol-delete", volume, "--pool", STORAGE_POOL, check=False)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from labtool import accounts, state
+from labtool import accounts, lab_hosts, state
 from labtool import lab as lab_module
 from labtool.accounts import Account
 from labtool.backends.base import Presence
@@ -467,12 +467,47 @@ def test_a_lab_host_that_does_not_answer_fails_only_its_seats_and_says_which_hos
     assert rows["s1-vm"].presence is Presence.RUNNING
 
 
-def test_a_lab_host_that_stops_answering_during_up_fails_only_its_seats(tmp_path: Path, provisioned: list[str]) -> None:
+NO_ROUTE = "lab host lab2 (root@192.0.2.12) does not answer over SSH: No route to host"
+
+
+def silent_hosts(monkeypatch: pytest.MonkeyPatch, *names: str) -> list[str]:
+    """lab_hosts.silent without SSH: the named hosts do not answer; returns the hosts asked about."""
+    asked: list[str] = []
+
+    def silent(host: LabHost) -> str | None:
+        asked.append(host.name)
+        return NO_ROUTE if host.name in names else None
+
+    monkeypatch.setattr(lab_hosts, "silent", silent)
+    return asked
+
+
+def test_a_lab_host_that_stops_answering_during_up_fails_only_its_seats_and_is_named(
+    tmp_path: Path, provisioned: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     lab, fakes = make_spread_lab(tmp_path)
     plan = lab.plan()  # lab2 answered when the plan was made
     fakes["lab2-vm"].unreachable = fakes["lab2-container"].unreachable = LAB2_OFF
+    asked = silent_hosts(monkeypatch, "lab2")
     report = lab.up(plan, parallel=2, progress=lambda _: None)
     assert {o.machine: o.ok for o in report.outcomes} == {"s1-ct": True, "s1-vm": True, "s2-ct": False, "s2-vm": False}
-    assert {o.error for o in report.failed} == {LAB2_OFF.message}
+    # The engine's own words name only a lost connection; the failure begins with the host that went away.
+    assert {o.error for o in report.failed} == {
+        f"its lab host lab2 does not answer: {NO_ROUTE} (then: {LAB2_OFF.message})"
+    }
+    assert asked == ["lab2", "lab2"]
     records = state.read(lab.state_dir).machines
     assert records["s2-vm"].failed and records["s2-vm"].provisioned_key is None
+
+
+def test_a_failure_on_a_lab_host_that_still_answers_keeps_its_own_words(
+    tmp_path: Path, provisioned: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lab, fakes = make_spread_lab(tmp_path)
+    plan = lab.plan()
+    fakes["lab2-vm"].unreachable = LAB2_OFF
+    asked = silent_hosts(monkeypatch)
+    report = lab.up(plan, parallel=2, progress=lambda _: None)
+    # s2-ct's playbook fails (the fixture's "boom"), s2-vm's engine call fails: lab2 answers, so both keep theirs.
+    assert [(o.machine, o.error) for o in report.failed] == [("s2-ct", "boom"), ("s2-vm", LAB2_OFF.message)]
+    assert asked == ["lab2", "lab2"]

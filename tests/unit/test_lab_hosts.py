@@ -88,11 +88,13 @@ def fake_facts(monkeypatch: pytest.MonkeyPatch, text: str | LabtoolError, docker
 
 
 def test_a_hosts_facts_come_from_its_own_files(monkeypatch: pytest.MonkeyPatch) -> None:
-    fake_facts(monkeypatch, "@@".join([MEMINFO, FLAGS, "", DF_POOL, DF_DOCKER]))
+    fake_facts(monkeypatch, "@@".join([MEMINFO, FLAGS, "", DF_POOL, DF_DOCKER, "/usr/bin/socat\n"]))
     [facts] = lab_hosts.survey([LabHost("lab2", "root@192.0.2.12")])
     assert facts.ok and facts.accel == "tcg" and facts.memory_available == 21000000 * 1024
     assert facts.disks == {"vm": 77341622 * 1024, "container": 900 * 1024}
-    assert facts.as_json()["ssh"] == "root@192.0.2.12"
+    assert facts.as_json()["ssh"] == "root@192.0.2.12" and facts.as_json()["socat"] is True
+    fake_facts(monkeypatch, "@@".join([MEMINFO, FLAGS, "", DF_POOL, DF_DOCKER, ""]))
+    assert lab_hosts.facts(LabHost("lab2", "root@192.0.2.12")).socat is False
 
 
 def test_kvm_is_named_only_where_the_cpu_and_the_device_both_have_it(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -145,3 +147,22 @@ def test_labtool_host_pins_a_seat_and_a_bad_pin_names_the_machine_and_the_hosts(
         "inventories/r/hosts.yml: seat s3: labtool_host differs between s3-ct and s3-vm; a seat's two machines "
         "share a host: set it on one machine of the seat, or the same on both",
     ]
+
+
+def test_silent_names_why_another_host_does_not_answer_and_never_asks_this_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[tuple[str, str]] = []
+
+    def facts_text(host: LabHost, command: str) -> str:
+        asked.append((host.name, command))
+        if host.name == "lab3":
+            raise LabtoolError("lab host lab3 (root@b) does not answer over SSH: No route to host")
+        return ""
+
+    monkeypatch.setattr(lab_hosts, "_facts_text", facts_text)
+    assert lab_hosts.silent(THIS_HOST) is None
+    assert lab_hosts.silent(LabHost("lab2", "root@a")) is None
+    assert (
+        lab_hosts.silent(LabHost("lab3", "root@b"))
+        == "lab host lab3 (root@b) does not answer over SSH: No route to host"
+    )
+    assert asked == [("lab2", "true"), ("lab3", "true")]

@@ -312,6 +312,8 @@ class VagrantBackend:
         with self._first_up:
             if room.name not in self._shared_ready:
                 with locked(self.rooms_home / BOX_UPLOAD_LOCK, "the box upload", wait=self.timeout):
+                    if self.box is not None:  # what an upload cut off left: vagrant-libvirt would boot from it
+                        vagrant_box.remove_cut_off_upload(self.virsh, self.box)
                     first = threading.Thread(target=_catching, args=(project.up, machine.name, failures), daemon=True)
                     first.start()
                     domain = project.domain_name(machine.name)

@@ -162,6 +162,26 @@ def current_volume(name: str) -> str | None:
         return None
 
 
+def remove_cut_off_upload(virsh: Virsh, name: str, log: Path | None = None) -> str | None:
+    """Delete the box's volume in the host's pool when it is shorter than the box's image; returns its name.
+
+    vagrant-libvirt uploads the box into the pool on a host's first `up` and takes a volume of that
+    name as uploaded ever after. An upload cut off (the host switched off, labtool killed) leaves a
+    short one, and every VM made from it would boot from a truncated disk (a VM already made from
+    it is broken either way). Called under the host-wide upload lock, so no upload of this
+    machine's labtools is under way.
+    """
+    volume = current_volume(name)
+    if volume is None or volume not in pool_volumes(virsh):
+        return None
+    info = virsh("vol-info", volume, "--pool", STORAGE_POOL, "--bytes", "--physical")
+    physical = next((int(line.split()[1]) for line in info.splitlines() if line.startswith("Physical:")), None)
+    if physical is None or physical >= (box_dir(name) / "box.img").stat().st_size:
+        return None
+    virsh("vol-delete", volume, "--pool", STORAGE_POOL, log=log)
+    return volume
+
+
 def remove_stale_volumes(virsh: Virsh, log: Path) -> list[str]:
     """Delete labtool's box volumes that are no registered box's current volume and no VM's backing file.
 

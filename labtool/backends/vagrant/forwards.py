@@ -61,11 +61,8 @@ echo "$pid $ticks"
 )
 WITHDRAW_SCRIPT = (
     _ALIVE
-    + """# $1 log, then the relays to stop as pid, start time pairs
-log=$1
-shift
-while [ $# -ge 2 ]; do stop "$1" "$2"; shift 2; done
-rm -f "$log"
+    + """# the relays to stop, each as its log, pid and start time
+while [ $# -ge 3 ]; do stop "$2" "$3"; rm -f "$1"; shift 3; done
 """
 )
 
@@ -106,14 +103,14 @@ def publish(relays: Relays, machine: str, guest_ip: str, ports: Sequence[Forward
     """Make sure each port has its relay, listening (one round trip to the host a port)."""
     for port in ports:
         record = _record(relays, machine, port)
-        old = record.read_text().split() if record.exists() else []
+        old = _recorded(record) if record.exists() else ["", ""]
         argv = [
             _endpoint("LISTEN", port.host_ip, port.host) + ",reuseaddr,fork",
             _endpoint("", guest_ip, port.guest) + f",connect-timeout={CONNECT_TIMEOUT}",
             str(port.host),
             str(WAIT_SECONDS),
         ]
-        result = _on_host(relays, PUBLISH_SCRIPT, [str(_log(relays, record)), *argv, *[*old, "", ""][:2]])
+        result = _on_host(relays, PUBLISH_SCRIPT, [str(_log(relays, record)), *argv, *old])
         if not result.ok:
             record.unlink(missing_ok=True)
             why = proc.tail(result.stderr, 3).strip()
@@ -129,12 +126,20 @@ def publish(relays: Relays, machine: str, guest_ip: str, ports: Sequence[Forward
 
 
 def withdraw(relays: Relays, machine: str | None = None) -> None:
-    """Stop the machine's relays (every machine's, with None) on their host."""
-    for record in sorted(relays.records.glob(f"{machine or '*'}_*.pid")):
-        words = record.read_text().split()
-        # Best effort: a host that is off has lost its relays with it; the record goes either way.
-        _on_host(relays, WITHDRAW_SCRIPT, [str(_log(relays, record)), *words[:2]])
+    """Stop the machine's relays (every machine's, with None) on their host, in one round trip."""
+    records = sorted(relays.records.glob(f"{machine or '*'}_*.pid"))
+    if not records:
+        return
+    args = [word for record in records for word in (str(_log(relays, record)), *_recorded(record))]
+    # Best effort: a host that is off has lost its relays with it; the records go either way.
+    _on_host(relays, WITHDRAW_SCRIPT, args)
+    for record in records:
         record.unlink(missing_ok=True)
+
+
+def _recorded(record: Path) -> list[str]:
+    """The relay a record names: its pid and start time, or two empty words when it names none."""
+    return [*record.read_text().split(), "", ""][:2]
 
 
 def _record(relays: Relays, machine: str, port: ForwardedPort) -> Path:

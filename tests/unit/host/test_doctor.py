@@ -1,3 +1,4 @@
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -228,11 +229,15 @@ def test_another_lab_host_is_a_row_with_its_room_left_and_its_seats() -> None:
         accel="tcg",
         memory_available=20 * GIB,
         disks={"vm": 200 * GIB, "container": 200 * GIB},
+        socat=True,
     )
     row = doctor.check_lab_host(paired_room(2), ready, ["s2"], 1)
     assert (row.name, row.status, row.required) == ("lab host lab2", doctor.OK, False)
     assert "VMs under TCG" in row.detail and row.detail.endswith("runs s2")
     assert int(str(row.numbers["seats_fit"])) >= 1
+    without_socat = doctor.check_lab_host(paired_room(2), dataclasses.replace(ready, socat=False), [], 1)
+    assert without_socat.status == doctor.WARN and "no socat" in without_socat.detail
+    assert "labtool hosts prepare" in without_socat.hint and without_socat.numbers["socat"] is False
     off = lab_hosts.HostFacts(lab2, error="lab host lab2 (root@192.0.2.12) does not answer over SSH: timed out")
     row = doctor.check_lab_host(paired_room(2), off, [], 1)
     assert (

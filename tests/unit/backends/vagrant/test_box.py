@@ -3,6 +3,7 @@
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -90,3 +91,31 @@ def test_a_rebuilt_boxs_old_volume_goes_once_no_vm_boots_from_it(host: list[list
 
 def test_a_box_that_is_not_registered_has_no_current_volume(host: list[list[str]]) -> None:
     assert vagrant_box.current_volume("labtool/debian12-never") is None
+
+
+def test_a_box_volume_shorter_than_its_image_is_an_upload_cut_off_and_goes(
+    host: list[list[str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    image = tmp_path / "boxes" / "labtool-VAGRANTSLASH-debian12-new" / "0" / "libvirt" / "box.img"
+    image.write_bytes(b"x" * 4096)
+    os.utime(image, (19, 19))
+    volume = "labtool-VAGRANTSLASH-debian12-new_vagrant_box_image_0_19_box.img"
+    physical = {"bytes": 1024}
+    fake_run = proc.run
+
+    def run(argv: list[str], **kwargs: Any) -> proc.Result:
+        if "vol-info" in argv:
+            assert argv[-4:] == ["--pool", "default", "--bytes", "--physical"]
+            out = f"Name:  {volume}\nType:  file\nCapacity:  8589934592 bytes\nPhysical:  {physical['bytes']} bytes\n"
+            return proc.Result(tuple(argv), 0, out, "", 0.0)
+        return fake_run(argv, **kwargs)
+
+    monkeypatch.setattr(proc, "run", run)
+    assert vagrant_box.remove_cut_off_upload(Virsh(THIS_HOST), "labtool/debian12-new") == volume
+    assert [c[-3] for c in host if "vol-delete" in c] == [volume]
+    physical["bytes"] = 4096  # uploaded in full: kept
+    assert vagrant_box.remove_cut_off_upload(Virsh(THIS_HOST), "labtool/debian12-new") is None
+    # Not in the pool yet, or not registered: nothing to look at.
+    assert vagrant_box.remove_cut_off_upload(Virsh(THIS_HOST), "labtool/debian12-gone") is None
+    assert vagrant_box.remove_cut_off_upload(Virsh(THIS_HOST), "labtool/debian12-never") is None
+    assert len([c for c in host if "vol-delete" in c]) == 1
