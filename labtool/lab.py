@@ -489,9 +489,9 @@ class _Run:
         self.strategy = strategy(lab.settings.mitogen)
         if self.strategy.note:
             progress(f"warning: {self.strategy.note}")
-        self.apt_proxy = apt_cache.machine_proxy(lab.settings)
-        if lab.settings.apt_cache and not self.apt_proxy:
-            progress("warning: the apt cache does not answer (`labtool daemons` starts it): machines use the mirror")
+        self.apt_proxies: dict[str, str] = {}
+        """Each lab host's apt cache for its machines ("" to fetch directly): asked once a run, when first needed."""
+        self.apt_lock = threading.Lock()
         self.outcomes: list[Outcome] = []
         self.futures: list[Future[Any]] = []
         self.begun: dict[str, Action] = {}
@@ -583,8 +583,7 @@ class _Run:
                 self.lab.state_dir,
                 self._task,
                 how=self.strategy,
-                # The apt cache listens on this host's labtool0: another lab host's machines fetch directly.
-                apt_proxy=self.apt_proxy if self.lab.on_this_host(machine) else "",
+                apt_proxy=self._apt_proxy(machine),
                 timeout=self.lab.settings.provision_timeout,
                 cancelled=self.cancel.is_set,
                 env=self.lab.tool_env(machine),
@@ -607,6 +606,20 @@ class _Run:
             env=self.lab.tool_env(machine),
         )
         return course, result
+
+    def _apt_proxy(self, machine: Machine) -> str:
+        """The apt cache of the machine's own lab host, or "" (with a warning, once) where it does not answer."""
+        host = self.lab.host_of(machine.seat)
+        with self.apt_lock:  # its own lock: asking another host takes an SSH round trip
+            if host.name not in self.apt_proxies:
+                proxy = apt_cache.machine_proxy(self.lab.settings, host)
+                self.apt_proxies[host.name] = proxy
+                if self.lab.settings.apt_cache and not proxy:
+                    local = host.is_local
+                    self.progress(
+                        _NO_LOCAL_APT_CACHE if local else _NO_APT_CACHE.format(host=host.name, room=self.lab.room.name)
+                    )
+            return self.apt_proxies[host.name]
 
     def finish(self, plan: Plan) -> list[Outcome]:
         """Close the run: what has no outcome yet (not begun, or stuck past the interrupt's grace) is interrupted."""
@@ -843,6 +856,11 @@ def in_lanes(
 
 READY = "ready"
 """Up and reachable, provisioning not begun."""
+_NO_LOCAL_APT_CACHE = "warning: the apt cache does not answer (`labtool daemons` starts it): machines use the mirror"
+_NO_APT_CACHE = (
+    "warning: the apt cache of lab host {host} does not answer (`labtool hosts prepare {room}` starts it): "
+    "its machines use the mirror"
+)
 _DOING = {
     Action.CREATE: "creating",
     Action.RECREATE: "recreating",

@@ -28,7 +28,7 @@ from labtool import proc
 from labtool.backends.docker import engine
 from labtool.backends.vagrant import accel, libvirt
 from labtool.errors import LabtoolError
-from labtool.host import capacity
+from labtool.host import apt_cache, capacity
 from labtool.model import THIS_HOST, Kind, LabHost, Room, Seat
 
 SECTION = "hosts"
@@ -47,6 +47,7 @@ FACTS_COMMAND = " echo @@; ".join(
         "test -e /dev/kvm && echo kvm;",
         *(f"df -Pk {path} 2>/dev/null | tail -n 1;" for path in DISK_PATHS.values()),
         "command -v socat;",
+        f"{apt_cache.ANSWERS_COMMAND};",
     ]
 )
 
@@ -185,6 +186,8 @@ class HostFacts:
     """The filesystem each kind's disks are on, as df names it: two kinds on one share its free space."""
     socat: bool | None = None
     """Whether socat is there to relay its VMs' published ports (access:); None when not surveyed."""
+    apt_cache: bool | None = None
+    """Whether its apt cache answers its machines (labtool0's address there); None when not surveyed."""
 
     @property
     def ok(self) -> bool:
@@ -214,6 +217,7 @@ class HostFacts:
             "memory_available": self.memory_available,
             "disk_free": self.disks,
             "socat": self.socat,
+            "apt_cache": self.apt_cache,
         }
 
 
@@ -228,9 +232,9 @@ def facts(host: LabHost, vm_accel: str = "auto") -> HostFacts:
         text = _facts_text(host)
     except LabtoolError as exc:
         return HostFacts(host, error=exc.message)
-    parts = [*text.split("@@"), *[""] * 6]
+    parts = [*text.split("@@"), *[""] * 7]
     meminfo, flags, kvm = parts[:3]
-    df, relay = parts[3 : 3 + len(DISK_PATHS)], parts[3 + len(DISK_PATHS)]
+    df, (relay, cache) = parts[3 : 3 + len(DISK_PATHS)], parts[3 + len(DISK_PATHS) : 5 + len(DISK_PATHS)]
     decided = accel.decide(vm_accel, flags, "kvm" in kvm.split())
     return HostFacts(
         host,
@@ -243,6 +247,7 @@ def facts(host: LabHost, vm_accel: str = "auto") -> HostFacts:
         },
         filesystems={kind.value: line.split()[0] for kind, line in zip(DISK_PATHS, df, strict=True) if _free(line)},
         socat=bool(relay.strip()),
+        apt_cache="apt-cache" in cache.split(),
     )
 
 

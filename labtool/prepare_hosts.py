@@ -1,9 +1,9 @@
 """`labtool hosts prepare`: labtool's own play (files/lab-host.yml) makes each of a room's other lab hosts ready.
 
-The play installs Docker Engine, libvirt and QEMU on a plain Debian 12 machine and makes their
-daemons and libvirt's storage pool run (through systemd where it is PID 1, as labtool starts its
-own elsewhere), keeping libvirtd from an unusable /dev/kvm. It runs once, over SSH, on every
-host the room lists besides this machine, all at once; each host's outcome is its own.
+The play installs Docker Engine, libvirt, QEMU and apt-cacher-ng on a plain Debian 12 machine and
+makes their daemons, libvirt's storage pool and the rooms' apt cache run (through systemd where it is
+PID 1, as labtool starts its own elsewhere), keeping libvirtd from an unusable /dev/kvm. It runs once,
+over SSH, on every host the room lists besides this machine, all at once; each host's outcome is its own.
 This machine is prepared by `scripts/setup.sh` and `labtool daemons`.
 """
 
@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from labtool.errors import LabtoolError
+from labtool.host import apt_cache
 from labtool.model import SSH_CONNECT_SECONDS, LabHost, Room
-from labtool.provision import failure_lines
+from labtool.provision import failure_lines, tool_path
 from labtool.settings import PROVISION_TIMEOUT, Settings
 
 PLAYBOOK = Path(__file__).parent / "files" / "lab-host.yml"
@@ -64,7 +65,11 @@ def prepare(room: Room, settings: Settings, on_task: TaskProgress) -> list[Prepa
     hosts = remote_hosts(room)
     log = settings.log_dir / f"hosts-prepare-{room.name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    extravars = {"labtool_host_vm_accel": settings.vm_accel, "labtool_host_libvirtd_script": str(LIBVIRTD_SCRIPT)}
+    extravars = {
+        "labtool_host_vm_accel": settings.vm_accel,
+        "labtool_host_libvirtd_script": str(LIBVIRTD_SCRIPT),
+        **apt_cache_vars(settings),
+    }
     # The inventory and ansible-runner's files live for the run only: preparing hosts gives the room no state.
     with tempfile.TemporaryDirectory(prefix="labtool-hosts-") as work, log.open("w") as sink:
         inventory = Path(work) / "inventory.json"
@@ -75,13 +80,30 @@ def prepare(room: Room, settings: Settings, on_task: TaskProgress) -> list[Prepa
             playbook=str(PLAYBOOK),
             inventory=str(inventory),
             cmdline=shlex.join(["-e", json.dumps(extravars), "--forks", str(max(1, len(hosts)))]),
-            envvars={"ANSIBLE_NOCOLOR": "True", "ANSIBLE_PIPELINING": "True", "ANSIBLE_RETRY_FILES_ENABLED": "False"},
+            envvars={
+                "PATH": tool_path(),
+                "ANSIBLE_NOCOLOR": "True",
+                "ANSIBLE_PIPELINING": "True",
+                "ANSIBLE_RETRY_FILES_ENABLED": "False",
+            },
             event_handler=events,
             quiet=True,
             timeout=max(1, round(PROVISION_TIMEOUT)),
         )
         stats, status = runner.stats or {}, runner.status
     return [_outcome(host, stats, events, status, log) for host in hosts]
+
+
+def apt_cache_vars(settings: Settings) -> dict[str, Any]:
+    """The play's apt cache as this host's: the same address, port and configuration (labtool/host/apt_cache.py)."""
+    return {
+        "labtool_host_apt_cache": settings.apt_cache,
+        "labtool_host_apt_cache_address": apt_cache.ADDRESS,
+        "labtool_host_apt_cache_port": apt_cache.PORT,
+        "labtool_host_apt_cache_interface": apt_cache.INTERFACE,
+        "labtool_host_apt_cache_run_dir": str(apt_cache.RUN_DIR),
+        "labtool_host_apt_cache_config": apt_cache.config_text(),
+    }
 
 
 def inventory_of(hosts: Sequence[LabHost]) -> dict[str, Any]:

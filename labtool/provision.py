@@ -238,11 +238,15 @@ def _limited_to(argv: list[str], machine: str) -> bool:
     return any(argv[i : i + 2] == ["--limit", machine] for i in range(len(argv) - 1))
 
 
+def tool_path() -> str:
+    """PATH for Ansible's programs: those installed beside this labtool first (its venv, activated or not)."""
+    return f"{Path(sys.executable).parent}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
 def ansible_env(lab_course: Course) -> dict[str, str]:
     """Ansible as the course's project would run by hand: its ansible.cfg, its roles, then the installed ones."""
-    venv_bin = str(Path(sys.executable).parent)
     return {
-        "PATH": f"{venv_bin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "PATH": tool_path(),
         "ANSIBLE_CONFIG": str(lab_course.project.ansible_cfg),
         "ANSIBLE_ROLES_PATH": ":".join(str(p) for p in lab_course.project.roles_path),
         # The room is read as the documented file formats only, as `config.load` read it: no scripts.

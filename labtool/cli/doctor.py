@@ -62,7 +62,7 @@ def lab_host_checks(room: Room, settings: Settings) -> list[Check]:
     others = [host for host in room.hosts if not host.is_local]
     placed = placement.recorded(state.room_dir(settings, room.name))
     return [
-        check_lab_host(room, facts, sorted(s for s, h in placed.items() if h == facts.host.name), 1)
+        check_lab_host(room, facts, sorted(s for s, h in placed.items() if h == facts.host.name), 1, settings.apt_cache)
         for facts in lab_hosts.survey(others, settings.vm_accel)
     ]
 

@@ -17,8 +17,8 @@ DESCRIPTION = """\
 Survey the lab hosts a room lists under `hosts:` in its labtool.yml (this machine alone when it
 lists none), all at once: whether each answers over SSH, whether its Docker engine (over `ssh://`)
 and its libvirtd (over `qemu+ssh://`) answer, whether its VMs get KVM or run under TCG, its free
-memory, the free disk where VMs and containers go, and whether socat is there to publish its
-VMs' ports (access:). A host that does not answer is named with
+memory, the free disk where VMs and containers go, whether socat is there to publish its
+VMs' ports (access:), and whether its apt cache answers its machines. A host that does not answer is named with
 the reason, and the others are surveyed all the same; the exit status is 1 when any host is not ready."""
 
 
@@ -85,11 +85,17 @@ def run_list(args: argparse.Namespace) -> int:
                 "-" if f.memory_available is None else capacity.gib(f.memory_available),
                 ", ".join(f"{kind} {capacity.gib(free)}" for kind, free in f.disks.items()) or "-",
                 {True: "ok", False: "missing", None: "-"}[f.socat],
+                {True: "ok", False: "not running", None: "-"}[f.apt_cache],
                 ", ".join(seats(f.host.name)) or "-",
             )
             for f in surveyed
         ]
-        say(table(("HOST", "SSH", "DOCKER", "LIBVIRT", "VMS", "MEMORY FREE", "DISK FREE", "SOCAT", "SEATS"), rows))
+        say(
+            table(
+                ("HOST", "SSH", "DOCKER", "LIBVIRT", "VMS", "MEMORY FREE", "DISK FREE", "SOCAT", "APT CACHE", "SEATS"),
+                rows,
+            )
+        )
     failed = [f for f in surveyed if not f.ok]
     if failed:
         raise LabtoolError(

@@ -1,4 +1,5 @@
-"""The rooms' apt cache: one apt-cacher-ng on the host, so a room downloads each package from the mirror once.
+"""The rooms' apt cache: one apt-cacher-ng on each lab host, so a room downloads each package from the mirror once
+a host.
 
 It listens on a host-local address made for it (10.212.0.1 on the interface labtool0), which every
 room's containers (Docker bridges 10.213.N.0/24) and VMs (libvirt NAT networks 10.214.N.0/24) reach
@@ -7,7 +8,10 @@ debootstrap on the host. Never on every address: it is an HTTP proxy. It runs as
 apt-cacher-ng user with labtool's own configuration, written to RUN_DIR at each start (nothing in
 /etc is edited), and keeps its files in Debian's cache and log directories for it.
 
-`labtool daemons` starts it (labtool/host/daemons.py); apt_cache_log.py reads what it served.
+`labtool daemons` starts it here (labtool/host/daemons.py), `labtool hosts prepare` on the room's other lab
+hosts (labtool/files/lab-host.yml), at the same address on their own labtool0: a machine's proxy setting
+is the same whichever host it runs on, and its packages come from its own host's cache.
+apt_cache_log.py reads what it served.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from pathlib import Path
 
 from labtool import proc
 from labtool.errors import DaemonError
+from labtool.model import LabHost
 from labtool.settings import Settings
 
 ADDRESS = "10.212.0.1"
@@ -153,9 +158,25 @@ def answers(timeout: float = 2.0) -> bool:
         return False
 
 
-def machine_proxy(settings: Settings) -> str:
-    """The proxy lab machines are to use, or "" to fetch directly: the cache is off or not running."""
-    return machine_proxy_url() if settings.apt_cache and answers() else ""
+ANSWERS_COMMAND = f"timeout 3 bash -c 'exec 3<>/dev/tcp/{ADDRESS}/{PORT}' 2>/dev/null && echo apt-cache"
+"""Run on a lab host: prints apt-cache when that host's cache accepts connections on the rooms' address."""
+REMOTE_SECONDS = 30
+
+
+def answers_on(host: LabHost) -> bool:
+    """True when the apt cache of the lab host accepts connections on the rooms' address there."""
+    if host.is_local:
+        return answers()
+    result = proc.run(host.argv(["sh", "-c", ANSWERS_COMMAND]), timeout=REMOTE_SECONDS, check=False)
+    return "apt-cache" in result.stdout.split()
+
+
+def machine_proxy(settings: Settings, host: LabHost | None = None) -> str:
+    """The proxy the machines of a lab host (this one by default) are to use, or "" to fetch directly: the cache
+    is off, or does not run on that host."""
+    if not settings.apt_cache:
+        return ""
+    return machine_proxy_url() if (answers() if host is None else answers_on(host)) else ""
 
 
 def host_proxy_env(settings: Settings) -> dict[str, str]:

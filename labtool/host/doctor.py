@@ -355,7 +355,9 @@ def _size(count: int) -> str:
     return f"{count} B"
 
 
-def check_lab_host(room: Room, facts: lab_hosts.HostFacts, seats: Sequence[str], parallel: int) -> Check:
+def check_lab_host(
+    room: Room, facts: lab_hosts.HostFacts, seats: Sequence[str], parallel: int, apt_cache_wanted: bool = True
+) -> Check:
     """Another lab host of the room, as surveyed over SSH: its daemons, acceleration, room left and its seats.
 
     Never required: `doctor` is about this machine; a host that is not ready fails only its own seats."""
@@ -378,13 +380,22 @@ def check_lab_host(room: Room, facts: lab_hosts.HostFacts, seats: Sequence[str],
         f"{room.name!r}; {runs}"
     )
     numbers = {"host": facts.host.name, "ok": True, "accel": facts.accel, "seats_fit": fits, "seats": list(seats)}
-    if not facts.socat:  # its VMs' published ports (access:) are socat relays there
-        numbers["socat"] = False
+    lacks = {
+        # its VMs' published ports (access:) are socat relays there
+        "socat": (facts.socat, "no socat, so its VMs' ports cannot be published (access:)"),
+        "apt_cache": (
+            facts.apt_cache or not apt_cache_wanted,
+            "its apt cache does not answer, so its machines fetch every package from the mirror",
+        ),
+    }
+    missing = {key: why for key, (there, why) in lacks.items() if not there}
+    if missing:
+        numbers.update(dict.fromkeys(missing, False))
         return Check(
             name,
             WARN,
-            f"{detail}; no socat, so its VMs' ports cannot be published (access:)",
-            f"run `labtool hosts prepare {room.name}`, which installs it",
+            f"{detail}; {'; '.join(missing.values())}",
+            f"run `labtool hosts prepare {room.name}`, which installs and starts what is missing",
             required=False,
             numbers=numbers,
         )

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from labtool.host import apt_cache_log
 from labtool.settings import Settings
 from tests.integration.rooms import REPO, run_labtool
 
@@ -107,9 +108,11 @@ def test_the_machine_is_named_after_its_seat(host):
 PROJECT = Path(tempfile.gettempdir()) / "labtool-integration-hosts"
 PROGRESS = "^(?:==> )?"
 """How a line of `up`'s progress begins."""
-OFF_WHEN = re.compile(PROGRESS + "seat0[34]-vm: provisioning", re.MULTILINE)
-"""The second host is switched off once one of its VMs is up and provisioning: its box is in its pool, its
-other machines are somewhere between created and provisioned, and this host's seats are still at work."""
+OFF_WHEN = re.compile(PROGRESS + "seat0[34]-ct: provisioning", re.MULTILINE)
+"""The second host is switched off once one of its containers is provisioning: its VMs are being made (their box
+uploaded into its pool, or booting), and this host's seats are still at work."""
+LAB2_APT_LOG = Path("/var/lib/labtool-lab2/apt-cache-log/apt-cacher.log")
+"""The second host's apt cache's log, as this machine sees its files (scripts/second-host keeps them there)."""
 
 
 def on_second_host(destination: str, command: str) -> list[str]:
@@ -142,7 +145,11 @@ def test_a_room_of_four_seats_across_two_hosts_outlives_the_second_going_off_mid
     make_duo_project(labtool, second_host)
     try:
         with_the_second_host_off_during_up(second_host, tmp_path)
-        up = labtool("up", DUO)  # the second host is back: its seats are finished where they were begun
+        # The second host is back, without systemd to restart what `hosts prepare` started there: prepared again,
+        # its apt cache runs, and its seats are finished where they were begun, through it.
+        prepared = labtool("hosts", "prepare", DUO)
+        assert prepared.returncode == 0, prepared.stdout[-3000:] + prepared.stderr[-3000:]
+        up = labtool("up", DUO)
         assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
         seats = seat_states(labtool)
         assert {name: s["host"] for name, s in seats.items()} == {
@@ -165,6 +172,7 @@ def test_a_room_of_four_seats_across_two_hosts_outlives_the_second_going_off_mid
         assert reset.returncode == 0, reset.stdout[-3000:] + reset.stderr[-3000:]
         hostname = labtool("exec", "seat04-ct", "--room", DUO, "--", "hostname")
         assert (hostname.returncode, hostname.stdout.strip()) == (0, "seat04-ct"), hostname.stderr
+        fetches_through_its_own_hosts_apt_cache(labtool, "seat04-ct")
         checked = labtool("check", DUO, "--json")
         assert checked.returncode == 0, checked.stdout[-3000:] + checked.stderr[-3000:]
         graded = json.loads(checked.stdout)
@@ -219,6 +227,18 @@ def with_the_second_host_off_during_up(second_host: str, logs: Path) -> None:
     for seat in HERE_SEATS:
         for machine in (f"{seat}-ct", f"{seat}-vm"):
             assert re.search(PROGRESS + rf"{machine}: ready, changed=\d+", said, re.MULTILINE), (machine, said[-3000:])
+
+
+def fetches_through_its_own_hosts_apt_cache(
+    labtool: Callable[..., subprocess.CompletedProcess[str]], machine: str
+) -> None:
+    """A machine of the second host reaches the apt cache at the address every lab machine uses, and the second
+    host's own cache is the one that serves it."""
+    since = apt_cache_log.position(LAB2_APT_LOG)
+    update = labtool("exec", machine, "--room", DUO, "--", "sudo", "apt-get", "-q", "update")
+    assert update.returncode == 0, update.stdout[-3000:] + update.stderr[-3000:]
+    served = [t for t in apt_cache_log.read(LAB2_APT_LOG, since) if t.direction == apt_cache_log.SERVED]
+    assert any(t.release_file for t in served), "the second host's apt cache served the machine nothing"
 
 
 def banner(address: str, port: int) -> bytes:
@@ -278,7 +298,7 @@ def test_hosts_prepare_makes_the_second_host_ready_and_a_second_run_changes_noth
     assert "lab2: Dockerd is started" in prepared.stderr
     listed = run_labtool("hosts", "list", "prep", "--json", env=env, timeout=300)
     assert listed.returncode == 0, listed.stderr
-    assert all(h["docker"] == h["libvirt"] == "ok" for h in json.loads(listed.stdout)["hosts"])
+    assert all(h["docker"] == h["libvirt"] == "ok" and h["apt_cache"] for h in json.loads(listed.stdout)["hosts"])
 
     again = run_labtool("hosts", "prepare", "prep", "--json", env=env, timeout=600)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]

@@ -39,6 +39,7 @@ def make_room(tmp_path: Path, seats: int = 2) -> Room:
 def provisioned(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
     monkeypatch.setattr(apt_cache, "answers", lambda: False)  # this host's apt cache plays no part
+    monkeypatch.setattr(apt_cache, "answers_on", lambda host: False)  # nor another host's: no SSH from a unit test
 
     def fake_provision(
         room: Room, machine: str, inventory: Path, work_dir: Path, on_task: object, *, how: object, **options: object
@@ -498,6 +499,48 @@ def test_a_lab_host_that_stops_answering_during_up_fails_only_its_seats_and_is_n
     assert asked == ["lab2", "lab2"]
     records = state.read(lab.state_dir).machines
     assert records["s2-vm"].failed and records["s2-vm"].provisioned_key is None
+
+
+@pytest.mark.parametrize("lab2_cache", [True, False])
+def test_each_machine_gets_the_apt_cache_of_its_own_lab_host(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lab2_cache: bool
+) -> None:
+    given: dict[str, object] = {}
+
+    def fake_provision(room: Room, machine: str, *_: object, **options: object) -> ProvisionResult:
+        given[machine] = options["apt_proxy"]
+        return ProvisionResult(machine, True, 0)
+
+    asked: list[str] = []
+
+    def answers_on(host: LabHost) -> bool:
+        asked.append(host.name)
+        return host.is_local or lab2_cache
+
+    monkeypatch.setattr(lab_module, "provision", fake_provision)
+    monkeypatch.setattr(lab_module, "provision_key", lambda room: "key1")
+    monkeypatch.setattr(apt_cache, "answers", lambda: True)
+    monkeypatch.setattr(apt_cache, "answers_on", answers_on)
+    lab, _ = make_spread_lab(tmp_path)
+    messages: list[str] = []
+    lab.up(lab.plan(), parallel=2, progress=messages.append)
+    cache = "http://10.212.0.1:3142"  # the same address on every host: each host's own cache answers there
+    assert given == {
+        "s1-ct": cache,
+        "s1-vm": cache,
+        "s2-ct": cache if lab2_cache else "",
+        "s2-vm": cache if lab2_cache else "",
+    }
+    assert sorted(asked) == ["here", "lab2"]  # each host once a run, however many of its machines provision
+    warned = [m for m in messages if "apt cache" in m]
+    assert warned == (
+        []
+        if lab2_cache
+        else [
+            "warning: the apt cache of lab host lab2 does not answer (`labtool hosts prepare demo` starts it): "
+            "its machines use the mirror"
+        ]
+    )
 
 
 def test_a_failure_on_a_lab_host_that_still_answers_keeps_its_own_words(

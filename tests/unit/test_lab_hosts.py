@@ -88,13 +88,15 @@ def fake_facts(monkeypatch: pytest.MonkeyPatch, text: str | LabtoolError, docker
 
 
 def test_a_hosts_facts_come_from_its_own_files(monkeypatch: pytest.MonkeyPatch) -> None:
-    fake_facts(monkeypatch, "@@".join([MEMINFO, FLAGS, "", DF_POOL, DF_DOCKER, "/usr/bin/socat\n"]))
+    fake_facts(monkeypatch, "@@".join([MEMINFO, FLAGS, "", DF_POOL, DF_DOCKER, "/usr/bin/socat\n", "apt-cache\n"]))
     [facts] = lab_hosts.survey([LabHost("lab2", "root@192.0.2.12")])
+    assert facts.apt_cache is True and facts.as_json()["apt_cache"] is True
     assert facts.ok and facts.accel == "tcg" and facts.memory_available == 21000000 * 1024
     assert facts.disks == {"vm": 77341622 * 1024, "container": 900 * 1024}
     assert facts.as_json()["ssh"] == "root@192.0.2.12" and facts.as_json()["socat"] is True
     fake_facts(monkeypatch, "@@".join([MEMINFO, FLAGS, "", DF_POOL, DF_DOCKER, ""]))
-    assert lab_hosts.facts(LabHost("lab2", "root@192.0.2.12")).socat is False
+    without = lab_hosts.facts(LabHost("lab2", "root@192.0.2.12"))
+    assert without.socat is False and without.apt_cache is False
 
 
 def test_kvm_is_named_only_where_the_cpu_and_the_device_both_have_it(monkeypatch: pytest.MonkeyPatch) -> None:

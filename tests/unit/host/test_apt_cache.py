@@ -12,6 +12,7 @@ import pytest
 from labtool import proc
 from labtool.errors import DaemonError
 from labtool.host import apt_cache, daemons
+from labtool.model import LabHost
 from labtool.settings import Settings
 
 ON = Settings.from_env({"LABTOOL_HOME": "/srv/labtool"})
@@ -107,6 +108,25 @@ def test_the_proxy_is_used_only_when_on_and_running(
     monkeypatch.setattr(apt_cache, "answers", lambda: running)
     assert apt_cache.machine_proxy(setting) == machines
     assert apt_cache.host_proxy_env(setting) == host
+
+
+@pytest.mark.parametrize(("printed", "expected"), [("apt-cache\n", "http://10.212.0.1:3142"), ("", "")])
+def test_another_lab_hosts_cache_is_asked_there_over_ssh(
+    monkeypatch: pytest.MonkeyPatch, printed: str, expected: str
+) -> None:
+    """Each host's cache is at the same address on its own labtool0: only that host can say whether it answers."""
+    ran: list[list[str]] = []
+
+    def fake_run(argv: list[str], **_: object) -> proc.Result:
+        ran.append(argv)
+        return proc.Result(tuple(argv), 0, printed, "", 0.1)
+
+    monkeypatch.setattr(proc, "run", fake_run)
+    monkeypatch.setattr(apt_cache, "answers", lambda: pytest.fail("this host's cache was asked"))
+    assert apt_cache.machine_proxy(ON, LabHost("lab2", "root@192.0.2.12")) == expected
+    [argv] = ran
+    assert argv[0] == "ssh" and "root@192.0.2.12" in argv and "/dev/tcp/10.212.0.1/3142" in argv[-1]
+    assert apt_cache.machine_proxy(OFF, LabHost("lab2", "root@192.0.2.12")) == "" and len(ran) == 1
 
 
 def test_no_interface_means_not_running_without_waiting_on_a_connection(monkeypatch: pytest.MonkeyPatch) -> None:

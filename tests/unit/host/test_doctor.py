@@ -230,6 +230,7 @@ def test_another_lab_host_is_a_row_with_its_room_left_and_its_seats() -> None:
         memory_available=20 * GIB,
         disks={"vm": 200 * GIB, "container": 200 * GIB},
         socat=True,
+        apt_cache=True,
     )
     row = doctor.check_lab_host(paired_room(2), ready, ["s2"], 1)
     assert (row.name, row.status, row.required) == ("lab host lab2", doctor.OK, False)
@@ -238,6 +239,12 @@ def test_another_lab_host_is_a_row_with_its_room_left_and_its_seats() -> None:
     without_socat = doctor.check_lab_host(paired_room(2), dataclasses.replace(ready, socat=False), [], 1)
     assert without_socat.status == doctor.WARN and "no socat" in without_socat.detail
     assert "labtool hosts prepare" in without_socat.hint and without_socat.numbers["socat"] is False
+    without_cache = doctor.check_lab_host(paired_room(2), dataclasses.replace(ready, apt_cache=False), [], 1)
+    assert without_cache.status == doctor.WARN and "its apt cache does not answer" in without_cache.detail
+    assert without_cache.numbers["apt_cache"] is False and "socat" not in without_cache.numbers
+    # A room with the apt cache turned off (LABTOOL_APT_CACHE=off) does not want one there.
+    unwanted = doctor.check_lab_host(paired_room(2), dataclasses.replace(ready, apt_cache=False), [], 1, False)
+    assert unwanted.status == doctor.OK
     off = lab_hosts.HostFacts(lab2, error="lab host lab2 (root@192.0.2.12) does not answer over SSH: timed out")
     row = doctor.check_lab_host(paired_room(2), off, [], 1)
     assert (

@@ -145,4 +145,18 @@ def test_a_vm_of_another_lab_host_is_reached_through_it_and_scanned_there(monkey
     known_hosts.scan("10.214.9.6", 22)
     assert ran[0][:4] == ["ssh", "-o", "BatchMode=yes", "root@192.0.2.12"]
     assert shlex.split(ran[0][4])[0] == "ssh-keyscan" and ran[0][4].endswith("10.214.9.5")
-    assert ran[1][0] == "ssh-keyscan"
+    assert ran[known_hosts.SCAN_ATTEMPTS][0] == "ssh-keyscan"
+
+
+def test_a_scan_that_gets_no_key_is_tried_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A busy guest's sshd may time out one key exchange and answer the next."""
+    answers = iter(["", f"10.214.9.5 {ED.kind} {ED.blob}\n"])
+    ran: list[list[str]] = []
+
+    def fake_run(argv: list[str], **_: object) -> object:
+        ran.append(list(argv))
+        return type("Result", (), {"stdout": next(answers)})()
+
+    monkeypatch.setattr(proc, "run", fake_run)
+    assert len(known_hosts.scan("10.214.9.5", 22)) == 1
+    assert len(ran) == 2
