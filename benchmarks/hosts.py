@@ -2,10 +2,12 @@
 
 In one run: `scripts/second-host` makes (or finds) the second host; then a room of N seats
 (default 4) comes up on this host alone (the baseline), goes down, and comes up again listing
-both hosts (N/2 seats each); `verify` runs on each. Printed side by side, with the ratio of the
+both hosts (N/2 seats each; `hosts prepare` first, untimed, so the second host's apt cache runs); `verify`
+runs on each. Printed side by side, with the ratio of the
 two-host figures to the one-host ones. On one machine the second host shares this machine's
 cores, so the ratio shows what the remote paths cost (SSH to the engines, the image and box
-shipped once, ProxyJump), not the speed-up separate servers give.
+shipped once, ProxyJump, the second host's own apt cache: cold on its first run), not the speed-up
+separate servers give.
 
 Run on a host prepared by `scripts/up`:  .venv/bin/python benchmarks/hosts.py [--seats 4]
 """
@@ -39,6 +41,8 @@ def one_run(env: dict[str, str], rooms: Path, seats: int, hosts: str) -> dict[st
     settings = rooms / name / "labtool.yml"
     settings.write_text(settings.read_text() + hosts)
     try:
+        if hosts:  # its daemons and its own apt cache running, as an instructor's prepared host has them
+            labtool(env, "hosts", "prepare", name)
         up_seconds, _ = labtool(env, "up", name, "--json")
         verify_seconds, _ = labtool(env, "verify", name, "--json")
     finally:

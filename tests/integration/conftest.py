@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -27,6 +28,16 @@ LIVE_ROOM = "pytest"
 LIVE_ROOM_NETWORK_INDEX = 250
 LIVE_ROOM_SEATS = 2
 LIFECYCLE_MODULE = "test_room.py"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """SIGTERM ends the run as ^C does, fixtures' teardown included: `scripts/test` stops its background
+    two-host tests so, and their room and second host must not be left behind."""
+    signal.signal(signal.SIGTERM, _interrupted)
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -25,7 +25,7 @@ from labtool.host import apt_cache_log
 from labtool.settings import Settings
 from tests.integration.rooms import REPO, run_labtool
 
-pytestmark = [pytest.mark.docker, pytest.mark.vagrant]
+pytestmark = [pytest.mark.docker, pytest.mark.vagrant, pytest.mark.two_hosts]
 
 SCRIPT = REPO / "scripts" / "second-host"
 OFF_HOST = "root@10.219.0.1"
@@ -74,7 +74,7 @@ def test_hosts_list_surveys_every_host_and_names_the_one_that_is_off(second_host
     assert made.returncode == 0, made.stderr
     settings = rooms / "hostsroom" / "labtool.yml"
     settings.write_text(
-        re.sub(r"index: \d+", "index: 238", settings.read_text())
+        re.sub(r"index: \d+", "index: 245", settings.read_text())
         + f"\nhosts:\n  - name: here\n  - name: lab2\n    ssh: {second_host}\n  - name: lab3\n    ssh: {OFF_HOST}\n"
     )
     listed = run_labtool("hosts", "list", "hostsroom", "--json", env=env, timeout=300)
