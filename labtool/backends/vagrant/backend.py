@@ -197,11 +197,36 @@ class _Vagrant(vagrant.Vagrant):
         self.timeout = timeout
 
     def _call_vagrant_command(self, args: Sequence[str | None]) -> None:
-        proc.run(_argv(args), cwd=Path(self.root), env=self.env, log=self.log, timeout=self.timeout)
+        _again_on_index_race(
+            lambda: proc.run(_argv(args), cwd=Path(self.root), env=self.env, log=self.log, timeout=self.timeout)
+        )
 
     def _run_vagrant_command(self, args: Sequence[str | None]) -> str:
         timeout = min(self.timeout, VAGRANT_QUERY_TIMEOUT)
-        return proc.run(_argv(args), cwd=Path(self.root), env=self.env, timeout=timeout).stdout
+        return _again_on_index_race(
+            lambda: proc.run(_argv(args), cwd=Path(self.root), env=self.env, timeout=timeout)
+        ).stdout
+
+
+INDEX_RACE = ("machine-index/", "Errno::ENOENT")
+"""What Vagrant 2.3 prints when another vagrant process deleted the lock file of a machine in its global machine
+index first (two processes touching one machine at once, as a `status` beside an `up` on a busy host): it rescues
+only EACCES there. Nothing was done wrong; the same command run again succeeds."""
+INDEX_RACE_ATTEMPTS = 3
+
+
+def _again_on_index_race(run: Callable[[], proc.Result]) -> proc.Result:
+    attempt = 1
+    while True:
+        try:
+            return run()
+        except CommandTimeoutError:
+            raise
+        except CommandError as exc:
+            if attempt >= INDEX_RACE_ATTEMPTS or not all(sign in proc.tail(exc.output, 40) for sign in INDEX_RACE):
+                raise
+        time.sleep(attempt)
+        attempt += 1
 
 
 def _argv(args: Sequence[str | None]) -> list[str]:

@@ -18,7 +18,7 @@ from labtool.backends.vagrant import box as vagrant_box
 from labtool.backends.vagrant.accel import Accel
 from labtool.backends.vagrant.known_hosts import HostKey, HostKeyChangedError
 from labtool.backends.vagrant.libvirt import Virsh
-from labtool.errors import DaemonError
+from labtool.errors import CommandError, DaemonError
 from labtool.model import THIS_HOST, Access, LabHost, Machine, Room, VmResources
 from tests.unit.backends.vagrant.test_known_hosts import key
 from tests.unit.rooms import paired_room
@@ -626,3 +626,31 @@ def test_a_destroyed_vms_pinned_lease_is_released_once_it_is_gone(
     backend.destroy(ROOM, [ROOM.seats[0].vm])
     # The pin goes only once the VM is gone: before, its address would be free while it still held it.
     assert events == ["destroy s1-vm", "release mac of labtool-demo_s1-vm"]
+
+
+INDEX_RACE_TRACE = (
+    "/usr/share/rubygems-integration/all/gems/vagrant-2.3.4/lib/vagrant/machine_index.rb:304:in `delete': "
+    "No such file or directory @ apply2files - /root/.vagrant.d/data/machine-index/fe07.lock (Errno::ENOENT)"
+)
+
+
+@pytest.mark.parametrize(("output", "calls"), [(INDEX_RACE_TRACE, 2), ("Error: the box could not be found", 1)])
+def test_a_vagrant_command_that_lost_the_machine_index_race_runs_again_and_no_other_failure_does(
+    monkeypatch: pytest.MonkeyPatch, output: str, calls: int
+) -> None:
+    """Vagrant 2.3 fails a command when another vagrant process deleted a machine's index lock first."""
+    ran: list[str] = []
+
+    def run() -> proc.Result:
+        ran.append("vagrant up")
+        if len(ran) == 1:
+            raise CommandError("`vagrant up seat01-vm` exited with 1", output=output)
+        return proc.Result(("vagrant", "up"), 0, "", "", 0.1)
+
+    monkeypatch.setattr(time, "sleep", lambda seconds: None)
+    if calls == 1:
+        with pytest.raises(CommandError):
+            vagrant._again_on_index_race(run)
+    else:
+        assert vagrant._again_on_index_race(run).ok
+    assert len(ran) == calls
