@@ -253,9 +253,6 @@ class Lab:
         """The lab host the seat runs on (or will: the one it is pinned to, else the room's first)."""
         return self.room.host(placement.host_of(self.room, self.placed, seat))
 
-    def on_this_host(self, machine: Machine) -> bool:
-        return self.host_of(machine.seat).is_local
-
     def tool_env(self, machine: Machine) -> dict[str, str]:
         """What Ansible and testinfra need in their environment to reach the machine (another lab host's Docker
         engine, for its containers); empty for machines of this host."""
