@@ -612,9 +612,9 @@ class _Run:
                 proxy = apt_cache.machine_proxy(self.lab.settings, host)
                 self.apt_proxies[host.name] = proxy
                 if self.lab.settings.apt_cache and not proxy:
-                    local = host.is_local
+                    room = self.lab.room.name
                     self.progress(
-                        _NO_LOCAL_APT_CACHE if local else _NO_APT_CACHE.format(host=host.name, room=self.lab.room.name)
+                        _NO_LOCAL_APT_CACHE if host.is_local else _NO_APT_CACHE.format(host=host.name, room=room)
                     )
             return self.apt_proxies[host.name]
 

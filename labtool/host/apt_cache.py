@@ -26,7 +26,7 @@ from pathlib import Path
 
 from labtool import proc
 from labtool.errors import DaemonError
-from labtool.model import LabHost
+from labtool.model import THIS_HOST, LabHost
 from labtool.settings import Settings
 
 ADDRESS = "10.212.0.1"
@@ -171,12 +171,10 @@ def answers_on(host: LabHost) -> bool:
     return "apt-cache" in result.stdout.split()
 
 
-def machine_proxy(settings: Settings, host: LabHost | None = None) -> str:
+def machine_proxy(settings: Settings, host: LabHost = THIS_HOST) -> str:
     """The proxy the machines of a lab host (this one by default) are to use, or "" to fetch directly: the cache
     is off, or does not run on that host."""
-    if not settings.apt_cache:
-        return ""
-    return machine_proxy_url() if (answers() if host is None else answers_on(host)) else ""
+    return machine_proxy_url() if settings.apt_cache and answers_on(host) else ""
 
 
 def host_proxy_env(settings: Settings) -> dict[str, str]:
