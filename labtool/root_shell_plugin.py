@@ -10,6 +10,11 @@ sudo's environment (the helper's own, since one sudo started it) and working dir
 with SUDO_COMMAND as sudo sets it and no stdin. Everything else (another sudo user, no
 sudo, containers and local hosts) goes through testinfra unchanged, and so does every
 command once a host's helper cannot start or has stopped.
+
+It also runs again, up to SSH_ATTEMPTS times, a command whose SSH connection failed (ssh's
+own exit status 255, which testinfra raises as a RuntimeError): under load a guest's sshd,
+or a lab host it is reached through, sometimes drops a new connection, and a check must not
+cost a student points, nor verify report a drift, for a connection that never ran it.
 """
 
 from __future__ import annotations
@@ -18,10 +23,16 @@ import base64
 import json
 import shlex
 import subprocess
+import time
+from collections.abc import Callable
 from typing import Any
 
 SUDO_PREFIX = "sudo /bin/sh -c "
 """What testinfra's `get_sudo_command` puts before the quoted command under `host.sudo()` (no user)."""
+
+SSH_ATTEMPTS = 3
+SSH_RETRY_PAUSE = 1.0
+"""Seconds before the second attempt; twice that before the third."""
 
 HELPER = """
 import base64, json, os, subprocess, sys
@@ -122,6 +133,16 @@ def _helper(backend: Any) -> RootHelper:
     return helper
 
 
+def again_on_ssh_failure(run: Callable[[], Any], pause: float = SSH_RETRY_PAUSE) -> Any:
+    """run()'s result, run again when its SSH connection failed (testinfra's RuntimeError for ssh's 255)."""
+    for attempt in range(1, SSH_ATTEMPTS):
+        try:
+            return run()
+        except RuntimeError:
+            time.sleep(pause * attempt)
+    return run()
+
+
 def pytest_configure(config: Any) -> None:
     from testinfra.backend.ssh import SshBackend  # type: ignore[import-untyped]
 
@@ -135,7 +156,7 @@ def pytest_configure(config: Any) -> None:
             if done is not None:
                 rc, stdout, stderr = done
                 return self.result(rc, self.encode(command), stdout, stderr)
-        return through_ssh(self, command)
+        return again_on_ssh_failure(lambda: through_ssh(self, command))
 
     _through_ssh.append((SshBackend, through_ssh))
     SshBackend.run_ssh = run_ssh

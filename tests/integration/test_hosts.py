@@ -177,7 +177,9 @@ def test_a_room_of_four_seats_across_two_hosts_outlives_the_second_going_off_mid
         assert checked.returncode == 0, checked.stdout[-3000:] + checked.stderr[-3000:]
         graded = json.loads(checked.stdout)
         assert graded["complete"] and {m["seat"] for m in graded["machines"]} == {*HERE_SEATS, *REMOTE_SEATS}
-        assert [m["earned"] for m in graded["machines"]] == [2] * 8, graded["machines"]
+        assert [m["earned"] for m in graded["machines"]] == [2] * 8, [
+            (m["machine"], m["earned"], [c["message"] for c in m["checks"]]) for m in graded["machines"]
+        ]
         # A remote seat is measured on its own host: its QEMU and its container's systemd, read there.
         compared = labtool("compare", DUO, "--seat", "seat03", "--json")
         assert compared.returncode == 0, compared.stdout[-3000:] + compared.stderr[-3000:]

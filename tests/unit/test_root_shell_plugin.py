@@ -1,6 +1,7 @@
 import shlex
 import sys
 
+import pytest
 from testinfra.backend.base import BaseBackend  # type: ignore[import-untyped]
 
 from labtool import root_shell_plugin
@@ -46,3 +47,28 @@ def test_a_helper_that_stops_midway_gives_the_command_back() -> None:
     helper = RootHelper(LOCAL_HELPER)
     assert helper.run("kill $PPID") is None  # the helper died before answering: testinfra runs it instead
     assert not helper.alive
+
+
+def test_a_command_whose_ssh_connection_failed_runs_again() -> None:
+    outcomes: list[object] = [RuntimeError("ssh: Connection closed by 10.219.0.2 port 22"), "ran"]
+
+    def run() -> object:
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    assert root_shell_plugin.again_on_ssh_failure(run, pause=0) == "ran"
+    assert outcomes == []
+
+
+def test_an_ssh_connection_that_keeps_failing_is_raised_after_the_last_attempt() -> None:
+    calls: list[int] = []
+
+    def run() -> object:
+        calls.append(1)
+        raise RuntimeError("ssh: connect to host 10.214.9.3 port 22: No route to host")
+
+    with pytest.raises(RuntimeError, match="No route to host"):
+        root_shell_plugin.again_on_ssh_failure(run, pause=0)
+    assert len(calls) == root_shell_plugin.SSH_ATTEMPTS
