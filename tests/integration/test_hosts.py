@@ -301,6 +301,9 @@ def test_hosts_prepare_makes_the_second_host_ready_and_a_second_run_changes_noth
     listed = run_labtool("hosts", "list", "prep", "--json", env=env, timeout=300)
     assert listed.returncode == 0, listed.stderr
     assert all(h["docker"] == h["libvirt"] == "ok" and h["apt_cache"] for h in json.loads(listed.stdout)["hosts"])
+    # Its sshd, told again to read its configuration, lets a room's worth of connections start at once (with
+    # Debian's MaxStartups, about one in four of 40 was dropped here).
+    assert connections_at_once(second_host, 40) == []
 
     again = run_labtool("hosts", "prepare", "prep", "--json", env=env, timeout=600)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
@@ -328,3 +331,13 @@ def make_duo_project(labtool: Callable[..., subprocess.CompletedProcess[str]], s
         + f"\nhosts:\n  - name: here\n  - name: lab2\n    ssh: {second_host}\n"
         + f"\naccess:\n  address: 127.0.0.1\n  port_base: {PORT_BASE}\n"
     )
+
+
+def connections_at_once(destination: str, count: int) -> list[str]:
+    """The errors of `count` SSH logins to the host started together; empty when every one got in."""
+    argv = ["ssh", "-o", "BatchMode=yes", destination, "true"]
+    logins = [
+        subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(count)
+    ]
+    errors = [login.communicate(timeout=120)[1].strip() for login in logins]
+    return [error for login, error in zip(logins, errors, strict=True) if login.returncode != 0]
