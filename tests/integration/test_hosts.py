@@ -144,6 +144,8 @@ def test_a_room_of_four_seats_across_two_hosts_outlives_the_second_going_off_mid
 
     make_duo_project(labtool, second_host)
     try:
+        prepared = labtool("hosts", "prepare", DUO)  # as an instructor begins
+        assert prepared.returncode == 0, prepared.stdout[-3000:] + prepared.stderr[-3000:]
         with_the_second_host_off_during_up(second_host, tmp_path)
         # The second host is back, without systemd to restart what `hosts prepare` started there: prepared again,
         # its apt cache runs, and its seats are finished where they were begun, through it.
