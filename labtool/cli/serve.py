@@ -7,20 +7,17 @@ import asyncio
 import ipaddress
 import signal
 from pathlib import Path
-from typing import Any
-
-from aiohttp import web
+from typing import TYPE_CHECKING, Any
 
 from labtool.cli.context import add_verb, lab_project, load_room
 from labtool.cli.output import progress, say
 from labtool.errors import LabtoolError
 from labtool.host import addresses
 from labtool.lab import open_lab
-from labtool.serve import auth, tls
-from labtool.serve.app import SERVER, make_app
-from labtool.serve.classroom import Classroom
-from labtool.serve.jobs import Jobs
 from labtool.settings import Settings
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 DEFAULT_ADDRESS = "127.0.0.1"
 DEFAULT_PORT = 8443
@@ -68,6 +65,12 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # The web stack (aiohttp, asyncssh, Jinja2) is imported here, not with the CLI: it costs every other verb ~0.5 s.
+    from labtool.serve import auth, tls
+    from labtool.serve.app import make_app
+    from labtool.serve.classroom import Classroom
+    from labtool.serve.jobs import Jobs
+
     _check_address(args.address, args.port)
     if (args.cert is None) != (args.key is None):
         raise LabtoolError("--cert and --key go together", "give both, or neither for a certificate labtool makes")
@@ -119,6 +122,10 @@ def _check_address(address: str, port: int) -> None:
 
 
 async def _serve(app: web.Application, address: str, port: int, context: Any) -> None:
+    from aiohttp import web
+
+    from labtool.serve.app import SERVER
+
     runner = web.AppRunner(app, access_log=None)  # the audit log says who did what; no request log of URLs
     await runner.setup()
     site = web.TCPSite(runner, address, port, ssl_context=context)

@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import pytest
 
 from labtool.cli import main
@@ -24,3 +27,10 @@ def test_unknown_verb_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> No
         main(["fly"])
     assert caught.value.code == 2
     assert "invalid choice: 'fly'" in capsys.readouterr().err
+
+
+def test_the_cli_starts_without_the_web_stack() -> None:
+    # Every verb pays for what the CLI imports; aiohttp, asyncssh and Jinja2 (about half of it) are serve's alone.
+    code = "import sys, labtool.cli; print(sorted(m for m in ('aiohttp', 'asyncssh', 'jinja2') if m in sys.modules))"
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert shown.strip() == "[]"
