@@ -60,6 +60,8 @@ def main() -> int:
     env = {**os.environ, "LABTOOL_ROOMS_DIR": str(rooms)}
     try:
         one = one_run(env, rooms, args.seats, "")
+        # Said at once: a failing two-host run must not lose the baseline, a quarter of an hour to measure.
+        print("one host: " + ", ".join(f"{key} {value:.1f}" for key, value in one.items()), file=sys.stderr, flush=True)
         two = one_run(env, rooms, args.seats, f"\nhosts:\n  - name: here\n  - name: lab2\n    ssh: {destination}\n")
     finally:
         shutil.rmtree(rooms, ignore_errors=True)

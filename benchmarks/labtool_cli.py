@@ -18,12 +18,16 @@ def labtool(env: dict[str, str], *args: str) -> tuple[float, dict[str, Any]]:
         [sys.executable, "-m", "labtool", *args], capture_output=True, text=True, env=env, check=False
     )
     seconds = time.monotonic() - started
-    if result.returncode != 0:
-        raise SystemExit(f"labtool {' '.join(args)} failed:\n{result.stderr[-3000:]}")
     try:
-        return seconds, json.loads(result.stdout)
+        report = json.loads(result.stdout)
     except ValueError:
-        return seconds, {}
+        report = {}
+    report = report if isinstance(report, dict) else {}
+    if result.returncode != 0:
+        # The machines that failed, with their errors, first: a long run's stderr ends with other machines' progress.
+        failed = [f"{m.get('machine')}: {m.get('error')}" for m in report.get("machines", []) if m.get("error")]
+        raise SystemExit(f"labtool {' '.join(args)} failed:\n" + "\n".join([*failed, result.stderr[-3000:]]))
+    return seconds, report
 
 
 def new_room(env: dict[str, str], rooms: Path, name: str, seats: int, network_index: int) -> None:
