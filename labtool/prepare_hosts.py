@@ -95,7 +95,7 @@ def prepare(room: Room, settings: Settings, on_task: TaskProgress) -> list[Prepa
 
 
 def apt_cache_vars(settings: Settings) -> dict[str, Any]:
-    """The play's apt cache as this host's: the same address, port and configuration (labtool/host/apt_cache.py)."""
+    """The play's apt cache as this host's: the same address, port, configuration and probe (host/apt_cache.py)."""
     return {
         "labtool_host_apt_cache": settings.apt_cache,
         "labtool_host_apt_cache_address": apt_cache.ADDRESS,
@@ -103,6 +103,7 @@ def apt_cache_vars(settings: Settings) -> dict[str, Any]:
         "labtool_host_apt_cache_interface": apt_cache.INTERFACE,
         "labtool_host_apt_cache_run_dir": str(apt_cache.RUN_DIR),
         "labtool_host_apt_cache_config": apt_cache.config_text(),
+        "labtool_host_apt_cache_probe": apt_cache.PROBE,
     }
 
 

@@ -158,8 +158,11 @@ def answers(timeout: float = 2.0) -> bool:
         return False
 
 
-ANSWERS_COMMAND = f"timeout 3 bash -c 'exec 3<>/dev/tcp/{ADDRESS}/{PORT}' 2>/dev/null && echo apt-cache"
-"""Run on a lab host: prints apt-cache when that host's cache accepts connections on the rooms' address."""
+PROBE = f"timeout 3 bash -c 'exec 3<>/dev/tcp/{ADDRESS}/{PORT}'"
+"""Run on a lab host: exits 0 when that host's cache accepts connections on the rooms' address (`hosts prepare`'s
+play waits on it too)."""
+ANSWERS_COMMAND = f"{PROBE} 2>/dev/null && echo apt-cache"
+"""PROBE, answering in words: prints apt-cache when the cache accepts connections."""
 REMOTE_SECONDS = 30
 
 
