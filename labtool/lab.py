@@ -27,7 +27,7 @@ from labtool.errors import DaemonError, LabtoolError
 from labtool.host import apt_cache, children
 from labtool.images.pair import ImagePair
 from labtool.model import Kind, LabHost, Machine, Room
-from labtool.plan import Action, Plan, Step, make_plan
+from labtool.plan import CREATING, Action, Plan, Step, make_plan
 from labtool.progress import Progress
 from labtool.provision import (
     AccountResult,
@@ -244,7 +244,7 @@ class Lab:
                     record.provisioned_key is not None,
                     record.changed,
                     error,
-                    "" if working_now else record.working,
+                    "" if working_now or record.failed else record.working,  # a failure is its error
                 )
             )
         return Survey(rows, unreachable)
@@ -769,7 +769,10 @@ class _Run:
             if account is not None:
                 record.account = account
             record.finished_at = state.utc_now()
-            record.working = ""
+            if outcome.ok or record.working not in CREATING:
+                # A machine whose creation failed part way (its host went off) keeps `working`: the next `up`
+                # makes it again, since started as it was left it would lack what only a first boot does.
+                record.working = ""
             state.write(self.lab.state_dir, self.state)
         if outcome.ok:
             done = "account set" if outcome.changed is None else f"changed={outcome.changed}"

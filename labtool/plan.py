@@ -22,6 +22,10 @@ class Action(StrEnum):
     """Only the student's account (labtool's account play), the course being up to date."""
 
 
+CREATING = frozenset({Action.CREATE, Action.RECREATE})
+"""The steps a machine is being made in: one cut off or failed during them is made again, not started."""
+
+
 @dataclass(frozen=True)
 class Step:
     machine: Machine
@@ -111,7 +115,7 @@ def _step(machine: Machine, seen: Observed | None, state: RoomState, key: str, f
     record = state.machines.get(machine.name)
     if presence is Presence.ABSENT:
         return Step(machine, (Action.CREATE, Action.PROVISION), "does not exist")
-    redo = _redo_interrupted(machine, presence, record.working if record else "")
+    redo = _redo_interrupted(machine, presence, record)
     if redo is not None:
         return redo
     why = _why_provision(record, key, force)
@@ -138,12 +142,15 @@ def _why_provision(record: MachineRecord | None, key: str, force: bool) -> str:
     return ""
 
 
-def _redo_interrupted(machine: Machine, presence: Presence, working: str) -> Step | None:
-    """An existing machine an earlier labtool was creating or starting when it was stopped (its record still
-    says so): made again, or started and provisioned."""
-    if working in (Action.CREATE, Action.RECREATE):
-        # Its first boot may not have finished what a first boot does once (SSH host keys, Vagrant's key swap).
-        return Step(machine, (Action.RECREATE, Action.PROVISION), "labtool was stopped while creating it")
+def _redo_interrupted(machine: Machine, presence: Presence, record: MachineRecord | None) -> Step | None:
+    """An existing machine an earlier labtool was creating or starting when it was stopped, or whose creation
+    failed part way (its record still says so): made again, or started and provisioned."""
+    working = record.working if record else ""
+    if working in CREATING:
+        # Its first boot may not have finished what a first boot does once (SSH host keys, Vagrant's key swap,
+        # the VM's hostname).
+        why = "its creation failed part way" if record and record.failed else "labtool was stopped while creating it"
+        return Step(machine, (Action.RECREATE, Action.PROVISION), why)
     if working == Action.START and presence is Presence.RUNNING:
         return Step(machine, (Action.START, Action.PROVISION), "labtool was stopped while starting it")
     return None

@@ -323,6 +323,9 @@ def test_kill_9_while_the_vm_boots_and_the_next_up_takes_over_and_finishes_the_r
     assert room_resources() == ONE_OF_EACH
     seat = room.status()
     assert all(seat[kind]["state"] == "running" and seat[kind]["provisioned"] for kind in ("vm", "container")), seat
+    # Its creation was cut before Vagrant named it: started as it was, it would keep the box's hostname.
+    hostname = room.labtool("exec", VM, "--room", ROOM, "--", "hostname")
+    assert (hostname.returncode, hostname.stdout.strip()) == (0, VM), hostname.stderr
     again = room.labtool("up", ROOM)
     assert again.returncode == 0 and "is up to date" in again.stdout, again.stderr
     fault_row(
@@ -467,6 +470,9 @@ def test_dockerd_restarted_while_the_room_is_up_starts_the_container_again(
     back = time.monotonic() - deadline + 120
     seat = room.status()
     assert all(seat[kind]["state"] == "running" and seat[kind]["provisioned"] for kind in ("vm", "container")), seat
+    # Its creation was cut before Vagrant named it: started as it was, it would keep the box's hostname.
+    hostname = room.labtool("exec", VM, "--room", ROOM, "--", "hostname")
+    assert (hostname.returncode, hostname.stdout.strip()) == (0, VM), hostname.stderr
     again = room.labtool("up", ROOM)
     assert again.returncode == 0 and "is up to date" in again.stdout, again.stderr[-3000:]
     assert container_id() == made and vm_boot_id(room) == boot_id

@@ -103,7 +103,8 @@ import pytest
 
 @pytest.mark.points(2)
 def test_the_machine_is_named_after_its_seat(host):
-    assert host.run("hostname").stdout.strip().startswith("seat0")
+    name = host.run("hostname").stdout.strip()
+    assert name.startswith("seat0"), f"hostname {name!r}"
 """
 PROJECT = Path(tempfile.gettempdir()) / "labtool-integration-hosts"
 PROGRESS = "^(?:==> )?"

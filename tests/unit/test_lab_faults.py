@@ -11,7 +11,7 @@ import pytest
 
 from labtool import lab as lab_module
 from labtool import provision, state
-from labtool.backends.base import Presence
+from labtool.backends.base import Observed, Presence
 from labtool.cancel import Cancel, StoppedError
 from labtool.errors import DaemonError
 from labtool.host import children
@@ -114,6 +114,43 @@ def test_an_interrupt_during_a_vm_boot_stops_the_run_and_records_where_each_mach
         "interrupted while creating/provisioning; the state records the interrupted step; exit 130",
         "the next `up` recreates a machine whose creation was interrupted and provisions one whose provisioning was",
     )
+
+
+def test_a_vm_whose_creation_failed_part_way_is_made_again_by_the_next_up_not_started_as_it_was(
+    tmp_path: Path, provisioned: list[str]
+) -> None:
+    lab, vms, _ = make_lab(tmp_path, seats=1)
+    vms.slow = {"s1-vm"}  # its `vagrant up` fails while it boots, its domain made: its lab host went off
+
+    def host_goes_off() -> None:
+        assert vms.started.wait(10)
+        vms.killed.set()
+
+    host_off = threading.Thread(target=host_goes_off)
+    host_off.start()
+    report = lab.up(lab.plan(), parallel=2, progress=lambda line: None)
+    host_off.join()
+    assert [o.machine for o in report.failed] == ["s1-vm"] and vms.running == {"s1-vm"}
+    record = state.read(lab.state_dir).machines["s1-vm"]
+    assert (record.working, record.failed) == ("create", True)
+    assert {row.name: row.interrupted for row in lab.status()}["s1-vm"] == ""  # a failure, named by its error
+
+    # While its host is still off the VM is only failed again; its record still says it was never finished.
+    off = Observed("s1-vm", Presence.UNKNOWN, note="its lab host lab2 does not answer")
+    with pytest.MonkeyPatch.context() as host_still_off:
+        host_still_off.setattr(vms, "observe", lambda room: {"s1-vm": off})
+        assert [o.machine for o in lab.up(lab.plan(), parallel=2, progress=lambda line: None).failed] == ["s1-vm"]
+    assert state.read(lab.state_dir).machines["s1-vm"].working == "create"
+
+    vms.slow = set()
+    plan = lab.plan()
+    assert [(s.machine.name, s.actions, s.reason) for s in plan.changes] == [
+        ("s1-vm", (Action.RECREATE, Action.PROVISION), "its creation failed part way")
+    ]
+    report = lab.up(plan, parallel=2, progress=lambda line: None)
+    assert all(o.ok for o in report.outcomes)
+    assert vms.destructions == ["s1-vm"] and vms.creations == ["s1-vm", "s1-vm"]
+    assert state.read(lab.state_dir).machines["s1-vm"].working == ""
 
 
 def test_an_interrupt_during_provisioning_stops_ansible_and_leaves_the_machine_unprovisioned(
