@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from labtool import access, course, lab_hosts, proc, students
+from labtool import access, course, inventory_cache, lab_hosts, proc, students
 from labtool.errors import RoomError
 from labtool.model import (
     GROUP_OF_KIND,
@@ -100,11 +100,18 @@ def list_rooms(rooms_dir: Path) -> list[str]:
     return sorted(p.name for p in rooms_dir.iterdir() if (p / SETTINGS_FILE).is_file())
 
 
-def load(rooms_dir: Path, name: str, project: Project, host_rooms: Mapping[str, Path] | None = None) -> Room:
+def load(
+    rooms_dir: Path,
+    name: str,
+    project: Project,
+    host_rooms: Mapping[str, Path] | None = None,
+    inventory_cache: Path | None = None,
+) -> Room:
     """Read and validate room `name` of the lab project; raise RoomError listing every problem found.
 
     `host_rooms` are the rooms this host knows (state.known_rooms), of any lab project: a room may share
     neither its name nor its network index with one of them, since both name things host-wide.
+    `inventory_cache` keeps what `ansible-inventory` said of the room until the room changes (inventory_cache.py).
     """
     room_dir = _existing_room_dir(rooms_dir, name)
     problems: list[str] = []
@@ -117,7 +124,7 @@ def load(rooms_dir: Path, name: str, project: Project, host_rooms: Mapping[str, 
     student_sudo = students.read_settings(settings.pop(students.SECTION, None), where, problems)
     room_hosts = lab_hosts.read(settings.pop(lab_hosts.SECTION, None), where, problems)
     _check_index_is_free(room_dir, settings, others, problems)
-    inventory = _read_inventory(room_dir, problems)
+    inventory = _read_inventory(room_dir, problems, inventory_cache)
     seats = _seats(inventory, _inventory_label(room_dir), problems) if inventory is not None else []
     if inventory is not None:
         seats = students.attach(
@@ -152,10 +159,10 @@ def load(rooms_dir: Path, name: str, project: Project, host_rooms: Mapping[str, 
     )
 
 
-def host_variables(room_dir: Path) -> dict[str, dict[str, Any]]:
+def host_variables(room_dir: Path, inventory_cache: Path | None = None) -> dict[str, dict[str, Any]]:
     """Each host's variables as Ansible reads the room (its group_vars and host_vars applied)."""
     problems: list[str] = []
-    inventory = _read_inventory(room_dir, problems)
+    inventory = _read_inventory(room_dir, problems, inventory_cache)
     if inventory is None:
         raise RoomError(problems, _fix_hint(room_dir))
     hostvars = inventory.get("_meta", {}).get("hostvars", {})
@@ -674,7 +681,7 @@ def _free_index(used: Iterable[int]) -> int | None:
 # -- the inventory, through Ansible ------------------------------------------------------------
 
 
-def _read_inventory(room_dir: Path, problems: list[str]) -> dict[str, Any] | None:
+def _read_inventory(room_dir: Path, problems: list[str], cache: Path | None = None) -> dict[str, Any] | None:
     """`ansible-inventory --list` of the room as JSON, or None (with the problem recorded)."""
     where = _inventory_label(room_dir)
     if not _inventory_sources(room_dir):
@@ -684,13 +691,20 @@ def _read_inventory(room_dir: Path, problems: list[str]) -> dict[str, Any] | Non
         )
         return None
     argv = [_ansible_inventory(), "-i", str(room_dir), "--list"]
-    result = proc.run(argv, env=ANSIBLE_ENV, check=False, timeout=INVENTORY_TIMEOUT)
-    if not result.ok:
-        problems.append(_parse_failure(result.stderr or result.stdout, room_dir))
-        return None
-    problems.extend(_inventory_warnings(result.stderr, where))
+    digest = inventory_cache.key(room_dir, argv, ANSIBLE_ENV) if cache is not None else None
+    kept = inventory_cache.get(cache, digest) if cache is not None and digest is not None else None
+    if kept is None:
+        result = proc.run(argv, env=ANSIBLE_ENV, check=False, timeout=INVENTORY_TIMEOUT)
+        if not result.ok:
+            problems.append(_parse_failure(result.stderr or result.stdout, room_dir))
+            return None
+        kept = (result.stdout, result.stderr)
+        if cache is not None and digest is not None:
+            inventory_cache.put(cache, digest, *kept)
+    stdout, stderr = kept
+    problems.extend(_inventory_warnings(stderr, where))
     try:
-        data = json.loads(result.stdout)
+        data = json.loads(stdout)
     except ValueError:
         problems.append(f"{where}: `{proc.command_line(argv)}` printed no JSON; run it by hand to see why")
         return None

@@ -54,6 +54,11 @@ class Settings:
         return self.home / "logs"
 
     @property
+    def inventory_cache_dir(self) -> Path:
+        """What `ansible-inventory` said of each room, until the room changes (inventory_cache.py)."""
+        return self.home / "cache" / "inventory"
+
+    @property
     def images_dir(self) -> Path:
         return self.home / "images"
 

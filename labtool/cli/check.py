@@ -43,7 +43,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     lab = lab_for(args)
     checks.checks_of(lab.room)  # before reading the inventory: a room without checks says so first
-    students = checks.students(lab.room, config.host_variables(lab.room.path))
+    students = checks.students(lab.room, config.host_variables(lab.room.path, lab.settings.inventory_cache_dir))
     parallel = args.parallel or default_parallel_here()
     report = checks.check(lab, args.seats, students=students, parallel=parallel, progress=progress)
     grades = grade_table(report.machines)

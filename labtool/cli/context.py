@@ -87,10 +87,11 @@ def _room_or_none(parsed_args: argparse.Namespace) -> Room | None:
     """The room named so far (or the default room), or None when it cannot be read: completion never fails aloud."""
     try:
         here = lab_project(parsed_args)
-        directory = rooms_dir(Settings.from_env(), here)
+        settings = Settings.from_env()
+        directory = rooms_dir(settings, here)
         name = getattr(parsed_args, "room", None) or default_room(directory)
         with _without_completion_request():
-            return config.load(directory, name, here)
+            return config.load(directory, name, here, inventory_cache=settings.inventory_cache_dir)
     except (LabtoolError, OSError):
         return None
 
@@ -146,7 +147,7 @@ def load_room(args: argparse.Namespace, settings: Settings) -> Room:
     here = lab_project(args)
     directory = rooms_dir(settings, here)
     args.room = args.room or default_room(directory)
-    return config.load(directory, args.room, here, host_rooms(settings))
+    return config.load(directory, args.room, here, host_rooms(settings), settings.inventory_cache_dir)
 
 
 def lab_for(args: argparse.Namespace, images: ImagePair | None = None, cancel: Cancel | None = None) -> Lab:

@@ -87,6 +87,7 @@ def measured_room(args: argparse.Namespace, settings: Settings) -> Room | Check:
         rooms = config.list_rooms(directory)
         if not rooms:
             return Check("host capacity", WARN, f"no room in {directory} to measure seats by", required=False)
-        return config.load(directory, DEFAULT_ROOM if DEFAULT_ROOM in rooms else rooms[0], here, host_rooms(settings))
+        name = DEFAULT_ROOM if DEFAULT_ROOM in rooms else rooms[0]
+        return config.load(directory, name, here, host_rooms(settings), settings.inventory_cache_dir)
     except LabtoolError as exc:
         return Check("host capacity", WARN, f"no room to measure seats by: {exc.message}", exc.hint, required=False)

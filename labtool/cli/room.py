@@ -76,7 +76,7 @@ def run_list(args: argparse.Namespace) -> int:
     rows: list[dict[str, object]] = []
     for name in config.list_rooms(directory):
         try:
-            room = config.load(directory, name, here, known)
+            room = config.load(directory, name, here, known, settings.inventory_cache_dir)
         except RoomError as exc:
             more = f" (and {len(exc.problems) - 1} more)" if len(exc.problems) > 1 else ""
             rows.append({"room": name, "error": exc.problems[0] + more})

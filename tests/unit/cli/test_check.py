@@ -17,6 +17,7 @@ from labtool.cli import check as check_verb
 from labtool.cli import main
 from labtool.model import Course
 from labtool.project import Project
+from labtool.settings import Settings
 from tests.unit.report.sample import sample_checks
 from tests.unit.rooms import REPO, paired_room
 
@@ -30,7 +31,9 @@ def asked(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
     """The verb on recorded results instead of a live room; returns what checks.check was asked."""
     found: dict[str, Any] = {}
     course = Course(Project(REPO), REPO / "playbooks" / "site.yml", REPO / "molecule", checks=REPO / "checks")
-    lab = SimpleNamespace(room=paired_room(2, name="default", path=tmp_path / "room", course=course))
+    lab = SimpleNamespace(
+        room=paired_room(2, name="default", path=tmp_path / "room", course=course), settings=Settings.from_env()
+    )
 
     def fake_check(
         lab: object, seats: Collection[str] | None, *, students: Mapping[str, str], parallel: int, progress: object
@@ -39,7 +42,7 @@ def asked(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
         return recorded(tuple(m for m in sample_checks() if not m.error))
 
     monkeypatch.setattr(check_verb, "lab_for", lambda args: lab)
-    monkeypatch.setattr(config, "host_variables", lambda path: {"s1-vm": {"labtool_student": "Ada Lovelace"}})
+    monkeypatch.setattr(config, "host_variables", lambda path, cache: {"s1-vm": {"labtool_student": "Ada Lovelace"}})
     monkeypatch.setattr(checks, "check", fake_check)
     monkeypatch.chdir(tmp_path)
     return found
