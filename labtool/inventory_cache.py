@@ -12,11 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
-
-from labtool.state import PRIVATE, atomic_write
 
 FORMAT = "1"
 """Changed whenever what is kept changes shape: older entries are then never looked up."""
@@ -67,10 +66,17 @@ def get(cache_dir: Path, digest: str) -> tuple[str, str] | None:
 
 
 def put(cache_dir: Path, digest: str, stdout: str, stderr: str) -> None:
-    """Keep a successful listing; a cache that cannot be written only costs the next run its second."""
+    """Keep a successful listing; a cache that cannot be written (a full disk too) only costs the next run its
+    second, so no error comes of it. Written beside and renamed over: a reader never sees half an entry."""
     try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write(cache_dir / f"{digest}.json", json.dumps({"stdout": stdout, "stderr": stderr}), mode=PRIVATE)
+        cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".entry.")
+        try:
+            with os.fdopen(fd, "w") as handle:
+                json.dump({"stdout": stdout, "stderr": stderr}, handle)
+            os.replace(tmp, cache_dir / f"{digest}.json")
+        finally:
+            Path(tmp).unlink(missing_ok=True)
         entries = sorted(cache_dir.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
         for old in entries[KEPT:]:
             old.unlink(missing_ok=True)

@@ -92,3 +92,9 @@ def test_only_the_latest_entries_are_kept(tmp_path: Path, monkeypatch: pytest.Mo
     assert sorted(p.stem for p in tmp_path.glob("*.json")) == sorted(f"{n:064x}" for n in (2, 3, 4))
     assert inventory_cache.get(tmp_path, f"{4:064x}") == ('{"n": 4}', "")
     assert inventory_cache.get(tmp_path, f"{0:064x}") is None
+
+
+def test_a_cache_that_cannot_be_written_is_no_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    inventory_cache.put(tmp_path / "file" / "cache", f"{1:064x}", "{}", "")  # its parent is a file: nothing kept
+    assert inventory_cache.get(tmp_path / "file" / "cache", f"{1:064x}") is None
