@@ -24,13 +24,6 @@ INDEX_20 = "network:\n  index: 20\n"
 HINT_FIX = "run the command again"
 
 
-@pytest.fixture
-def rooms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty rooms directory; messages name paths relative to the working directory, tmp_path."""
-    monkeypatch.chdir(tmp_path)
-    return tmp_path / "inventories"
-
-
 def write(rooms_dir: Path, files: dict[str, str]) -> None:
     for relative, text in files.items():
         path = rooms_dir / relative

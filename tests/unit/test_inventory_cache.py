@@ -28,12 +28,6 @@ def listings(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
     return runs
 
 
-@pytest.fixture
-def rooms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    return tmp_path / "inventories"
-
-
 def test_a_room_read_again_unchanged_is_not_listed_again_and_a_change_is_read(
     rooms: Path, tmp_path: Path, listings: list[tuple[str, ...]]
 ) -> None:
