@@ -21,7 +21,7 @@ from labtool.cancel import Cancel
 from labtool.host import capacity
 from labtool.images import bake
 from labtool.lab import Lab, UpReport, open_lab
-from labtool.model import Room
+from labtool.model import Kind, Room
 from labtool.plan import Action, Plan
 from labtool.progress import Progress
 from labtool.provision import provision_key
@@ -35,6 +35,8 @@ LiveView = Callable[[list[str]], AbstractContextManager[Progress]]
 class UpOptions:
     seats: Collection[str] | None = None
     """The seats to bring up; None for all."""
+    kinds: Collection[Kind] | None = None
+    """Only their machines of these kinds (`provision --container`); None for both."""
     parallel: int = 1
     """Provisioning runs at once."""
     force_provision: bool = False
@@ -86,7 +88,7 @@ def planned(settings: Settings, room: Room, options: UpOptions, cancel: Cancel |
     """The room's lab on its current image pair (baked when current, else base), and its plan."""
     key = provision_key(room)
     lab = open_lab(settings, room, bake.images_for(settings, key), cancel)
-    return lab, lab.plan(options.seats, force_provision=options.force_provision, key=key)
+    return lab, lab.plan(options.seats, kinds=options.kinds, force_provision=options.force_provision, key=key)
 
 
 def assess(lab: Lab, plan: Plan, parallel: int) -> capacity.Assessment:

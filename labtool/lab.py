@@ -195,15 +195,22 @@ class Lab:
         return observed
 
     def plan(
-        self, seats: Collection[str] | None = None, *, force_provision: bool = False, key: str | None = None
+        self,
+        seats: Collection[str] | None = None,
+        *,
+        kinds: Collection[Kind] | None = None,
+        force_provision: bool = False,
+        key: str | None = None,
     ) -> Plan:
-        """What `up` would do; `key` is the room's provisioning key when the caller has computed it already."""
+        """What `up` would do (to these seats' machines of these kinds, or all); `key` is the room's provisioning key
+        when the caller has computed it already."""
         return make_plan(
             self.room,
             self.observe(),
             state.read(self.state_dir),
             key or provision_key(self.room),
             seats=seats,
+            kinds=kinds,
             force_provision=force_provision,
             images=self.images,
             accounts=accounts.tokens(self.room, state.read_passwords(self.state_dir)),

@@ -69,14 +69,16 @@ def make_plan(
     provision_key: str,
     *,
     seats: Collection[str] | None = None,
+    kinds: Collection[Kind] | None = None,
     force_provision: bool = False,
     images: ImagePair | None = None,
     accounts: Mapping[str, str] | None = None,
 ) -> Plan:
-    """accounts: machine -> the student account token it must carry (accounts.tokens); None: not checked."""
+    """seats, kinds: only these machines (None: all); accounts: machine -> the student account token it must carry
+    (accounts.tokens); None: not checked."""
     steps = []
     for machine in room.machines:
-        if seats is None or machine.seat in seats:
+        if (seats is None or machine.seat in seats) and (kinds is None or machine.kind in kinds):
             seen = observed.get(machine.name)
             step = _unreachable(machine, seen) or _step(machine, seen, state, provision_key, force_provision)
             if accounts is not None:

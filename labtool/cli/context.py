@@ -16,7 +16,7 @@ from labtool.cancel import Cancel
 from labtool.errors import LabtoolError
 from labtool.images.pair import ImagePair
 from labtool.lab import Lab, open_lab
-from labtool.model import Room
+from labtool.model import Kind, Room
 from labtool.project import Project
 from labtool.settings import Settings
 
@@ -55,6 +55,15 @@ def add_room_arguments(parser: argparse.ArgumentParser, *, seats: bool = True, s
             help="this seat (repeatable)" if seat_required else "only this seat (repeatable)",
         )
         completes(seat, complete_seats)
+
+
+def add_kind_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--vm` or `--container`: only that machine of each seat (args.kind; None: both)."""
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--vm", action="store_const", const=Kind.VM, dest="kind", help="only the VM of each seat")
+    which.add_argument(
+        "--container", action="store_const", const=Kind.CONTAINER, dest="kind", help="only the container of each seat"
+    )
 
 
 def completes(action: argparse.Action, completer: Completer) -> None:

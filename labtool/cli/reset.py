@@ -6,10 +6,9 @@ import argparse
 from typing import Any
 
 from labtool.cli import interrupts, snapshot, up
-from labtool.cli.context import add_room_arguments, add_verb, lab_for, positive_int
+from labtool.cli.context import add_kind_arguments, add_room_arguments, add_verb, lab_for, positive_int
 from labtool.cli.output import progress
 from labtool.errors import LabtoolError
-from labtool.model import Kind
 
 DESCRIPTION = """\
 Destroy the seat's VM and container (or only one of them) and make them again from the
@@ -32,11 +31,7 @@ def register(subparsers: Any) -> None:
         ],
     )
     add_room_arguments(parser, seat_required=True)
-    which = parser.add_mutually_exclusive_group()
-    which.add_argument("--vm", action="store_const", const=Kind.VM, dest="kind", help="only the seat's VM")
-    which.add_argument(
-        "--container", action="store_const", const=Kind.CONTAINER, dest="kind", help="only the seat's container"
-    )
+    add_kind_arguments(parser)
     parser.add_argument(
         "--to", metavar="NAME", help="back to the seat's checkpoint NAME instead (`labtool snapshot restore`)"
     )

@@ -53,7 +53,7 @@ def register(subparsers: Any) -> None:
     add_force_argument(parser)
     parser.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
     parser.add_argument("--json", action="store_true", help="print the plan or the result as JSON")
-    parser.set_defaults(run=run, force_provision=False)
+    parser.set_defaults(run=run, force_provision=False, kind=None)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,7 +73,8 @@ def _run(args: argparse.Namespace, cancel: Cancel) -> int:
     room = room_for(args, settings)
     options = UpOptions(
         args.seats,
-        args.parallel or default_parallel_here(),
+        kinds=None if args.kind is None else [args.kind],
+        parallel=args.parallel or default_parallel_here(),
         force_provision=args.force_provision,
         force=args.force,
         bake=getattr(args, "bake", False),

@@ -111,17 +111,19 @@ def port_owner(listening: list[Socket], users: Mapping[int, str], processes: Map
 def repair(difference: Difference, seat: str, room: str, managed: Collection[str], modified_side: str) -> str:
     """Which repair applies: provisioning rewrites what a role manages; anything else needs a reset."""
     key = difference.item.split(":", 1)[1]
-    reset = f"`labtool reset {room} --seat {seat}{' --' + modified_side if modified_side else ''}`"
+    # Only the machine that strayed, when verify can tell which: the seat's other machine keeps running untouched.
+    which = f"--seat {seat}{' --' + modified_side if modified_side else ''}"
+    reset, provision = f"`labtool reset {room} {which}`", f"`labtool provision {room} {which}`"
     if difference.category in FILE_CATEGORIES:
         if key in managed:
-            return f"`labtool provision {room}`: a role manages {key} and writes it again"
+            return f"{provision}: a role manages {key} and writes it again"
         return f"no role manages {key}, so provisioning leaves it: {reset} rebuilds the machine that strayed"
     if difference.category in SERVICE_CATEGORIES:
-        return f"fix what the unit's state and journal name, then `labtool provision {room}`; or {reset}"
+        return f"fix what the unit's state and journal name, then {provision}; or {reset}"
     if difference.category == "port":
         return "the port follows the program that holds it: repair that service (see its unit above)"
     if difference.category == "package":
-        return f"`labtool provision {room}` if a role installs it; otherwise {reset}"
+        return f"{provision} if a role installs it; otherwise {reset}"
     return f"{reset} rebuilds the seat from its image and the course"
 
 

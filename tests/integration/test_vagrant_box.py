@@ -1,5 +1,9 @@
 """The Vagrant box boots its own kernel, lets Vagrant in, and carries the container's packages; an upload of it
-cut off is never booted from."""
+cut off is never booted from.
+
+The tests on a VM of the base box itself are `slow`: in `scripts/test`, Molecule's vagrant scenario boots that box
+and runs the shared testinfra suite on it, and every room's VM (from the baked box made from it) is logged into,
+provisioned and verified; a VM of its own here would cost two more minutes of TCG for what those already prove."""
 
 import os
 from pathlib import Path
@@ -16,25 +20,30 @@ from labtool.model import THIS_HOST
 pytestmark = [pytest.mark.vagrant, pytest.mark.docker]
 
 MANIFEST_QUERY = "dpkg-query -W -f '${db:Status-Abbrev} ${Package} ${Version}\\n'"
+ON_A_VM_OF_ITS_OWN = pytest.mark.slow
 
 
+@ON_A_VM_OF_ITS_OWN
 def test_vagrant_logs_in_as_vagrant_with_passwordless_sudo(lab_vm: VagrantProject) -> None:
     assert lab_vm.ssh("images-vm", "id -un").strip() == "vagrant"
     assert lab_vm.ssh("images-vm", "sudo -n id -un").strip() == "root"
 
 
+@ON_A_VM_OF_ITS_OWN
 def test_insecure_key_was_replaced_on_first_boot(lab_vm: VagrantProject) -> None:
     keys = lab_vm.ssh("images-vm", "cat ~/.ssh/authorized_keys")
     assert "vagrant insecure public key" not in keys
     assert keys.strip()
 
 
+@ON_A_VM_OF_ITS_OWN
 def test_the_vm_boots_its_own_kernel_with_systemd(lab_vm: VagrantProject) -> None:
     assert lab_vm.ssh("images-vm", "systemctl is-system-running").strip() == "running"
     assert lab_vm.ssh("images-vm", "systemd-detect-virt").strip() in ("qemu", "kvm")
     assert lab_vm.ssh("images-vm", "uname -r").strip() != os.uname().release
 
 
+@ON_A_VM_OF_ITS_OWN
 def test_vm_and_container_carry_the_same_packages_but_boot_ones(lab_vm: VagrantProject, lab_container: Any) -> None:
     vm = rootfs.parse_manifest(lab_vm.ssh("images-vm", MANIFEST_QUERY))
     _, output = lab_container.exec_run(["sh", "-c", MANIFEST_QUERY])

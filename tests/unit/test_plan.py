@@ -86,6 +86,12 @@ def test_seat_filter_and_forced_provisioning() -> None:
     assert all(s.actions == (Action.PROVISION,) and not s.needs_machine for s in plan.changes)
 
 
+def test_kind_filter_plans_only_those_machines_of_the_seats() -> None:
+    plan = make_plan(room(), running(*ALL), provisioned(*ALL), KEY, kinds={Kind.CONTAINER}, force_provision=True)
+    assert [s.machine.name for s in plan.changes] == ["seat01-ct", "seat02-ct"]
+    assert [s.machine.name for s in plan.steps] == ["seat01-ct", "seat02-ct"], "the VMs are not in the plan at all"
+
+
 def test_the_plan_names_the_pair_new_machines_are_made_from() -> None:
     baked = pair.baked("base", KEY)
     plan = make_plan(room(), running("seat01-vm", "seat01-ct"), provisioned(*ALL), KEY, images=baked)

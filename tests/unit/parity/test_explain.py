@@ -79,7 +79,7 @@ def test_a_file_a_role_manages_is_repaired_by_provisioning_and_a_secret_is_never
     evidence = {"vm": {"files": {path: {"state": "secret"}}}, "container": {"files": {path: {"state": "secret"}}}}
     (found,) = explain.explained(parity(drifted), "default", evidence, managed=[path]).drift
     assert "may hold a secret" in found.why and found.details == ()
-    assert found.repair.startswith("`labtool provision default`")
+    assert found.repair.startswith("`labtool provision default --seat seat01`")
 
 
 def test_a_long_diff_is_cut() -> None:
