@@ -421,6 +421,7 @@ class VagrantBackend:
             "ansible_user": ssh["User"],
             "ansible_ssh_private_key_file": ssh["IdentityFile"],
             "ansible_ssh_common_args": common,
+            "ansible_ssh_timeout": ANSIBLE_CONNECT_SECONDS,  # over a short `timeout` in the project's ansible.cfg too
             # A project's ansible.cfg may turn host key checking off; Ansible (and mitogen) would then put
             # options that accept any key ahead of the ones above, and ssh takes the first it is given.
             # Host variables win over ansible.cfg.
@@ -658,10 +659,14 @@ BOX_UPLOAD_LOCK = ".box-upload"
 BOOT_TIMEOUT_SECONDS = 600
 """How long a started VM's boot may take under TCG (measured: about 70 s) before it counts as failed."""
 SSH_FAILED = 255
+"""ssh's own exit status when it cannot connect or the host key does not match."""
 SSH_PROBE_TIMEOUT = 60.0
 HOST_KEY_REFUSED = "Host key verification failed"
 """What ssh prints when its strict host key check refuses the key a machine offers."""
-"""ssh's own exit status when it cannot connect or the host key does not match."""
+ANSIBLE_CONNECT_SECONDS = 60
+"""How long Ansible (with mitogen: ssh, then Python started in the guest) may take to connect to a VM. Its default,
+10 s, is too short for a VM under TCG while the host boots and converges others: seen with four VMs on two cores,
+a VM that had just answered labtool's SSH failed its first task with "Connection timed out"."""
 READY_STATES = ("running", "degraded")
 """`systemctl is-system-running` once boot has finished ("degraded": a unit failed; the machine still works)."""
 
