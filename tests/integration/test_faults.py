@@ -323,7 +323,7 @@ def test_kill_9_while_the_vm_boots_and_the_next_up_takes_over_and_finishes_the_r
     assert room_resources() == ONE_OF_EACH
     seat = room.status()
     assert all(seat[kind]["state"] == "running" and seat[kind]["provisioned"] for kind in ("vm", "container")), seat
-    # Its creation was cut before Vagrant named it: started as it was, it would keep the box's hostname.
+    # Its creation was cut: labtool made it again rather than start what was left, and it has its name.
     hostname = room.labtool("exec", VM, "--room", ROOM, "--", "hostname")
     assert (hostname.returncode, hostname.stdout.strip()) == (0, VM), hostname.stderr
     again = room.labtool("up", ROOM)
@@ -470,7 +470,7 @@ def test_dockerd_restarted_while_the_room_is_up_starts_the_container_again(
     back = time.monotonic() - deadline + 120
     seat = room.status()
     assert all(seat[kind]["state"] == "running" and seat[kind]["provisioned"] for kind in ("vm", "container")), seat
-    # Its creation was cut before Vagrant named it: started as it was, it would keep the box's hostname.
+    # Its creation was cut: labtool made it again rather than start what was left, and it has its name.
     hostname = room.labtool("exec", VM, "--room", ROOM, "--", "hostname")
     assert (hostname.returncode, hostname.stdout.strip()) == (0, VM), hostname.stderr
     again = room.labtool("up", ROOM)

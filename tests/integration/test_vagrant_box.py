@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from labtool.backends.vagrant import box as vagrant_box
-from labtool.backends.vagrant.backend import VagrantProject
+from labtool.backends.vagrant.backend import VagrantProject, own_key
 from labtool.backends.vagrant.libvirt import STORAGE_POOL, Virsh
 from labtool.images import build, rootfs
 from labtool.model import THIS_HOST
@@ -30,10 +30,10 @@ def test_vagrant_logs_in_as_vagrant_with_passwordless_sudo(lab_vm: VagrantProjec
 
 
 @ON_A_VM_OF_ITS_OWN
-def test_insecure_key_was_replaced_on_first_boot(lab_vm: VagrantProject) -> None:
+def test_the_vm_took_its_name_and_the_key_made_for_it_from_its_domain_at_first_boot(lab_vm: VagrantProject) -> None:
     keys = lab_vm.ssh("images-vm", "cat ~/.ssh/authorized_keys")
-    assert "vagrant insecure public key" not in keys
-    assert keys.strip()
+    assert keys.strip() == own_key(lab_vm.dotfile_dir, "images-vm").with_name("images-vm.pub").read_text().strip()
+    assert lab_vm.ssh("images-vm", "hostname").strip() == "images-vm"
 
 
 @ON_A_VM_OF_ITS_OWN

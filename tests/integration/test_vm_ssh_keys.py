@@ -18,6 +18,7 @@ import yaml
 
 from labtool.backends.vagrant import box as vagrant_box
 from labtool.backends.vagrant import known_hosts
+from labtool.backends.vagrant.backend import own_key
 from labtool.settings import Settings
 from tests.integration.rooms import LiveRoom
 
@@ -76,7 +77,7 @@ def test_every_connection_checks_the_recorded_keys(room: LiveRoom, state_dir: Pa
 
 def test_the_vm_has_its_own_key_pair_and_no_longer_vagrants_insecure_one(room: LiveRoom, state_dir: Path) -> None:
     private_key = Path(str(vm_connection(state_dir)["ansible_ssh_private_key_file"]))
-    assert private_key.is_relative_to(state_dir / "vagrant")
+    assert private_key == own_key(state_dir / "vagrant" / "vagrant", VM)
     assert stat.S_IMODE(private_key.stat().st_mode) == 0o600
     own = known_hosts.parse(run(["ssh-keygen", "-y", "-f", str(private_key)]).stdout)
     result = exec_on_vm(room, "cat", ".ssh/authorized_keys")

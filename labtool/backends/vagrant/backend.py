@@ -9,9 +9,9 @@ bare subprocess calls that have no timeout; labtool's `_Vagrant` runs them throu
 proc.run instead, so a hung `vagrant up` is killed after LABTOOL_VAGRANT_TIMEOUT and
 only its VM fails.
 
-Every VM is reached with its own private key (Vagrant replaces its insecure one at
-the first boot) and its host keys checked against the room's known_hosts, recorded
-when labtool created it (see known_hosts.py).
+Every VM is reached with a private key of its own (made by labtool before the VM is
+created, see give_key_pair) and its host keys checked against the room's known_hosts,
+recorded when labtool created it (see known_hosts.py).
 """
 
 from __future__ import annotations
@@ -127,8 +127,14 @@ class VagrantProject:
         atomic_write(self.machines_file, json.dumps(spec, indent=2) + "\n", mode=SHARED)
 
     def up(self, name: str) -> None:
+        """`vagrant up`; a VM about to be created first gets a key pair of its own (see give_key_pair)."""
+        give_key_pair(self.dotfile_dir, name)
         with self._vagrant(f"start the VM {name}") as v:
             v.up(vm_name=name, provider="libvirt")
+
+    def data_dir(self, name: str) -> Path:
+        """Vagrant's directory for one machine: its domain's id and its private key."""
+        return self.dotfile_dir / "machines" / name / "libvirt"
 
     def halt(self, name: str) -> None:
         """`vagrant halt`: `shutdown -h now` in the guest, forced off only after Vagrant's graceful-halt timeout."""
@@ -142,7 +148,7 @@ class VagrantProject:
         `management_network_keep` says, and removes it on that VM's destroy when libvirt counts
         no connections on it.
         """
-        (self.dotfile_dir / "machines" / name / "libvirt" / "created_networks").unlink(missing_ok=True)
+        (self.data_dir(name) / "created_networks").unlink(missing_ok=True)
 
     def destroy(self, name: str | None = None) -> None:
         with self._vagrant("destroy the VMs") as v:
@@ -177,6 +183,32 @@ class VagrantProject:
 
     def _full_env(self) -> dict[str, str]:
         return {**os.environ, **self.env}
+
+
+KEYS_DIR = "labtool-keys"
+"""Beside Vagrant's machine directories, not in them: Vagrant empties a machine's directory whenever it finds the
+machine not created, which it does during the very `vagrant up` that creates it."""
+
+
+def own_key(dotfile_dir: Path, name: str) -> Path:
+    """The private key labtool made for a VM (its public half beside it, `.pub`); labtool's Vagrantfile names both."""
+    return dotfile_dir / KEYS_DIR / name
+
+
+def give_key_pair(dotfile_dir: Path, name: str) -> None:
+    """A new ed25519 key pair for a VM, unless Vagrant has created the VM already.
+
+    The Vagrantfile gives the VM the public half through its domain and tells Vagrant to connect with the private
+    one (`config.ssh.insert_key` is off): a VM is never reachable with a key that another VM, or Vagrant's
+    well-known insecure one, would open.
+    """
+    if (dotfile_dir / "machines" / name / "libvirt" / "id").is_file():
+        return
+    key = own_key(dotfile_dir, name)
+    key.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for stale in (key, key.with_name(f"{name}.pub")):
+        stale.unlink(missing_ok=True)
+    proc.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "labtool", "-f", str(key)], timeout=60)
 
 
 VAGRANT_QUERY_TIMEOUT = 300.0
@@ -463,8 +495,7 @@ class VagrantBackend:
         key = Path(ssh["IdentityFile"].strip('"'))
         if not key.is_relative_to(project.dotfile_dir) or not key.is_file():
             raise VagrantError(
-                f"{machine.name} would be reached with {key}, not a private key of its own: "
-                "Vagrant did not replace its insecure key",
+                f"{machine.name} would be reached with {key}, not the private key labtool made for it",
                 f"recreate it: `labtool down {room.name} --seat {machine.seat}`, then `labtool up {room.name}`; "
                 f"see {project.log}",
             )
@@ -522,7 +553,7 @@ class VagrantBackend:
         if insecure & known_hosts.parse(authorized_part):
             raise VagrantError(
                 f"{machine.name} still accepts Vagrant's insecure key (in the vagrant user's authorized_keys)",
-                "Vagrant replaces it at the first boot (config.ssh.insert_key in labtool's Vagrantfile); "
+                "its box may predate labtool's own keys (`labtool images build` makes a current one); "
                 f"recreate the VM: `labtool down {room.name} --seat {machine.seat}`, then `labtool up {room.name}`",
             )
         known.record(machine.name, own)
@@ -695,7 +726,7 @@ def _forget_stale(virsh: Virsh, project: VagrantProject, name: str, domain: str)
     VM ("volume for domain is already created"). `vagrant destroy` of a machine that does
     not exist removes exactly those.
     """
-    record = project.state_dir / "vagrant" / "machines" / name / "libvirt" / "id"
+    record = project.data_dir(name) / "id"
     volume = virsh("vol-info", "--pool", STORAGE_POOL, f"{domain}.img", check=False)
     if volume.strip() or record.exists():
         project.destroy(name)

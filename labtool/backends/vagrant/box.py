@@ -74,7 +74,6 @@ def make_disk(rootfs: Path, workdir: Path, log: Path, env: Mapping[str, str] | N
             str(raw),
             str(manifest),
             str(recipe.VM_DISK_GIB),
-            str(insecure_public_key()),
             recipe.VAGRANT_USER,
             *recipe.BOOT_PACKAGES,
         ],

@@ -14,6 +14,10 @@ chroot "$rootfs" systemctl enable labtool-ssh-host-keys.service >/dev/null 2>&1
 install -D -m 0755 "$here/labtool-sandbox-probe" "$rootfs/usr/lib/labtool/sandbox-probe"
 install -m 0644 "$here/labtool-sandbox-probe.service" "$rootfs/etc/systemd/system/"
 chroot "$rootfs" systemctl enable labtool-sandbox-probe.service >/dev/null 2>&1
+# A VM takes its name and login key from its domain at the first boot (a container skips it).
+install -D -m 0755 "$here/labtool-vm-identity" "$rootfs/usr/lib/labtool/vm-identity"
+install -m 0644 "$here/labtool-vm-identity.service" "$rootfs/etc/systemd/system/"
+chroot "$rootfs" systemctl enable labtool-vm-identity.service >/dev/null 2>&1
 # One ed25519 host key: an RSA key took 28 s to generate at first boot under TCG.
 printf 'HostKey /etc/ssh/ssh_host_ed25519_key\n' > "$rootfs/etc/ssh/sshd_config.d/labtool-host-key.conf"
 # The ext4 scrub reaper and timer cost 32 s of a TCG boot; lab disks are thrown away, not scrubbed.
@@ -21,7 +25,7 @@ chroot "$rootfs" systemctl mask e2scrub_reap.service e2scrub_all.timer >/dev/nul
 echo labtool > "$rootfs/etc/hostname"
 
 # The Vagrant user exists on both kinds so their users and groups match;
-# only the VM gets Vagrant's key (see make-vm-disk.sh).
+# only the VM is reached over SSH, with the key its creator gives it (labtool-vm-identity).
 chroot "$rootfs" useradd --create-home --shell /bin/bash --uid 1000 --user-group "$user"
 printf '%s ALL=(ALL) NOPASSWD: ALL\n' "$user" > "$rootfs/etc/sudoers.d/$user"
 chmod 0440 "$rootfs/etc/sudoers.d/$user"

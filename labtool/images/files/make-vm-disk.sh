@@ -3,10 +3,10 @@
 # the kernel installed inside, extlinux as the bootloader.
 # Run it inside a private mount namespace (unshare -m) so that every mount,
 # and the loop device behind it, goes away when it exits, however it exits.
-# Usage: make-vm-disk.sh ROOTFS RAW_DISK MANIFEST_OUT SIZE_GIB AUTHORIZED_KEY USER BOOT_PACKAGE...
+# Usage: make-vm-disk.sh ROOTFS RAW_DISK MANIFEST_OUT SIZE_GIB USER BOOT_PACKAGE...
 set -euo pipefail
-rootfs=$1 raw=$2 manifest=$3 size_gib=$4 pubkey=$5 user=$6
-shift 6
+rootfs=$1 raw=$2 manifest=$3 size_gib=$4 user=$5
+shift 5
 boot_packages=("$@")
 offset=$((1024 * 1024))
 mnt=$(mktemp -d "$(dirname "$raw")/mnt.XXXXXX")
@@ -50,8 +50,9 @@ printf 'auto eth0\nallow-hotplug eth0\niface eth0 inet dhcp\n' > "$mnt/etc/netwo
 # not to hold once the virtio modules come from the small initramfs).
 mkdir -p "$mnt/etc/systemd/network"
 printf '[Match]\nDriver=virtio_net\n\n[Link]\nName=eth0\n' > "$mnt/etc/systemd/network/10-labtool-eth0.link"
+# No key is authorized, not even Vagrant's well-known insecure one: each VM gets the key labtool made for it
+# from its domain at the first boot (labtool-vm-identity).
 install -d -m 0700 -o 1000 -g 1000 "$mnt/home/$user/.ssh"
-install -m 0600 -o 1000 -g 1000 "$pubkey" "$mnt/home/$user/.ssh/authorized_keys"
 
 kernel=$(cd "$mnt/boot" && ls vmlinuz-* | sort -V | tail -n 1)
 mkdir -p "$mnt/boot/extlinux"

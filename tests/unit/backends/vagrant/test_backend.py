@@ -599,7 +599,7 @@ def test_a_vm_reached_with_a_key_not_its_own_is_refused(
     insecure.write_text("-----BEGIN RSA PRIVATE KEY-----\n")
     settings = {"HostName": "10.214.42.10", "Port": "22", "User": "vagrant", "IdentityFile": str(insecure)}
     monkeypatch.setattr(vagrant.VagrantProject, "ssh_config", lambda self, name: settings)
-    with pytest.raises(vagrant.VagrantError, match="not a private key of its own") as caught:
+    with pytest.raises(vagrant.VagrantError, match="not the private key labtool made for it") as caught:
         backend.shell_argv(ROOM, VM, [])
     assert "`labtool down demo --seat s1`" in caught.value.hint
 
@@ -656,3 +656,42 @@ def test_a_vagrant_command_that_lost_the_machine_index_race_runs_again_and_no_ot
     else:
         assert vagrant._again_on_index_race(run).ok
     assert len(ran) == calls
+
+
+def test_a_vm_about_to_be_created_gets_a_key_pair_of_its_own(tmp_path: Path) -> None:
+    dotfile = tmp_path / "vagrant"
+    vagrant.give_key_pair(dotfile, "s1-vm")
+    vagrant.give_key_pair(dotfile, "s2-vm")
+    first, second = vagrant.own_key(dotfile, "s1-vm"), vagrant.own_key(dotfile, "s2-vm")
+    assert first.is_relative_to(dotfile) and stat.S_IMODE(first.stat().st_mode) == 0o600
+    public = first.with_name("s1-vm.pub").read_text()
+    assert (
+        public.startswith("ssh-ed25519 ")
+        and public.split()[1] in proc.run(["ssh-keygen", "-y", "-f", str(first)], timeout=60).stdout
+    )
+    assert public != second.with_name("s2-vm.pub").read_text()
+    # Only a key and a comment go into the domain's OEM strings, which vagrant-libvirt writes into XML unescaped.
+    assert re.fullmatch(r"ssh-ed25519 [A-Za-z0-9+/=]+ labtool\n", public)
+
+
+def test_a_created_vm_keeps_its_key_pair_and_a_vm_made_again_gets_a_new_one(tmp_path: Path) -> None:
+    dotfile = tmp_path / "vagrant"
+    vagrant.give_key_pair(dotfile, "s1-vm")
+    public = vagrant.own_key(dotfile, "s1-vm").with_name("s1-vm.pub")
+    before = public.read_text()
+    created = dotfile / "machines" / "s1-vm" / "libvirt" / "id"
+    created.parent.mkdir(parents=True)
+    created.write_text("a-domain-id")
+    vagrant.give_key_pair(dotfile, "s1-vm")  # `vagrant up` of a stopped VM
+    assert public.read_text() == before
+    created.unlink()  # destroyed (Vagrant empties the machine's directory)
+    vagrant.give_key_pair(dotfile, "s1-vm")
+    assert public.read_text() != before
+
+
+def test_the_vagrantfile_hands_each_vm_its_key_and_name_through_the_domain_and_inserts_none() -> None:
+    text = (vagrant.VAGRANTFILE_DIR / "Vagrantfile").read_text()
+    assert "config.ssh.insert_key = false" in text
+    assert f'"{vagrant.KEYS_DIR}", name)' in text and "node.ssh.private_key_path = own_key" in text
+    assert '"labtool:hostname=' in text and '"labtool:authorized_key=' in text
+    assert "vm.hostname" not in text, "Vagrant would rename the VM over SSH, restarting its network"
