@@ -133,8 +133,7 @@ class VagrantProject:
             v.up(vm_name=name, provider="libvirt")
 
     def data_dir(self, name: str) -> Path:
-        """Vagrant's directory for one machine: its domain's id and its private key."""
-        return self.dotfile_dir / "machines" / name / "libvirt"
+        return machine_dir(self.dotfile_dir, name)
 
     def halt(self, name: str) -> None:
         """`vagrant halt`: `shutdown -h now` in the guest, forced off only after Vagrant's graceful-halt timeout."""
@@ -190,6 +189,11 @@ KEYS_DIR = "labtool-keys"
 machine not created, which it does during the very `vagrant up` that creates it."""
 
 
+def machine_dir(dotfile_dir: Path, name: str) -> Path:
+    """Vagrant's directory for one machine: the `id` of its domain once created, emptied when Vagrant finds none."""
+    return dotfile_dir / "machines" / name / "libvirt"
+
+
 def own_key(dotfile_dir: Path, name: str) -> Path:
     """The private key labtool made for a VM (its public half beside it, `.pub`); labtool's Vagrantfile names both."""
     return dotfile_dir / KEYS_DIR / name
@@ -202,7 +206,7 @@ def give_key_pair(dotfile_dir: Path, name: str) -> None:
     one (`config.ssh.insert_key` is off): a VM is never reachable with a key that another VM, or Vagrant's
     well-known insecure one, would open.
     """
-    if (dotfile_dir / "machines" / name / "libvirt" / "id").is_file():
+    if (machine_dir(dotfile_dir, name) / "id").is_file():
         return
     key = own_key(dotfile_dir, name)
     key.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
